@@ -1,0 +1,37 @@
+//! One secret to push: the unit of work every target consumes.
+//!
+//! Values are bytes: a file reference may hold anything, and only the targets decide
+//! (in `preflight`) whether they can carry non-UTF-8 data.
+
+use std::path::PathBuf;
+
+/// Where a value came from, for the dry-run plan and error messages (never the value itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Written in the env file.
+    Literal,
+    /// Read from this file through an `--inline-file-suffix` reference.
+    File(PathBuf),
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretTask {
+    /// The secret name as pushed (the stem, for a file reference).
+    pub key: String,
+    pub value: Vec<u8>,
+    pub source: Source,
+    /// 1-based line of the env file that defined it.
+    pub line: usize,
+}
+
+/// Deliberately prints no value, so a task can never leak through `{:?}`.
+impl std::fmt::Debug for SecretTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretTask")
+            .field("key", &self.key)
+            .field("value", &format_args!("<{} bytes>", self.value.len()))
+            .field("source", &self.source)
+            .field("line", &self.line)
+            .finish()
+    }
+}
