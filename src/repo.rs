@@ -1,16 +1,560 @@
-//! STUB — being written by a helper. Interface only.
+//! Where things live: the repo root, the repo name that namespaces the config, the config
+//! file path and the env file path (`background.md` §1).
+//!
+//! This module owns only the *rules* that turn a working directory, flags and environment
+//! variables into paths. It does not read or write the config file (`config.rs`), does not
+//! parse the env file (`envfile.rs`), and does not look at `std::env` itself: the caller passes
+//! a `vars` lookup so every rule is testable without touching the process environment.
+//!
+//! The rules match the TypeScript tool byte for byte where it matters, because both tools
+//! share the config directory: a different repo name would silently split one repo's routing
+//! into two files.
+#![allow(dead_code)] // used by main once wired
+
+use anyhow::bail;
 use std::path::{Path, PathBuf};
 
+/// Resolved locations for one `(repo, env)` pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
+    /// Git top-level of the working directory, or the working directory itself.
     pub root: PathBuf,
+    /// Sanitised config namespace (`[A-Za-z0-9._-]+`, never `.`/`..`).
     pub repo_name: String,
+    /// `${XDG_CONFIG_HOME:-$HOME/.config}/vsync/<repo>/env_<env lowercased>`.
     pub config_path: PathBuf,
 }
 
-pub fn layout(_cwd: &Path, _repo_flag: Option<&str>, _env: &str, _vars: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Layout> {
-    unimplemented!()
+/// The name used when every other candidate is empty after sanitising.
+pub const DEFAULT_REPO_NAME: &str = "default";
+
+/// Resolves root, repo name and config path. The only filesystem access is the `.git` walk
+/// and reading `<root>/package.json`; everything else is delegated to pure functions.
+pub fn layout(
+    cwd: &Path,
+    repo_flag: Option<&str>,
+    env: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Layout> {
+    check_env_name(env).map_err(anyhow::Error::msg)?;
+    let root = find_root(cwd);
+    let repo_name = pick_repo_name(&[
+        repo_flag.map(str::to_owned),
+        vars("SECRETS_SYNC_REPO"),
+        read_package_name(&root),
+        basename(&root),
+        basename(cwd),
+    ]);
+    let config_path = config_path(&repo_name, env, vars)?;
+    Ok(Layout {
+        root,
+        repo_name,
+        config_path,
+    })
 }
 
-pub fn env_file_path(_root: &Path, _vault_folder: Option<&str>, _env: &str) -> PathBuf {
-    unimplemented!()
+/// `<root>/<vault_folder or "infra/vault/<env lowercased>">/.env.<env as typed>`.
+///
+/// The folder is always taken relative to the root, like the TypeScript tool's
+/// `path.join(root, vaultFolder, …)`: a leading `/` in `files.vaultFolder` does not escape the
+/// repo. `env` is expected to have passed [`check_env_name`] (done by [`layout`]).
+pub fn env_file_path(root: &Path, vault_folder: Option<&str>, env: &str) -> PathBuf {
+    let folder = match vault_folder.filter(|f| !f.is_empty()) {
+        Some(f) => f.trim_start_matches('/').to_owned(),
+        None => format!("infra/vault/{}", env.to_lowercase()),
+    };
+    let mut path = root.to_path_buf();
+    if !folder.is_empty() {
+        path.push(folder);
+    }
+    path.push(format!(".env.{env}"));
+    path
+}
+
+/// The env name becomes part of two file names (`env_<env>`, `.env.<env>`) and, by default,
+/// a directory (`infra/vault/<env>`). A `/` would create or escape directories and `.`/`..`
+/// would make the default vault folder point at its parent, so those are refused up front
+/// instead of producing a surprising path.
+pub fn check_env_name(env: &str) -> Result<(), String> {
+    if env.is_empty() {
+        return Err("the environment name is empty; pass one, e.g. `vsync sync dev gh`".into());
+    }
+    if env.contains('/') || env.contains('\0') || env == "." || env == ".." {
+        return Err(format!(
+            "invalid environment name {env:?}: it becomes part of file names, so it must not \
+             contain `/` or be `.` or `..`"
+        ));
+    }
+    Ok(())
+}
+
+/// Keeps `[A-Za-z0-9._-]`, drops everything else. `None` when nothing usable is left.
+///
+/// A name made only of dots (`.`, `..`, `...`) is treated as empty: the name is used as a
+/// path component under `vsync/`, and `.`/`..` would put the config file in (or above) the
+/// shared `vsync/` directory instead of a per-repo one. The TypeScript tool has no such guard;
+/// for every name it could ever have stored safely the result is identical.
+pub fn sanitize(raw: &str) -> Option<String> {
+    let kept: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .collect();
+    if kept.chars().all(|c| c == '.') {
+        None
+    } else {
+        Some(kept)
+    }
+}
+
+/// First candidate that survives [`sanitize`], else [`DEFAULT_REPO_NAME`]. Candidates are in
+/// precedence order: flag, `SECRETS_SYNC_REPO`, package.json name, root basename, cwd basename.
+pub fn pick_repo_name(candidates: &[Option<String>]) -> String {
+    candidates
+        .iter()
+        .flatten()
+        .find_map(|c| sanitize(c))
+        .unwrap_or_else(|| DEFAULT_REPO_NAME.to_owned())
+}
+
+/// Drops an npm scope: `@scope/foo` → `foo`.
+///
+/// Everything up to the first `/` goes, as in the TypeScript tool (an unscoped npm name cannot
+/// contain `/`, so this only ever differs on names npm itself would reject).
+pub fn strip_npm_scope(name: &str) -> &str {
+    match name.find('/') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    }
+}
+
+/// The `name` field of a package.json text, scope removed. Anything unusable (invalid JSON,
+/// no `name`, not a string) is `None` so the caller falls through to the next candidate.
+pub fn package_name_from_json(text: &str) -> Option<String> {
+    let doc: serde_json::Value = serde_json::from_str(text).ok()?;
+    let name = doc.get("name")?.as_str()?;
+    Some(strip_npm_scope(name).to_owned())
+}
+
+/// `<config home>/vsync/<repo>/env_<env lowercased>`.
+pub fn config_path(
+    repo_name: &str,
+    env: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<PathBuf> {
+    let mut path = config_home(vars)?;
+    path.push("vsync");
+    path.push(repo_name);
+    path.push(format!("env_{}", env.to_lowercase()));
+    Ok(path)
+}
+
+/// `$XDG_CONFIG_HOME` when set, non-empty and absolute (the XDG base-directory spec says a
+/// relative value is invalid and must be ignored); else `$HOME/.config`.
+///
+/// An empty `HOME` counts as unset. A relative `HOME` is refused rather than used: it would put
+/// the config file under whatever directory vsync happens to run in.
+pub fn config_home(vars: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<PathBuf> {
+    if let Some(xdg) = vars("XDG_CONFIG_HOME").filter(|v| Path::new(v).is_absolute()) {
+        return Ok(PathBuf::from(xdg));
+    }
+    let Some(home) = vars("HOME").filter(|h| !h.is_empty()) else {
+        bail!(
+            "HOME is not set; cannot locate the vsync config directory (set HOME or XDG_CONFIG_HOME)"
+        );
+    };
+    if !Path::new(&home).is_absolute() {
+        bail!(
+            "HOME is not an absolute path ({home:?}); cannot locate the vsync config directory \
+             (set HOME or XDG_CONFIG_HOME to an absolute path)"
+        );
+    }
+    Ok(Path::new(&home).join(".config"))
+}
+
+/// The nearest ancestor of `cwd` (itself included) holding a `.git` entry, else `cwd`.
+///
+/// A `.git` *file* counts too: worktrees and submodules use one that points at the real git
+/// directory. This is the same top-level `git rev-parse --show-toplevel` reports, without
+/// needing git installed.
+pub fn find_root(cwd: &Path) -> PathBuf {
+    cwd.ancestors()
+        .find(|dir| dir.join(".git").symlink_metadata().is_ok())
+        .unwrap_or(cwd)
+        .to_path_buf()
+}
+
+/// `name` from `<root>/package.json`; a missing or unreadable file is just "no candidate".
+fn read_package_name(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("package.json")).ok()?;
+    package_name_from_json(&text)
+}
+
+fn basename(path: &Path) -> Option<String> {
+    path.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::fs;
+
+    fn vars_from(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn some(s: &str) -> Option<String> {
+        Some(s.to_owned())
+    }
+
+    // --- sanitize -------------------------------------------------------------------------
+
+    #[test]
+    fn sanitize_keeps_the_allowed_characters() {
+        assert_eq!(sanitize("My_repo-1.2").as_deref(), Some("My_repo-1.2"));
+    }
+
+    #[test]
+    fn sanitize_drops_every_other_character() {
+        assert_eq!(sanitize(" my repo/ü*x ").as_deref(), Some("myrepox"));
+        assert_eq!(sanitize("a\tb\nc").as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn sanitize_of_nothing_usable_is_none() {
+        assert_eq!(sanitize(""), None);
+        assert_eq!(sanitize("@/ !"), None);
+        assert_eq!(sanitize("ünïcødé"), Some("ncd".to_owned()));
+    }
+
+    #[test]
+    fn sanitize_refuses_names_made_only_of_dots() {
+        assert_eq!(sanitize("."), None);
+        assert_eq!(sanitize(".."), None);
+        assert_eq!(sanitize("..."), None);
+        assert_eq!(sanitize("/../"), None);
+        assert_eq!(sanitize(".hidden").as_deref(), Some(".hidden"));
+        assert_eq!(sanitize("..a").as_deref(), Some("..a"));
+    }
+
+    // --- pick_repo_name -------------------------------------------------------------------
+
+    #[test]
+    fn the_first_usable_candidate_wins() {
+        let c = [
+            some("flag"),
+            some("env"),
+            some("pkg"),
+            some("root"),
+            some("cwd"),
+        ];
+        assert_eq!(pick_repo_name(&c), "flag");
+    }
+
+    #[test]
+    fn missing_and_empty_candidates_fall_through() {
+        let c = [
+            None,
+            some(""),
+            some("  "),
+            some("..."),
+            some("root"),
+            some("cwd"),
+        ];
+        assert_eq!(pick_repo_name(&c), "root");
+    }
+
+    #[test]
+    fn the_chosen_candidate_is_sanitised() {
+        assert_eq!(pick_repo_name(&[some("my repo!")]), "myrepo");
+    }
+
+    #[test]
+    fn no_usable_candidate_gives_default() {
+        assert_eq!(pick_repo_name(&[None, some("/"), some("..")]), "default");
+        assert_eq!(pick_repo_name(&[]), "default");
+    }
+
+    // --- package.json ---------------------------------------------------------------------
+
+    #[test]
+    fn an_unscoped_package_name_is_used_as_is() {
+        assert_eq!(
+            package_name_from_json(r#"{"name":"foo"}"#).as_deref(),
+            Some("foo")
+        );
+    }
+
+    #[test]
+    fn an_npm_scope_is_removed() {
+        assert_eq!(
+            package_name_from_json(r#"{"name":"@muthuishere/vsync","version":"1"}"#).as_deref(),
+            Some("vsync")
+        );
+        assert_eq!(strip_npm_scope("@scope/foo"), "foo");
+        assert_eq!(strip_npm_scope("foo"), "foo");
+    }
+
+    #[test]
+    fn an_unusable_package_json_gives_no_candidate() {
+        assert_eq!(package_name_from_json("{not json"), None);
+        assert_eq!(package_name_from_json("[]"), None);
+        assert_eq!(package_name_from_json(r#"{"version":"1"}"#), None);
+        assert_eq!(package_name_from_json(r#"{"name":42}"#), None);
+    }
+
+    // --- config path ----------------------------------------------------------------------
+
+    #[test]
+    fn config_path_uses_home_dot_config_by_default() {
+        let vars = vars_from(&[("HOME", "/home/u")]);
+        assert_eq!(
+            config_path("app", "dev", &vars).unwrap(),
+            PathBuf::from("/home/u/.config/vsync/app/env_dev")
+        );
+    }
+
+    #[test]
+    fn config_path_prefers_an_absolute_xdg_config_home() {
+        let vars = vars_from(&[("HOME", "/home/u"), ("XDG_CONFIG_HOME", "/xdg")]);
+        assert_eq!(
+            config_path("app", "dev", &vars).unwrap(),
+            PathBuf::from("/xdg/vsync/app/env_dev")
+        );
+    }
+
+    #[test]
+    fn an_empty_or_relative_xdg_config_home_is_ignored() {
+        for xdg in ["", "relative/dir"] {
+            let vars = vars_from(&[("HOME", "/home/u"), ("XDG_CONFIG_HOME", xdg)]);
+            assert_eq!(
+                config_path("app", "dev", &vars).unwrap(),
+                PathBuf::from("/home/u/.config/vsync/app/env_dev"),
+                "XDG_CONFIG_HOME={xdg:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn xdg_config_home_works_without_home() {
+        let vars = vars_from(&[("XDG_CONFIG_HOME", "/xdg")]);
+        assert!(config_path("app", "dev", &vars).is_ok());
+    }
+
+    #[test]
+    fn config_path_lowercases_the_env() {
+        let vars = vars_from(&[("HOME", "/h")]);
+        assert_eq!(
+            config_path("app", "Prod", &vars).unwrap(),
+            PathBuf::from("/h/.config/vsync/app/env_prod")
+        );
+    }
+
+    #[test]
+    fn missing_home_and_xdg_is_an_error_that_says_what_to_set() {
+        for vars in [vars_from(&[]), vars_from(&[("HOME", "")])] {
+            let err = config_path("app", "dev", &vars).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "HOME is not set; cannot locate the vsync config directory \
+                 (set HOME or XDG_CONFIG_HOME)"
+            );
+        }
+    }
+
+    #[test]
+    fn a_relative_home_is_an_error() {
+        let vars = vars_from(&[("HOME", "home")]);
+        let err = config_path("app", "dev", &vars).unwrap_err().to_string();
+        assert!(err.contains("HOME is not an absolute path"), "{err}");
+    }
+
+    // --- env file path --------------------------------------------------------------------
+
+    #[test]
+    fn env_file_defaults_to_infra_vault_lowercased_env_with_env_as_typed() {
+        assert_eq!(
+            env_file_path(Path::new("/r"), None, "Dev"),
+            PathBuf::from("/r/infra/vault/dev/.env.Dev")
+        );
+    }
+
+    #[test]
+    fn env_file_uses_a_custom_vault_folder() {
+        assert_eq!(
+            env_file_path(Path::new("/r"), Some("apps/api/vault"), "dev"),
+            PathBuf::from("/r/apps/api/vault/.env.dev")
+        );
+    }
+
+    #[test]
+    fn an_empty_vault_folder_means_the_default() {
+        assert_eq!(
+            env_file_path(Path::new("/r"), Some(""), "dev"),
+            PathBuf::from("/r/infra/vault/dev/.env.dev")
+        );
+    }
+
+    #[test]
+    fn an_absolute_vault_folder_stays_inside_the_root() {
+        assert_eq!(
+            env_file_path(Path::new("/r"), Some("/secrets"), "dev"),
+            PathBuf::from("/r/secrets/.env.dev")
+        );
+        assert_eq!(
+            env_file_path(Path::new("/r"), Some("/"), "dev"),
+            PathBuf::from("/r/.env.dev")
+        );
+    }
+
+    // --- env name -------------------------------------------------------------------------
+
+    #[test]
+    fn env_names_that_would_change_directories_are_refused() {
+        for bad in ["", "a/b", "..", ".", "../x", "a\0b"] {
+            assert!(check_env_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["dev", "Prod", "staging-eu.1", ".x"] {
+            assert!(check_env_name(good).is_ok(), "{good:?}");
+        }
+    }
+
+    // --- filesystem: root and layout ------------------------------------------------------
+
+    #[test]
+    fn root_is_the_nearest_ancestor_with_a_git_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        let deep = repo.join("a/b");
+        fs::create_dir_all(&deep).unwrap();
+        fs::create_dir(repo.join(".git")).unwrap();
+        assert_eq!(find_root(&deep), repo);
+        assert_eq!(find_root(&repo), repo);
+    }
+
+    #[test]
+    fn a_git_file_marks_a_root_too() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outer = tmp.path().join("outer");
+        let worktree = outer.join("wt");
+        let deep = worktree.join("src");
+        fs::create_dir_all(&deep).unwrap();
+        fs::create_dir(outer.join(".git")).unwrap();
+        fs::write(worktree.join(".git"), "gitdir: ../.git/worktrees/wt\n").unwrap();
+        assert_eq!(find_root(&deep), worktree);
+    }
+
+    #[test]
+    fn without_git_the_root_is_the_cwd() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("plain");
+        fs::create_dir(&dir).unwrap();
+        // The temp dir itself might live inside some checkout; only assert when it does not.
+        if tmp.path().ancestors().all(|a| !a.join(".git").exists()) {
+            assert_eq!(find_root(&dir), dir);
+        }
+    }
+
+    /// A temp tree `<tmp>/<name>` with a `.git` directory, so the root is known.
+    fn git_repo(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join(name);
+        fs::create_dir_all(root.join(".git")).unwrap();
+        (tmp, root)
+    }
+
+    #[test]
+    fn layout_prefers_the_flag_over_everything() {
+        let (_tmp, root) = git_repo("rootname");
+        fs::write(root.join("package.json"), r#"{"name":"pkg"}"#).unwrap();
+        let vars = vars_from(&[("HOME", "/h"), ("SECRETS_SYNC_REPO", "fromenv")]);
+        let l = layout(&root, Some("flag/name"), "Dev", &vars).unwrap();
+        assert_eq!(l.repo_name, "flagname");
+        assert_eq!(l.root, root);
+        assert_eq!(
+            l.config_path,
+            PathBuf::from("/h/.config/vsync/flagname/env_dev")
+        );
+    }
+
+    #[test]
+    fn layout_uses_secrets_sync_repo_when_the_flag_is_empty() {
+        let (_tmp, root) = git_repo("rootname");
+        fs::write(root.join("package.json"), r#"{"name":"pkg"}"#).unwrap();
+        let vars = vars_from(&[("HOME", "/h"), ("SECRETS_SYNC_REPO", "fromenv")]);
+        let l = layout(&root, Some(""), "dev", &vars).unwrap();
+        assert_eq!(l.repo_name, "fromenv");
+    }
+
+    #[test]
+    fn layout_uses_the_scoped_package_name_from_the_root() {
+        let (_tmp, root) = git_repo("rootname");
+        let sub = root.join("sub");
+        fs::create_dir(&sub).unwrap();
+        fs::write(root.join("package.json"), r#"{"name":"@acme/web"}"#).unwrap();
+        // A package.json in the cwd (not the root) is not consulted.
+        fs::write(sub.join("package.json"), r#"{"name":"nested"}"#).unwrap();
+        let vars = vars_from(&[("HOME", "/h"), ("SECRETS_SYNC_REPO", "")]);
+        let l = layout(&sub, None, "dev", &vars).unwrap();
+        assert_eq!(l.repo_name, "web");
+        assert_eq!(l.root, root);
+    }
+
+    #[test]
+    fn layout_skips_an_invalid_package_json() {
+        let (_tmp, root) = git_repo("rootname");
+        fs::write(root.join("package.json"), "{ oops").unwrap();
+        let vars = vars_from(&[("HOME", "/h")]);
+        assert_eq!(
+            layout(&root, None, "dev", &vars).unwrap().repo_name,
+            "rootname"
+        );
+    }
+
+    #[test]
+    fn layout_falls_back_to_the_root_basename_then_the_cwd_basename() {
+        let (_tmp, root) = git_repo("my repo!");
+        let vars = vars_from(&[("HOME", "/h")]);
+        assert_eq!(
+            layout(&root, None, "dev", &vars).unwrap().repo_name,
+            "myrepo"
+        );
+
+        // Root basename sanitises to nothing: the cwd basename is next.
+        let (_tmp2, root2) = git_repo("@@@");
+        let cwd = root2.join("inner");
+        fs::create_dir(&cwd).unwrap();
+        assert_eq!(layout(&cwd, None, "dev", &vars).unwrap().repo_name, "inner");
+    }
+
+    #[test]
+    fn layout_falls_back_to_default() {
+        let (_tmp, root) = git_repo("...");
+        let vars = vars_from(&[("HOME", "/h")]);
+        assert_eq!(
+            layout(&root, None, "dev", &vars).unwrap().repo_name,
+            "default"
+        );
+    }
+
+    #[test]
+    fn layout_reports_a_missing_home() {
+        let (_tmp, root) = git_repo("r");
+        let err = layout(&root, None, "dev", &vars_from(&[])).unwrap_err();
+        assert!(err.to_string().starts_with("HOME is not set"), "{err}");
+    }
+
+    #[test]
+    fn layout_refuses_an_env_with_a_slash() {
+        let (_tmp, root) = git_repo("r");
+        let err = layout(&root, None, "../x", &vars_from(&[("HOME", "/h")])).unwrap_err();
+        assert!(
+            err.to_string().contains("invalid environment name"),
+            "{err}"
+        );
+    }
 }
