@@ -1,6 +1,25 @@
-//! STUB — being written by a helper. Interface only.
-use crate::task::SecretTask;
-use std::path::Path;
+//! The `.env.<env>` parser: turns the env file plus the parser policy into the list of
+//! secrets to push (v0.6/v0.7 rules of `background.md` §2, with D3 for duplicates and the BOM).
+//!
+//! It owns: line syntax, quotes, placeholders (`${VAULT_ROOT}`, `${HOME}`, a leading `~/`),
+//! `--exclude-property`, `--inline-file-suffix` references and their all-or-none reading,
+//! and resolving duplicate keys (last definition wins).
+//!
+//! It deliberately does not: validate key names or values (per target, in pre-flight, D2),
+//! treat an empty result as an error (the caller prints `no secrets to sync from …`), or look
+//! at the environment (`$HOME` is passed in).
+//!
+//! The work is split in two: [`parse_text`] is pure (text in, entries out, file references left
+//! unresolved), and [`load_env_file`] is the thin shell that reads the env file and then the
+//! referenced files.
+
+#![allow(dead_code)] // used by main once wired
+
+use crate::task::{SecretTask, Source};
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::io;
+use std::path::{Component, Path, PathBuf};
 
 /// The parser policy of one invocation (v0.7): no defaults, both lists as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +38,979 @@ pub struct ParsedEnv {
     pub warnings: Vec<String>,
 }
 
-pub fn load_env_file(_path: &Path, _policy: &Policy, _home: &Path) -> anyhow::Result<ParsedEnv> {
-    unimplemented!()
+/// Reads and parses the env file at `path` (absolute; its directory is VAULT_ROOT), then reads
+/// every file reference.
+///
+/// All-or-none: if any referenced file cannot be read, the result is one error listing every
+/// bad key, and no task at all. Only the files of definitions that win (D3) are read: an
+/// overridden line is never pushed, so a stale path in it must not abort the run — the
+/// duplicate warning already points at it.
+pub fn load_env_file(path: &Path, policy: &Policy, home: &Path) -> anyhow::Result<ParsedEnv> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            anyhow::bail!(".env file not found: {}", path.display())
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("reading {}", path.display())));
+        }
+    };
+    let text = match decode(&bytes) {
+        Ok(text) => text,
+        Err(line) => anyhow::bail!("{}:{line}: not valid UTF-8", path.display()),
+    };
+    let vault_root = path.parent().unwrap_or(Path::new(""));
+    let parsed = parse_text(text, policy, vault_root, home);
+
+    let mut tasks = Vec::with_capacity(parsed.entries.len());
+    let mut problems = Vec::new();
+    for entry in parsed.entries {
+        let (value, source) = match entry.value {
+            Value::Literal(bytes) => (bytes, Source::Literal),
+            Value::File(file) => match std::fs::read(&file) {
+                Ok(bytes) => (bytes, Source::File(file)),
+                Err(e) => {
+                    problems.push(describe_read_error(&entry.raw_key, &file, &e));
+                    continue;
+                }
+            },
+        };
+        tasks.push(SecretTask {
+            key: entry.key,
+            value,
+            source,
+            line: entry.line,
+        });
+    }
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "parseEnvFile: aborting sync — {} file reference(s) could not be resolved:\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
+    }
+    Ok(ParsedEnv {
+        tasks,
+        skipped: parsed.skipped,
+        warnings: parsed.warnings,
+    })
+}
+
+/// One line of the aggregated file-reference error (v0.6 wording, kept byte for byte).
+fn describe_read_error(raw_key: &str, file: &Path, e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::NotFound {
+        format!("  - {raw_key}: file not found at {}", file.display())
+    } else {
+        format!("  - {raw_key}: error reading {}: {e}", file.display())
+    }
+}
+
+/// Strips a leading UTF-8 BOM (D3: editors on Windows add one, and it would otherwise glue
+/// itself to the first key) and checks the rest is UTF-8. The error is the 1-based line of the
+/// first bad byte, so the user can find it.
+fn decode(bytes: &[u8]) -> Result<&str, usize> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let before = &bytes[..e.valid_up_to()];
+        before.iter().filter(|&&b| b == b'\n').count() + 1
+    })
+}
+
+/// What the pure core hands back: values, but file references not yet read.
+#[derive(Debug, Default)]
+struct Parsed {
+    /// File order of the winning definitions.
+    entries: Vec<Entry>,
+    skipped: Vec<String>,
+    warnings: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// The secret name: the stem for a file reference, else the raw key.
+    key: String,
+    /// The key as written, which is what the user needs to see in an error.
+    raw_key: String,
+    line: usize,
+    value: Value,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Value {
+    Literal(Vec<u8>),
+    /// Already resolved against VAULT_ROOT / home; not yet read.
+    File(PathBuf),
+}
+
+/// The pure core: every rule of §2 except reading files, plus D3's duplicate resolution.
+fn parse_text(text: &str, policy: &Policy, vault_root: &Path, home: &Path) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut all = Vec::new();
+    for (index, line) in text.split('\n').enumerate() {
+        let line_no = index + 1;
+        let line = line.trim_ascii();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((raw_key, raw_value)) = line.split_once('=') else {
+            continue;
+        };
+        let raw_key = raw_key.trim_ascii();
+        if policy.exclude_properties.iter().any(|ex| ex == raw_key) {
+            if !parsed.skipped.iter().any(|s| s == raw_key) {
+                parsed.skipped.push(raw_key.to_owned());
+            }
+            continue;
+        }
+        let expanded = expand(unquote(raw_value.trim_ascii()), vault_root, home);
+        let (key, value) = match file_reference_stem(raw_key, &policy.inline_file_suffixes) {
+            Some(stem) => (stem, Value::File(resolve(expanded, vault_root))),
+            None => (raw_key, Value::Literal(expanded.into_encoded_bytes())),
+        };
+        all.push(Entry {
+            key: key.to_owned(),
+            raw_key: raw_key.to_owned(),
+            line: line_no,
+            value,
+        });
+    }
+    let (entries, warnings) = resolve_duplicates(all);
+    parsed.entries = entries;
+    parsed.warnings = warnings;
+    parsed
+}
+
+/// Removes one pair of matching surrounding quotes; anything else (a lone `"`, `"…'`) is value.
+fn unquote(value: &str) -> &str {
+    let bytes = value.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(&first @ (b'"' | b'\'')), Some(&last)) if bytes.len() >= 2 && first == last => {
+            &value[1..value.len() - 1]
+        }
+        _ => value,
+    }
+}
+
+/// Expands the placeholders once, left to right. Inserted text is pushed to the output and
+/// never scanned again, so a `$HOME` that itself contains `${VAULT_ROOT}` stays as it is.
+///
+/// The result is an `OsString` so a non-UTF-8 home or vault directory survives intact, both as
+/// a path and as the bytes of a literal value.
+fn expand(value: &str, vault_root: &Path, home: &Path) -> OsString {
+    let placeholders: [(&str, &Path); 2] = [("${VAULT_ROOT}", vault_root), ("${HOME}", home)];
+    let mut out = OsString::new();
+    let mut rest = value;
+    if let Some(after) = rest.strip_prefix("~/") {
+        out.push(home);
+        out.push("/");
+        rest = after;
+    }
+    while let Some(at) = rest.find("${") {
+        out.push(&rest[..at]);
+        rest = &rest[at..];
+        match placeholders.iter().find(|(name, _)| rest.starts_with(name)) {
+            Some((name, replacement)) => {
+                out.push(replacement);
+                rest = &rest[name.len()..];
+            }
+            None => {
+                out.push("${");
+                rest = &rest["${".len()..];
+            }
+        }
+    }
+    out.push(rest);
+    out
+}
+
+/// The stem of `raw_key` under the first suffix that leaves a non-empty one.
+///
+/// An empty suffix never matches: it would turn every key into a file reference, which is
+/// never what a `--inline-file-suffix=` typo means (the CLI should reject it outright).
+fn file_reference_stem<'k>(raw_key: &'k str, suffixes: &[String]) -> Option<&'k str> {
+    suffixes
+        .iter()
+        .filter(|suffix| !suffix.is_empty())
+        .filter_map(|suffix| raw_key.strip_suffix(suffix.as_str()))
+        .find(|stem| !stem.is_empty())
+}
+
+/// Absolute paths (after expansion) pass through; anything else is relative to VAULT_ROOT.
+/// `.` components are dropped so `./keys/x` reports as `<root>/keys/x`; `..` is kept, since
+/// folding it is only correct without symlinks.
+fn resolve(expanded: OsString, vault_root: &Path) -> PathBuf {
+    let path = PathBuf::from(expanded);
+    if path.is_absolute() {
+        return path;
+    }
+    let relative: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
+    vault_root.join(relative)
+}
+
+/// D3: two definitions of one secret would race in the worker pool, so only the last one is
+/// kept, at its own position. One warning per secret, ordered by its first definition, naming
+/// every line (and the raw key of each line when they differ, e.g. `FOO` vs `FOO_PATH`).
+fn resolve_duplicates(all: Vec<Entry>) -> (Vec<Entry>, Vec<String>) {
+    let mut lines_of: HashMap<&str, Vec<(usize, &str)>> = HashMap::new();
+    let mut first_seen = Vec::new();
+    for entry in &all {
+        let lines = lines_of.entry(&entry.key).or_default();
+        if lines.is_empty() {
+            first_seen.push(entry.key.as_str());
+        }
+        lines.push((entry.line, &entry.raw_key));
+    }
+    let warnings: Vec<String> = first_seen
+        .iter()
+        .filter_map(|key| duplicate_warning(key, &lines_of[key]))
+        .collect();
+    // One entry per line, so the winners are identified by their line numbers.
+    let winning_lines: HashSet<usize> = lines_of
+        .values()
+        .map(|lines| lines[lines.len() - 1].0)
+        .collect();
+    let entries = all
+        .into_iter()
+        .filter(|entry| winning_lines.contains(&entry.line))
+        .collect();
+    (entries, warnings)
+}
+
+fn duplicate_warning(key: &str, lines: &[(usize, &str)]) -> Option<String> {
+    if lines.len() < 2 {
+        return None;
+    }
+    let last = lines[lines.len() - 1].0;
+    let same_raw_key = lines.iter().all(|(_, raw)| *raw == key);
+    let list = if same_raw_key {
+        let numbers: Vec<String> = lines.iter().map(|(n, _)| n.to_string()).collect();
+        format!("lines {}", join_and(&numbers))
+    } else {
+        let each: Vec<String> = lines
+            .iter()
+            .map(|(n, raw)| format!("line {n} as {}", shown_key(raw)))
+            .collect();
+        join_and(&each)
+    };
+    Some(format!(
+        "{} is defined more than once ({list}); the value from line {last} is pushed",
+        shown_key(key)
+    ))
+}
+
+/// `=x` yields an empty key; a warning that starts with " is defined…" would read as garbage.
+fn shown_key(key: &str) -> &str {
+    if key.is_empty() { "(empty key)" } else { key }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [only] => only.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::fs;
+    use tempfile::TempDir;
+
+    /// A vault directory `<tmp>/vault/dev` holding `.env.dev`, and a separate home `<tmp>/home`.
+    struct Fixture {
+        _tmp: TempDir,
+        vault: PathBuf,
+        home: PathBuf,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let tmp = tempfile::tempdir().unwrap();
+            let vault = tmp.path().join("vault").join("dev");
+            let home = tmp.path().join("home");
+            fs::create_dir_all(&vault).unwrap();
+            fs::create_dir_all(&home).unwrap();
+            Fixture {
+                _tmp: tmp,
+                vault,
+                home,
+            }
+        }
+
+        fn env_path(&self) -> PathBuf {
+            self.vault.join(".env.dev")
+        }
+
+        fn file(&self, relative: &str, contents: &[u8]) -> PathBuf {
+            let path = self.vault.join(relative);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, contents).unwrap();
+            path
+        }
+
+        fn load(&self, env: &[u8], policy: &Policy) -> anyhow::Result<ParsedEnv> {
+            fs::write(self.env_path(), env).unwrap();
+            load_env_file(&self.env_path(), policy, &self.home)
+        }
+
+        fn ok(&self, env: &str, policy: &Policy) -> ParsedEnv {
+            self.load(env.as_bytes(), policy).unwrap()
+        }
+
+        fn err(&self, env: &str, policy: &Policy) -> String {
+            format!("{:#}", self.load(env.as_bytes(), policy).unwrap_err())
+        }
+    }
+
+    fn policy(suffixes: &[&str], excludes: &[&str]) -> Policy {
+        Policy {
+            inline_file_suffixes: suffixes.iter().map(|s| s.to_string()).collect(),
+            exclude_properties: excludes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn no_policy() -> Policy {
+        Policy::default()
+    }
+
+    /// Key/value pairs as strings, for compact assertions on literal values.
+    fn pairs(parsed: &ParsedEnv) -> Vec<(String, String)> {
+        parsed
+            .tasks
+            .iter()
+            .map(|t| (t.key.clone(), String::from_utf8(t.value.clone()).unwrap()))
+            .collect()
+    }
+
+    fn kv(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// The single value of a one-line env file, parsed with the pure core.
+    fn value_of(line: &str, vault_root: &str, home: &str) -> Vec<u8> {
+        let parsed = parse_text(line, &no_policy(), Path::new(vault_root), Path::new(home));
+        assert_eq!(parsed.entries.len(), 1, "{line:?}");
+        match &parsed.entries[0].value {
+            Value::Literal(bytes) => bytes.clone(),
+            Value::File(path) => panic!("unexpected file reference {path:?}"),
+        }
+    }
+
+    fn literal(line: &str) -> String {
+        String::from_utf8(value_of(line, "/vault", "/home/u")).unwrap()
+    }
+
+    /// The resolved path of a one-line `X_PATH=…` reference, parsed with the pure core.
+    fn reference(value: &str) -> PathBuf {
+        let text = format!("X_PATH={value}");
+        let parsed = parse_text(
+            &text,
+            &policy(&["_PATH"], &[]),
+            Path::new("/repo/infra/vault/dev"),
+            Path::new("/home/u"),
+        );
+        match &parsed.entries[0].value {
+            Value::File(path) => path.clone(),
+            Value::Literal(_) => panic!("expected a file reference"),
+        }
+    }
+
+    // --- line syntax ---
+
+    #[test]
+    fn comments_and_blank_lines_are_skipped() {
+        let fx = Fixture::new();
+        let parsed = fx.ok(
+            "# a comment\n\n   \n  # indented comment\nA=1\n",
+            &no_policy(),
+        );
+        assert_eq!(pairs(&parsed), kv(&[("A", "1")]));
+    }
+
+    #[test]
+    fn a_line_without_an_equals_sign_is_ignored() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("JUST_A_WORD\nA=1\nexport\n", &no_policy());
+        assert_eq!(pairs(&parsed), kv(&[("A", "1")]));
+    }
+
+    #[test]
+    fn the_first_equals_sign_splits_key_and_value() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("URL=postgres://h/db?a=b&c==d\n", &no_policy());
+        assert_eq!(pairs(&parsed), kv(&[("URL", "postgres://h/db?a=b&c==d")]));
+    }
+
+    #[test]
+    fn key_and_value_are_trimmed() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("  \tKEY \t=  some value \t \n", &no_policy());
+        assert_eq!(pairs(&parsed), kv(&[("KEY", "some value")]));
+    }
+
+    #[test]
+    fn an_empty_value_is_an_empty_literal() {
+        assert_eq!(literal("A="), "");
+        assert_eq!(literal("A=   "), "");
+        assert_eq!(literal("A=\"\""), "");
+    }
+
+    #[test]
+    fn a_hash_after_the_value_is_part_of_the_value() {
+        assert_eq!(literal("A=abc # not a comment"), "abc # not a comment");
+    }
+
+    #[test]
+    fn double_quotes_around_the_value_are_removed() {
+        assert_eq!(literal("A=\"hello world\""), "hello world");
+    }
+
+    #[test]
+    fn single_quotes_around_the_value_are_removed() {
+        assert_eq!(literal("A='hello world'"), "hello world");
+    }
+
+    #[test]
+    fn whitespace_inside_quotes_is_kept() {
+        assert_eq!(literal("A=  \"  padded  \"  "), "  padded  ");
+    }
+
+    #[test]
+    fn only_one_pair_of_quotes_is_removed() {
+        assert_eq!(literal("A=\"\"x\"\""), "\"x\"");
+        assert_eq!(literal("A='\"x\"'"), "\"x\"");
+    }
+
+    #[test]
+    fn mismatched_quotes_are_kept() {
+        assert_eq!(literal("A=\"x'"), "\"x'");
+        assert_eq!(literal("A='x\""), "'x\"");
+        assert_eq!(literal("A=\"x"), "\"x");
+        assert_eq!(literal("A=x\""), "x\"");
+    }
+
+    #[test]
+    fn a_lone_quote_character_is_kept() {
+        assert_eq!(literal("A=\""), "\"");
+        assert_eq!(literal("A='"), "'");
+    }
+
+    #[test]
+    fn backslashes_are_not_escapes() {
+        assert_eq!(literal(r#"A="a\nb\"""#), r#"a\nb\""#);
+    }
+
+    #[test]
+    fn crlf_line_endings_are_stripped() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("A=1\r\nB=\"two\"\r\n\r\n# c\r\nC=3", &no_policy());
+        assert_eq!(pairs(&parsed), kv(&[("A", "1"), ("B", "two"), ("C", "3")]));
+    }
+
+    #[test]
+    fn a_leading_bom_is_ignored() {
+        let fx = Fixture::new();
+        let parsed = fx.load(b"\xEF\xBB\xBFA=1\nB=2\n", &no_policy()).unwrap();
+        assert_eq!(pairs(&parsed), kv(&[("A", "1"), ("B", "2")]));
+    }
+
+    #[test]
+    fn a_bom_is_only_stripped_at_the_start_of_the_file() {
+        let fx = Fixture::new();
+        let parsed = fx.load(b"A=1\n\xEF\xBB\xBFB=2\n", &no_policy()).unwrap();
+        assert_eq!(pairs(&parsed), kv(&[("A", "1"), ("\u{FEFF}B", "2")]));
+    }
+
+    #[test]
+    fn a_key_with_whitespace_is_kept_as_written() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("export FOO=1\n", &no_policy());
+        assert_eq!(pairs(&parsed), kv(&[("export FOO", "1")]));
+    }
+
+    #[test]
+    fn an_empty_key_becomes_a_task_with_an_empty_key() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("=x\n", &no_policy());
+        assert_eq!(pairs(&parsed), kv(&[("", "x")]));
+    }
+
+    #[test]
+    fn line_numbers_count_every_line_of_the_file() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("# c\n\nA=1\nnoise\r\nB=2\n", &no_policy());
+        let lines: Vec<usize> = parsed.tasks.iter().map(|t| t.line).collect();
+        assert_eq!(lines, [3, 5]);
+        assert!(parsed.tasks.iter().all(|t| t.source == Source::Literal));
+    }
+
+    // --- the env file itself ---
+
+    #[test]
+    fn a_missing_env_file_is_an_error_with_the_exact_text() {
+        let fx = Fixture::new();
+        let err = load_env_file(&fx.env_path(), &no_policy(), &fx.home).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!(".env file not found: {}", fx.env_path().display())
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_an_error_naming_the_file_and_line() {
+        let fx = Fixture::new();
+        let err = fx
+            .load(b"A=1\r\n# ok\nB=caf\xE9\nC=3\n", &no_policy())
+            .unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!("{}:3: not valid UTF-8", fx.env_path().display())
+        );
+    }
+
+    #[test]
+    fn an_env_file_with_only_comments_gives_no_tasks() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("# nothing\n\n", &no_policy());
+        assert!(parsed.tasks.is_empty() && parsed.skipped.is_empty());
+    }
+
+    // --- placeholders in plain values ---
+
+    #[test]
+    fn the_vault_root_placeholder_is_expanded_in_plain_values() {
+        assert_eq!(
+            literal("A=${VAULT_ROOT}/x:${VAULT_ROOT}"),
+            "/vault/x:/vault"
+        );
+    }
+
+    #[test]
+    fn the_home_placeholder_is_expanded_in_plain_values() {
+        assert_eq!(literal("A=pre-${HOME}-post"), "pre-/home/u-post");
+    }
+
+    #[test]
+    fn a_leading_tilde_slash_is_expanded() {
+        assert_eq!(literal("A=~/x/y"), "/home/u/x/y");
+        assert_eq!(literal("A=\"~/quoted\""), "/home/u/quoted");
+    }
+
+    #[test]
+    fn a_tilde_slash_that_is_not_leading_is_literal() {
+        assert_eq!(literal("A=a:~/x"), "a:~/x");
+        assert_eq!(literal("A= x~/"), "x~/");
+    }
+
+    #[test]
+    fn a_bare_tilde_is_literal() {
+        assert_eq!(literal("A=~"), "~");
+        assert_eq!(literal("A=~user/x"), "~user/x");
+    }
+
+    #[test]
+    fn a_dollar_variable_without_braces_is_literal() {
+        assert_eq!(literal("A=$HOME/x $VAULT_ROOT"), "$HOME/x $VAULT_ROOT");
+    }
+
+    #[test]
+    fn unknown_or_unclosed_braced_placeholders_are_literal() {
+        assert_eq!(literal("A=${USER}"), "${USER}");
+        assert_eq!(literal("A=${HOME"), "${HOME");
+        assert_eq!(literal("A=$${HOME}"), "$/home/u");
+        assert_eq!(literal("A=${"), "${");
+    }
+
+    #[test]
+    fn inserted_text_is_never_expanded_again() {
+        let value = value_of(
+            "A=~/${HOME}|${VAULT_ROOT}",
+            "/v/${HOME}",
+            "/h/${VAULT_ROOT}",
+        );
+        assert_eq!(value, b"/h/${VAULT_ROOT}//h/${VAULT_ROOT}|/v/${HOME}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_home_that_is_not_utf8_is_inserted_byte_for_byte() {
+        use std::os::unix::ffi::OsStrExt;
+        let home = Path::new(std::ffi::OsStr::from_bytes(b"/h\xFF"));
+        let parsed = parse_text("A=${HOME}/x", &no_policy(), Path::new("/v"), home);
+        assert_eq!(
+            parsed.entries[0].value,
+            Value::Literal(b"/h\xFF/x".to_vec())
+        );
+    }
+
+    // --- file references ---
+
+    #[test]
+    fn without_suffixes_a_path_key_is_pushed_literally() {
+        let fx = Fixture::new();
+        fx.file("keys/foo", b"secret");
+        let parsed = fx.ok("FOO_PATH=keys/foo\n", &no_policy());
+        assert_eq!(pairs(&parsed), kv(&[("FOO_PATH", "keys/foo")]));
+        assert_eq!(parsed.tasks[0].source, Source::Literal);
+    }
+
+    #[test]
+    fn a_custom_suffix_makes_a_file_reference() {
+        let fx = Fixture::new();
+        let file = fx.file("keys/deploy", b"key bytes");
+        let parsed = fx.ok("DEPLOY__REF=keys/deploy\n", &policy(&["__REF"], &[]));
+        assert_eq!(pairs(&parsed), kv(&[("DEPLOY", "key bytes")]));
+        assert_eq!(parsed.tasks[0].source, Source::File(file));
+        assert_eq!(parsed.tasks[0].line, 1);
+    }
+
+    #[test]
+    fn the_first_matching_suffix_wins() {
+        let fx = Fixture::new();
+        fx.file("k", b"contents");
+        let parsed = fx.ok("A_KEY_PATH=k\n", &policy(&["_PATH", "_KEY_PATH"], &[]));
+        assert_eq!(pairs(&parsed), kv(&[("A_KEY", "contents")]));
+        let parsed = fx.ok("A_KEY_PATH=k\n", &policy(&["_KEY_PATH", "_PATH"], &[]));
+        assert_eq!(pairs(&parsed), kv(&[("A", "contents")]));
+    }
+
+    #[test]
+    fn a_suffix_with_an_empty_stem_is_a_plain_key() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("_PATH=keys/missing\n", &policy(&["_PATH"], &[]));
+        assert_eq!(pairs(&parsed), kv(&[("_PATH", "keys/missing")]));
+        assert_eq!(parsed.tasks[0].source, Source::Literal);
+    }
+
+    #[test]
+    fn a_later_suffix_applies_when_the_first_leaves_an_empty_stem() {
+        let fx = Fixture::new();
+        fx.file("k", b"contents");
+        let parsed = fx.ok("X_PATH=k\n", &policy(&["X_PATH", "_PATH"], &[]));
+        assert_eq!(pairs(&parsed), kv(&[("X", "contents")]));
+    }
+
+    #[test]
+    fn an_empty_suffix_matches_nothing() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("A=keys/missing\n", &policy(&[""], &[]));
+        assert_eq!(pairs(&parsed), kv(&[("A", "keys/missing")]));
+    }
+
+    #[test]
+    fn a_relative_path_resolves_against_the_vault_root() {
+        assert_eq!(
+            reference("keys/x"),
+            Path::new("/repo/infra/vault/dev/keys/x")
+        );
+    }
+
+    #[test]
+    fn a_dot_slash_path_resolves_against_the_vault_root() {
+        assert_eq!(
+            reference("./keys/x"),
+            Path::new("/repo/infra/vault/dev/keys/x")
+        );
+        assert_eq!(
+            reference("../shared/x"),
+            Path::new("/repo/infra/vault/dev/../shared/x")
+        );
+    }
+
+    #[test]
+    fn a_tilde_path_resolves_against_home() {
+        assert_eq!(reference("~/.ssh/id"), Path::new("/home/u/.ssh/id"));
+    }
+
+    #[test]
+    fn a_home_placeholder_path_resolves_against_home() {
+        assert_eq!(reference("${HOME}/.ssh/id"), Path::new("/home/u/.ssh/id"));
+    }
+
+    #[test]
+    fn a_vault_root_placeholder_path_resolves_against_the_vault_root() {
+        assert_eq!(
+            reference("${VAULT_ROOT}/keys/x"),
+            Path::new("/repo/infra/vault/dev/keys/x")
+        );
+    }
+
+    #[test]
+    fn an_absolute_path_passes_through() {
+        assert_eq!(reference("/etc/ssl/key.pem"), Path::new("/etc/ssl/key.pem"));
+        assert_eq!(reference("'/quoted/key'"), Path::new("/quoted/key"));
+    }
+
+    #[test]
+    fn every_path_form_reads_the_right_file() {
+        let fx = Fixture::new();
+        fx.file("keys/rel", b"rel");
+        fs::write(fx.home.join("h"), b"home").unwrap();
+        let abs = fx.file("abs", b"abs");
+        let env = format!(
+            "A_PATH=keys/rel\nB_PATH=./keys/rel\nC_PATH=~/h\nD_PATH=${{HOME}}/h\n\
+             E_PATH=${{VAULT_ROOT}}/keys/rel\nF_PATH={}\n",
+            abs.display()
+        );
+        let parsed = fx.ok(&env, &policy(&["_PATH"], &[]));
+        assert_eq!(
+            pairs(&parsed),
+            kv(&[
+                ("A", "rel"),
+                ("B", "rel"),
+                ("C", "home"),
+                ("D", "home"),
+                ("E", "rel"),
+                ("F", "abs"),
+            ])
+        );
+    }
+
+    #[test]
+    fn binary_file_contents_are_preserved_byte_for_byte() {
+        let fx = Fixture::new();
+        let bytes: Vec<u8> = (0..=255u8).chain([0, b'\r', b'\n', 0xFF]).collect();
+        fx.file("blob", &bytes);
+        let parsed = fx.ok("BLOB_FILE=blob\n", &policy(&["_FILE"], &[]));
+        assert_eq!(parsed.tasks[0].value, bytes);
+    }
+
+    #[test]
+    fn missing_and_unreadable_references_abort_with_one_exact_error() {
+        let fx = Fixture::new();
+        fx.file("keys/ok", b"fine");
+        fs::create_dir_all(fx.vault.join("keys/dir")).unwrap();
+        let err = fx.err(
+            "A=1\nOK_PATH=keys/ok\nSSH_PRIVATE_KEY_PATH=keys/missing\nDEPLOY_KEY_FILE=./keys/dir\n",
+            &policy(&["_PATH", "_FILE"], &[]),
+        );
+        let dir_error = fs::read(fx.vault.join("keys/dir")).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "parseEnvFile: aborting sync — 2 file reference(s) could not be resolved:\n  \
+                 - SSH_PRIVATE_KEY_PATH: file not found at {}\n  \
+                 - DEPLOY_KEY_FILE: error reading {}: {dir_error}",
+                fx.vault.join("keys/missing").display(),
+                fx.vault.join("keys/dir").display(),
+            )
+        );
+    }
+
+    #[test]
+    fn a_directory_reference_counts_as_unreadable() {
+        let fx = Fixture::new();
+        let err = fx.err("KEY_PATH=${HOME}\n", &policy(&["_PATH"], &[]));
+        assert!(
+            err.ends_with(&format!(
+                "  - KEY_PATH: error reading {}: {}",
+                fx.home.display(),
+                fs::read(&fx.home).unwrap_err()
+            )),
+            "{err}"
+        );
+    }
+
+    // --- exclusions ---
+
+    #[test]
+    fn an_excluded_raw_key_is_skipped_and_reported_once() {
+        let fx = Fixture::new();
+        let parsed = fx.ok(
+            "GITHUB_TOKEN=t1\nA=1\nOTHER=x\nGITHUB_TOKEN=t2\n",
+            &policy(&[], &["OTHER", "GITHUB_TOKEN", "NOT_THERE"]),
+        );
+        assert_eq!(pairs(&parsed), kv(&[("A", "1")]));
+        assert_eq!(parsed.skipped, ["GITHUB_TOKEN", "OTHER"]);
+        assert!(parsed.warnings.is_empty());
+    }
+
+    #[test]
+    fn excluding_a_file_reference_never_reads_its_file() {
+        let fx = Fixture::new();
+        let parsed = fx.ok(
+            "FOO_PATH=keys/missing\nA=1\n",
+            &policy(&["_PATH"], &["FOO_PATH"]),
+        );
+        assert_eq!(pairs(&parsed), kv(&[("A", "1")]));
+        assert_eq!(parsed.skipped, ["FOO_PATH"]);
+    }
+
+    #[test]
+    fn excluding_the_stem_does_not_exclude_the_file_reference() {
+        let fx = Fixture::new();
+        fx.file("foo", b"from file");
+        let parsed = fx.ok("FOO_PATH=foo\nFOO=plain\n", &policy(&["_PATH"], &["FOO"]));
+        assert_eq!(pairs(&parsed), kv(&[("FOO", "from file")]));
+        assert_eq!(parsed.skipped, ["FOO"]);
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    }
+
+    #[test]
+    fn exclusion_matches_the_trimmed_key_literally() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("  SECRET  =x\nsecret=y\n", &policy(&[], &["SECRET"]));
+        assert_eq!(pairs(&parsed), kv(&[("secret", "y")]));
+        assert_eq!(parsed.skipped, ["SECRET"]);
+    }
+
+    // --- duplicates (D3) ---
+
+    #[test]
+    fn a_repeated_key_keeps_the_last_definition_and_warns() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("A=1\nFOO=old\nB=2\n\nC=3\n# x\nFOO=new\n", &no_policy());
+        assert_eq!(
+            pairs(&parsed),
+            kv(&[("A", "1"), ("B", "2"), ("C", "3"), ("FOO", "new")])
+        );
+        assert_eq!(parsed.tasks[3].line, 7);
+        assert_eq!(
+            parsed.warnings,
+            ["FOO is defined more than once (lines 2 and 7); the value from line 7 is pushed"]
+        );
+    }
+
+    #[test]
+    fn three_definitions_name_every_line() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("K=1\nK=2\nK=3\n", &no_policy());
+        assert_eq!(pairs(&parsed), kv(&[("K", "3")]));
+        assert_eq!(
+            parsed.warnings,
+            ["K is defined more than once (lines 1, 2 and 3); the value from line 3 is pushed"]
+        );
+    }
+
+    #[test]
+    fn a_plain_key_and_its_file_reference_collide() {
+        let fx = Fixture::new();
+        let file = fx.file("foo", b"from file");
+        let parsed = fx.ok("FOO=plain\nBAR=1\nFOO_PATH=foo\n", &policy(&["_PATH"], &[]));
+        assert_eq!(pairs(&parsed), kv(&[("BAR", "1"), ("FOO", "from file")]));
+        assert_eq!(parsed.tasks[1].source, Source::File(file));
+        assert_eq!(
+            parsed.warnings,
+            [
+                "FOO is defined more than once (line 1 as FOO and line 3 as FOO_PATH); \
+              the value from line 3 is pushed"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_winning_definitions_file_is_read() {
+        let fx = Fixture::new();
+        let parsed = fx.ok("FOO_PATH=keys/gone\nFOO=plain\n", &policy(&["_PATH"], &[]));
+        assert_eq!(pairs(&parsed), kv(&[("FOO", "plain")]));
+        assert_eq!(parsed.warnings.len(), 1);
+    }
+
+    #[test]
+    fn a_winning_reference_to_a_missing_file_still_aborts() {
+        let fx = Fixture::new();
+        let err = fx.err("FOO=plain\nFOO_PATH=keys/gone\n", &policy(&["_PATH"], &[]));
+        assert!(
+            err.starts_with("parseEnvFile: aborting sync — 1 file reference(s)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn warnings_never_contain_values() {
+        let fx = Fixture::new();
+        fx.file("f", b"FILE-SECRET");
+        let parsed = fx.ok(
+            "TOKEN=hunter2\nTOKEN_PATH=f\nTOKEN=s3cr3t\n=e1\n=e2\n",
+            &policy(&["_PATH"], &[]),
+        );
+        assert_eq!(parsed.warnings.len(), 2);
+        for warning in &parsed.warnings {
+            for value in ["hunter2", "s3cr3t", "FILE-SECRET", "e1", "e2"] {
+                assert!(!warning.contains(value), "{warning}");
+            }
+        }
+        assert!(parsed.warnings[1].starts_with("(empty key) is defined more than once"));
+    }
+
+    // --- properties ---
+
+    /// A value the renderer can write verbatim and the parser must return unchanged.
+    fn plain_value() -> impl Strategy<Value = String> {
+        "[ -~é€\u{A0}]{0,16}".prop_filter("needs no quoting or expansion", |v| {
+            let quoted = v.len() >= 2
+                && (v.starts_with('"') && v.ends_with('"')
+                    || v.starts_with('\'') && v.ends_with('\''));
+            v.trim_ascii() == v && !v.contains("${") && !v.starts_with("~/") && !quoted
+        })
+    }
+
+    /// Mostly arbitrary keys, but often one of two short ones, so repeats are common.
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![2 => "[A-Z_][A-Z0-9_]{0,10}", 1 => "[AB]"]
+    }
+
+    fn noise_line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            "[ \t]{1,3}",
+            "#[ -~]{0,12}",
+            "[ \t]{0,2}#[ -~]{0,12}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let fx = Fixture::new();
+            let _ = fx.load(&bytes, &policy(&["_PATH", "E"], &["A"]));
+        }
+
+        #[test]
+        fn parsing_dotenv_like_text_never_panics(text in "[A-Z_=#\"' \t\r\n~/${}.a-z\u{FEFF}]{0,120}") {
+            let fx = Fixture::new();
+            let _ = fx.load(text.as_bytes(), &policy(&["_PATH", "E", ""], &["A", "B_PATH"]));
+        }
+
+        #[test]
+        fn rendered_entries_parse_back_with_the_last_definition_winning(
+            entries in proptest::collection::vec(
+                (key(), plain_value(), noise_line(), "[ \t]{0,2}", "[ \t]{0,2}", any::<bool>()),
+                0..12,
+            ),
+            bom in any::<bool>(),
+        ) {
+            let mut text = String::from(if bom { "\u{FEFF}" } else { "" });
+            let mut line = 0;
+            let mut expected: Vec<(String, String, usize)> = Vec::new();
+            for (key, value, noise, pad_l, pad_r, crlf) in &entries {
+                let eol = if *crlf { "\r\n" } else { "\n" };
+                text.push_str(&format!("{noise}{eol}{pad_l}{key}{pad_r}={pad_l}{value}{pad_r}{eol}"));
+                line += 2;
+                expected.retain(|(k, _, _)| k != key);
+                expected.push((key.clone(), value.clone(), line));
+            }
+            let text = decode(text.as_bytes()).unwrap();
+            let parsed = parse_text(text, &no_policy(), Path::new("/v"), Path::new("/h"));
+            let got: Vec<(String, String, usize)> = parsed
+                .entries
+                .iter()
+                .map(|e| match &e.value {
+                    Value::Literal(v) => (e.key.clone(), String::from_utf8(v.clone()).unwrap(), e.line),
+                    Value::File(p) => panic!("unexpected file reference {p:?}"),
+                })
+                .collect();
+            prop_assert_eq!(got, expected);
+            prop_assert!(parsed.skipped.is_empty());
+        }
+    }
 }
