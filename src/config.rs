@@ -9,7 +9,6 @@
 //! `encryption`, `audit`, …). So the document is kept as a whole `serde_json::Value`: fields
 //! this tool does not know survive a load/save round trip, and nothing here ever prints a
 //! value from the document (it holds credentials).
-#![allow(dead_code)] // used by main once wired
 
 use anyhow::{Context, anyhow};
 use flate2::Compression;

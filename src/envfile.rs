@@ -13,8 +13,6 @@
 //! unresolved), and [`load_env_file`] is the thin shell that reads the env file and then the
 //! referenced files.
 
-#![allow(dead_code)] // used by main once wired
-
 use crate::task::{SecretTask, Source};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;

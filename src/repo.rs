@@ -9,7 +9,6 @@
 //! The rules match the TypeScript tool byte for byte where it matters, because both tools
 //! share the config directory: a different repo name would silently split one repo's routing
 //! into two files.
-#![allow(dead_code)] // used by main once wired
 
 use anyhow::bail;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,290 @@
+//! The command line: a `lexopt` loop over the arguments exactly as typed, then a validated
+//! `SyncArgs` the rest of the program uses (nothing past here re-checks a flag).
+
+use crate::envfile::Policy;
+use crate::targets::Target;
+use anyhow::{Context, bail};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// `vsync --help` and `vsync sync --help`; also printed on usage errors.
+pub const USAGE: &str = include_str!("usage.txt");
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Version,
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct SyncArgs {
+    /// As typed: it names `.env.<env>` and gh's environment.
+    pub env: String,
+    pub target: Target,
+    pub policy: Policy,
+    pub repo: Option<String>,
+    /// Routing flags of the chosen target, by flag name without `--`.
+    pub routing: BTreeMap<String, String>,
+    /// Routing flags of other targets (warned about, then ignored).
+    pub ignored: Vec<String>,
+    pub dry_run: bool,
+    pub workers: usize,
+    pub timeout: Duration,
+}
+
+/// A usage error: printed with the usage text (exit 1).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+pub const DEFAULT_WORKERS: usize = 6;
+pub const DEFAULT_TIMEOUT_SECS: u64 = 120;
+
+pub fn parse<I>(args: I) -> anyhow::Result<Command>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut positional: Vec<String> = Vec::new();
+    let mut policy = Policy::default();
+    let mut repo = None;
+    let mut routing_all: BTreeMap<String, String> = BTreeMap::new();
+    let mut dry_run = false;
+    let mut workers = DEFAULT_WORKERS;
+    let mut timeout = DEFAULT_TIMEOUT_SECS;
+
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Long("inline-file-suffix") => {
+                let v = string(parser.value()?, "--inline-file-suffix")?;
+                if v.is_empty() {
+                    bail!(
+                        "--inline-file-suffix needs a non-empty suffix, e.g. --inline-file-suffix=_PATH"
+                    );
+                }
+                policy.inline_file_suffixes.push(v);
+            }
+            Long("exclude-property") => {
+                let v = string(parser.value()?, "--exclude-property")?;
+                policy.exclude_properties.push(v);
+            }
+            Long("repo") => repo = Some(string(parser.value()?, "--repo")?),
+            Long("dry-run") => dry_run = true,
+            Long("workers") => {
+                workers = number(parser.value()?, "--workers", 1, 64)? as usize;
+            }
+            Long("timeout") => timeout = number(parser.value()?, "--timeout", 1, 3600)?,
+            Long(name) if Target::owning_flag(name).is_some() => {
+                let name = name.to_string();
+                let v = string(parser.value()?, &format!("--{name}"))?;
+                routing_all.insert(name, v);
+            }
+            Value(v) => positional.push(string(v, "argument")?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+
+    let mut words = positional.into_iter();
+    match words.next().as_deref() {
+        Some("sync") => {}
+        Some(other) => return Err(UsageError(format!("unknown command '{other}'")).into()),
+        None => return Err(UsageError("missing command".into()).into()),
+    }
+    let env = words
+        .next()
+        .ok_or_else(|| UsageError("missing <env> and <target>".into()))?;
+    let target_name = words
+        .next()
+        .ok_or_else(|| UsageError("missing <target> (gh, gcp, aws, azure or vault)".into()))?;
+    let target = Target::parse(&target_name).ok_or_else(|| {
+        UsageError(format!(
+            "unknown target '{target_name}' (expected gh, gcp, aws, azure or vault)"
+        ))
+    })?;
+    if let Some(extra) = words.next() {
+        return Err(UsageError(format!("unexpected argument '{extra}'")).into());
+    }
+
+    let (routing, others): (BTreeMap<_, _>, BTreeMap<_, _>) = routing_all
+        .into_iter()
+        .partition(|(flag, _)| Target::owning_flag(flag) == Some(target));
+    for field in target.fields().iter().filter(|f| f.required) {
+        if routing.get(field.flag).is_some_and(|v| v.is_empty()) {
+            bail!("--{} needs a value", field.flag);
+        }
+    }
+    Ok(Command::Sync(SyncArgs {
+        env,
+        target,
+        policy,
+        repo,
+        routing,
+        ignored: others.into_keys().map(|f| format!("--{f}")).collect(),
+        dry_run,
+        workers,
+        timeout: Duration::from_secs(timeout),
+    }))
+}
+
+fn string(value: std::ffi::OsString, what: &str) -> anyhow::Result<String> {
+    value
+        .into_string()
+        .map_err(|_| anyhow::anyhow!("{what} is not valid UTF-8"))
+}
+
+fn number(value: std::ffi::OsString, flag: &str, min: u64, max: u64) -> anyhow::Result<u64> {
+    let text = string(value, flag)?;
+    let n: u64 = text
+        .parse()
+        .with_context(|| format!("{flag}={text} is not a whole number ({min}-{max})"))?;
+    if !(min..=max).contains(&n) {
+        bail!("{flag}={n} is out of range: use {min}-{max}");
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync(args: &[&str]) -> SyncArgs {
+        match parse(args.iter().copied()).unwrap() {
+            Command::Sync(s) => s,
+            other => panic!("expected sync, got {other:?}"),
+        }
+    }
+
+    fn error(args: &[&str]) -> String {
+        format!("{:#}", parse(args.iter().copied()).unwrap_err())
+    }
+
+    #[test]
+    fn the_typical_invocation_parses_with_both_flag_spellings() {
+        let s = sync(&[
+            "sync",
+            "dev",
+            "gh",
+            "--inline-file-suffix=_PATH",
+            "--inline-file-suffix",
+            "_FILE",
+            "--exclude-property=GITHUB_TOKEN",
+            "--gh-repo",
+            "o/r",
+        ]);
+        assert_eq!(s.env, "dev");
+        assert_eq!(s.target, Target::Gh);
+        assert_eq!(s.policy.inline_file_suffixes, ["_PATH", "_FILE"]);
+        assert_eq!(s.policy.exclude_properties, ["GITHUB_TOKEN"]);
+        assert_eq!(s.routing["gh-repo"], "o/r");
+        assert_eq!(s.workers, 6);
+        assert_eq!(s.timeout, Duration::from_secs(120));
+        assert!(!s.dry_run);
+    }
+
+    #[test]
+    fn flags_may_come_before_the_positionals() {
+        let s = sync(&[
+            "--dry-run",
+            "--workers=2",
+            "sync",
+            "--timeout=5",
+            "prod",
+            "vault",
+        ]);
+        assert_eq!((s.env.as_str(), s.target), ("prod", Target::Vault));
+        assert!(s.dry_run);
+        assert_eq!(s.workers, 2);
+        assert_eq!(s.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn help_and_version_short_circuit() {
+        assert_eq!(parse(["--help"]).unwrap(), Command::Help);
+        assert_eq!(parse(["sync", "--help"]).unwrap(), Command::Help);
+        assert_eq!(parse(["sync", "dev", "nope", "-h"]).unwrap(), Command::Help);
+        assert_eq!(parse(["-V"]).unwrap(), Command::Version);
+        assert_eq!(parse(["--version"]).unwrap(), Command::Version);
+    }
+
+    #[test]
+    fn unknown_or_missing_targets_are_usage_errors() {
+        for args in [
+            &["sync", "dev", "all"][..],
+            &["sync", "dev"],
+            &["sync"],
+            &[],
+            &["push", "dev", "gh"],
+        ] {
+            let err = parse(args.iter().copied()).unwrap_err();
+            assert!(
+                err.downcast_ref::<UsageError>().is_some(),
+                "{args:?}: {err}"
+            );
+        }
+        assert_eq!(
+            error(&["sync", "dev", "all"]),
+            "unknown target 'all' (expected gh, gcp, aws, azure or vault)"
+        );
+    }
+
+    #[test]
+    fn an_unknown_flag_is_named() {
+        assert!(
+            error(&["sync", "dev", "gh", "--exclude-properties=X"])
+                .contains("--exclude-properties")
+        );
+    }
+
+    #[test]
+    fn routing_flags_of_other_targets_are_set_aside() {
+        let s = sync(&[
+            "sync",
+            "dev",
+            "gh",
+            "--gh-repo=o/r",
+            "--aws-region=eu-west-1",
+        ]);
+        assert_eq!(s.routing.len(), 1);
+        assert_eq!(s.ignored, ["--aws-region"]);
+    }
+
+    #[test]
+    fn workers_and_timeout_bounds_are_enforced() {
+        assert!(
+            error(&["sync", "dev", "gh", "--workers=0"])
+                .contains("--workers=0 is out of range: use 1-64")
+        );
+        assert!(error(&["sync", "dev", "gh", "--workers=65"]).contains("out of range"));
+        assert!(
+            error(&["sync", "dev", "gh", "--workers=x"])
+                .contains("--workers=x is not a whole number")
+        );
+        assert!(
+            error(&["sync", "dev", "gh", "--timeout=0"]).contains("--timeout=0 is out of range")
+        );
+    }
+
+    #[test]
+    fn empty_values_are_refused_where_they_mean_nothing() {
+        assert!(error(&["sync", "dev", "gh", "--gh-repo="]).contains("--gh-repo needs a value"));
+        assert!(
+            error(&["sync", "dev", "gh", "--inline-file-suffix="]).contains("non-empty suffix")
+        );
+        // An empty prefix is meaningful: it clears a saved one.
+        assert_eq!(
+            sync(&["sync", "dev", "aws", "--aws-secret-prefix="]).routing["aws-secret-prefix"],
+            ""
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! `--dry-run` (D7): what a run would do, without doing it. Pure; values are never shown,
+//! only where each came from and its size.
+
+use crate::pool::planned_cmds;
+use crate::targets::Routing;
+use crate::task::{SecretTask, Source};
+
+pub fn render(routing: &Routing, tasks: &[SecretTask], env: &str) -> Vec<String> {
+    let mut lines = vec![
+        String::new(),
+        "Dry run: no vendor CLI was run and nothing was saved. Planned calls (each value goes on stdin):".to_string(),
+    ];
+    let source = |t: &SecretTask| match &t.source {
+        Source::Literal => "literal".to_string(),
+        Source::File(p) => format!("file {}", p.display()),
+    };
+    match routing {
+        Routing::Vault(r) => {
+            for t in tasks {
+                lines.push(format!(
+                    "  {}  {}  {} bytes",
+                    t.key,
+                    source(t),
+                    t.value.len()
+                ));
+            }
+            let doc = crate::targets::vault::document(tasks);
+            lines.push(format!(
+                "  one write, a JSON object of {} keys ({} bytes) on stdin:",
+                tasks.len(),
+                doc.len()
+            ));
+            lines.push(format!("    {}", r.write_cmd().display()));
+        }
+        _ => {
+            let per_key = routing
+                .per_key()
+                .expect("every target but vault is per-key");
+            if let Some(list) = per_key.list_cmd() {
+                lines.push(format!(
+                    "  once, to learn which secrets exist: {}",
+                    list.display()
+                ));
+            }
+            for t in tasks {
+                lines.push(format!(
+                    "  {}  {}  {} bytes",
+                    t.key,
+                    source(t),
+                    t.value.len()
+                ));
+                let cmds = planned_cmds(per_key, &t.key, env);
+                for (i, cmd) in cmds.iter().enumerate() {
+                    let when = match (i, cmds.len()) {
+                        (_, 1) => "",
+                        (0, _) => "if it exists: ",
+                        _ => "if it does not: ",
+                    };
+                    lines.push(format!("    {when}{}", cmd.display()));
+                }
+            }
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::{gcp, gh, vault};
+    use std::path::PathBuf;
+
+    fn tasks() -> Vec<SecretTask> {
+        vec![
+            SecretTask {
+                key: "API".into(),
+                value: b"s3cr3t-value".to_vec(),
+                source: Source::Literal,
+                line: 1,
+            },
+            SecretTask {
+                key: "SSH".into(),
+                value: vec![1, 2, 3],
+                source: Source::File(PathBuf::from("/r/keys/id")),
+                line: 2,
+            },
+        ]
+    }
+
+    #[test]
+    fn the_gh_plan_names_each_key_its_source_size_and_command_but_no_value() {
+        let r = Routing::Gh(gh::Routing { repo: "o/r".into() });
+        let text = render(&r, &tasks(), "dev").join("\n");
+        assert!(
+            text.contains("  API  literal  12 bytes\n    gh secret set API --env dev --repo o/r"),
+            "{text}"
+        );
+        assert!(text.contains("  SSH  file /r/keys/id  3 bytes"), "{text}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+    }
+
+    #[test]
+    fn the_gcp_plan_shows_the_list_call_and_both_writes() {
+        let r = Routing::Gcp(gcp::Routing {
+            project: "p".into(),
+        });
+        let text = render(&r, &tasks(), "dev").join("\n");
+        assert!(text.contains("once, to learn which secrets exist: gcloud secrets list --project=p '--format=value(name)'"), "{text}");
+        assert!(
+            text.contains(
+                "if it exists: gcloud secrets versions add API --data-file=- --project=p"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "if it does not: gcloud secrets create API --replication-policy=automatic"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_vault_plan_is_one_write() {
+        let r = Routing::Vault(vault::Routing {
+            addr: "http://v:8200".into(),
+            mount: "secret".into(),
+            path: "app/dev".into(),
+        });
+        let text = render(&r, &tasks(), "dev").join("\n");
+        assert!(
+            text.contains("VAULT_ADDR=http://v:8200 vault kv put -mount=secret app/dev -"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cr3t"), "{text}");
+    }
+}

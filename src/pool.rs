@@ -1,0 +1,290 @@
+//! The push engine: a crossbeam job queue drained by worker threads (gh, gcp, aws, azure),
+//! or one bulk write (vault). Retries, fallbacks between create and update (D8), the
+//! per-call timeout and the run deadline are decided here; spawning is `exec`'s.
+
+use crate::exec::{self, Exit, Outcome};
+use crate::report::{self, Scrubber, Status};
+use crate::signals;
+use crate::targets::{Failure, Op, PerKey, Routing, VendorCmd, vault};
+use crate::task::SecretTask;
+use std::collections::HashSet;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub struct RunOpts {
+    pub workers: usize,
+    /// One vendor call at most.
+    pub timeout: Duration,
+    /// The whole run ends here: nothing starts after it, and calls are cut short at it.
+    pub deadline: Instant,
+    /// First retry waits about this long, doubling each time (with jitter).
+    pub retry_base: Duration,
+    pub env: String,
+}
+
+/// Three attempts in all for a transient failure (D6).
+const MAX_ATTEMPTS: u32 = 3;
+/// Create ↔ update switches per key; two cover "list was stale" plus "created meanwhile".
+const MAX_SWITCHES: u32 = 2;
+
+/// Pushes every task through the target's per-key writes; statuses in task order.
+pub fn run_per_key(
+    target: &dyn PerKey,
+    routing: &Routing,
+    tasks: &[SecretTask],
+    opts: &RunOpts,
+    scrubber: &Scrubber,
+) -> Vec<Status> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    for i in 0..tasks.len() {
+        tx.send(i).expect("receiver alive");
+    }
+    drop(tx);
+    // Names known to exist, filled by one list call running beside the first pushes (D8);
+    // until (or unless) it answers, workers assume the steady state: the secret exists.
+    let existing: OnceLock<HashSet<String>> = OnceLock::new();
+    let mut statuses = vec![Status::NotAttempted; tasks.len()];
+
+    std::thread::scope(|scope| {
+        if let Some(list) = target.list_cmd() {
+            let existing = &existing;
+            scope.spawn(move || {
+                let out = exec::run(&list, b"", call_timeout(opts));
+                if out.success() {
+                    let names = target.parse_list(&String::from_utf8_lossy(&out.stdout));
+                    let _ = existing.set(names.into_iter().collect());
+                }
+            });
+        }
+        let handles: Vec<_> = (0..opts.workers.max(1))
+            .map(|_| {
+                let rx = rx.clone();
+                let existing = &existing;
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    for i in rx.iter() {
+                        if signals::stop_requested() || Instant::now() >= opts.deadline {
+                            continue;
+                        }
+                        let task = &tasks[i];
+                        report::out(&format!("Setting secret: {}", task.key));
+                        let exists = existing
+                            .get()
+                            .map(|set| set.contains(&routing.secret_name(&task.key)));
+                        match push_key(target, task, exists, opts) {
+                            Ok(()) => {
+                                report::out(&format!("✓ {}", task.key));
+                                done.push((i, Status::Synced));
+                            }
+                            Err(why) => {
+                                report::err(&format!(
+                                    "WARNING: skipping {}: {}",
+                                    task.key,
+                                    scrubber.scrub(&why)
+                                ));
+                                done.push((i, Status::Failed));
+                            }
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, status) in h.join().expect("worker panicked") {
+                statuses[i] = status;
+            }
+        }
+    });
+    statuses
+}
+
+/// One key: the first write, then retries and create/update switches as the errors say.
+/// `Err` carries `<vendor> <subcommand>: <what went wrong>` (unscrubbed).
+fn push_key(
+    target: &dyn PerKey,
+    task: &SecretTask,
+    exists: Option<bool>,
+    opts: &RunOpts,
+) -> Result<(), String> {
+    let mut op = target.first_op(exists);
+    let mut attempt = 1;
+    let mut switches = 0;
+    loop {
+        let cmd = target.push_cmd(&task.key, op, &opts.env);
+        let out = exec::run(&cmd, &task.value, call_timeout(opts));
+        if out.success() {
+            return Ok(());
+        }
+        let failure = classify(&out, |stderr, code| target.classify(stderr, code));
+        let fail = || {
+            Err(format!(
+                "{}: {}",
+                cmd.label(target.label_words(op)),
+                out.describe()
+            ))
+        };
+        match (failure, op) {
+            (Failure::NotFound, Op::Update) if switches < MAX_SWITCHES => {
+                op = Op::Create;
+                switches += 1;
+            }
+            (Failure::AlreadyExists, Op::Create) if switches < MAX_SWITCHES => {
+                op = Op::Update;
+                switches += 1;
+            }
+            (Failure::Transient, _) if attempt < MAX_ATTEMPTS => {
+                if !backoff(attempt, opts) {
+                    return fail();
+                }
+                attempt += 1;
+            }
+            _ => return fail(),
+        }
+    }
+}
+
+/// vault: one blocking bulk write of every task (atomic: all land or none).
+pub fn run_bulk(
+    routing: &vault::Routing,
+    tasks: &[SecretTask],
+    opts: &RunOpts,
+    scrubber: &Scrubber,
+) -> Vec<Status> {
+    if signals::stop_requested() || Instant::now() >= opts.deadline {
+        return vec![Status::NotAttempted; tasks.len()];
+    }
+    report::out(&format!(
+        "Writing {} keys to {}/{}",
+        tasks.len(),
+        routing.mount,
+        routing.path
+    ));
+    let cmd = routing.write_cmd();
+    let document = vault::document(tasks);
+    let mut attempt = 1;
+    let result = loop {
+        let out: Outcome = exec::run(&cmd, &document, call_timeout(opts));
+        if out.success() {
+            break Ok(());
+        }
+        let failure = classify(&out, |stderr, _| {
+            if vault::is_transient(stderr) {
+                Failure::Transient
+            } else {
+                Failure::Permanent
+            }
+        });
+        if failure == Failure::Transient && attempt < MAX_ATTEMPTS && backoff(attempt, opts) {
+            attempt += 1;
+            continue;
+        }
+        break Err(out.describe());
+    };
+    match result {
+        Ok(()) => {
+            for task in tasks {
+                report::out(&format!("✓ {}", task.key));
+            }
+            vec![Status::Synced; tasks.len()]
+        }
+        Err(why) => {
+            report::err(&format!(
+                "WARNING: vault kv put failed: {}",
+                scrubber.scrub(&why)
+            ));
+            vec![Status::Failed; tasks.len()]
+        }
+    }
+}
+
+/// How a failed call is treated: our own kills are decided here, vendor errors by the target.
+fn classify(out: &Outcome, vendor: impl Fn(&str, Option<i32>) -> Failure) -> Failure {
+    match out.exit {
+        Exit::TimedOut(_) => Failure::Transient,
+        Exit::Interrupted | Exit::SpawnFailed(_) => Failure::Permanent,
+        _ => vendor(&String::from_utf8_lossy(&out.stderr), out.code()),
+    }
+}
+
+/// The per-call timeout, cut short by the run deadline.
+fn call_timeout(opts: &RunOpts) -> Duration {
+    opts.timeout
+        .min(opts.deadline.saturating_duration_since(Instant::now()))
+}
+
+/// Sleeps before attempt `attempt + 1`; false when an interrupt or the deadline means
+/// there should be no further attempt.
+fn backoff(attempt: u32, opts: &RunOpts) -> bool {
+    let delay = backoff_delay(opts.retry_base, attempt, next_random());
+    let until = Instant::now() + delay;
+    if until >= opts.deadline {
+        return false;
+    }
+    while Instant::now() < until {
+        if signals::stop_requested() {
+            return false;
+        }
+        std::thread::sleep(
+            until
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50)),
+        );
+    }
+    !signals::stop_requested()
+}
+
+/// Exponential backoff with jitter: `base * 2^(attempt-1)`, scaled by a factor in [0.5, 1.5).
+pub fn backoff_delay(base: Duration, attempt: u32, random: u64) -> Duration {
+    let exp = base.saturating_mul(1 << (attempt - 1).min(16));
+    let factor = 0.5 + (random % 1000) as f64 / 1000.0;
+    exp.mul_f64(factor)
+}
+
+/// A small xorshift generator seeded from the clock and pid: jitter needs no crate.
+fn next_random() -> u64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut x = STATE.load(Ordering::Relaxed);
+    if x == 0 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        x = nanos ^ (u64::from(std::process::id()) << 32) | 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    x
+}
+
+/// The commands a per-key push may run, for the dry-run plan.
+pub fn planned_cmds(target: &dyn PerKey, key: &str, env: &str) -> Vec<VendorCmd> {
+    let first = target.update_op();
+    let mut cmds = vec![target.push_cmd(key, first, env)];
+    if first == Op::Update {
+        cmds.push(target.push_cmd(key, Op::Create, env));
+    }
+    cmds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_jitters_within_half_to_one_and_a_half() {
+        let base = Duration::from_millis(1000);
+        assert_eq!(backoff_delay(base, 1, 0), Duration::from_millis(500));
+        assert_eq!(backoff_delay(base, 1, 999), Duration::from_millis(1499));
+        assert_eq!(backoff_delay(base, 2, 500), Duration::from_millis(2000));
+        assert_eq!(backoff_delay(base, 3, 0), Duration::from_millis(2000));
+    }
+
+    #[test]
+    fn the_random_source_moves() {
+        assert_ne!(next_random(), next_random());
+    }
+}

@@ -1,0 +1,177 @@
+//! What a run prints: the 0.8 lines (stdout, parsed by scripts — keep them byte for byte),
+//! warnings on stderr, and the scrubbing of vendor output before vsync repeats any of it.
+
+use crate::task::SecretTask;
+use std::io::Write;
+use std::time::Duration;
+
+/// One whole line on stdout. Lines are never torn (the lock is held for the write), and a
+/// closed stdout (`vsync … | head`) is not an error: the sync goes on and its exit status
+/// still tells the truth.
+pub fn out(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
+/// One whole line on stderr.
+pub fn err(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Replaces every secret value of the run with `***` in text that came from a vendor CLI.
+pub struct Scrubber {
+    /// Longest first, so a value containing another is replaced whole.
+    needles: Vec<String>,
+}
+
+impl Scrubber {
+    pub fn new(tasks: &[SecretTask]) -> Scrubber {
+        let mut needles = Vec::new();
+        for task in tasks {
+            let value = String::from_utf8_lossy(&task.value);
+            if value.trim().is_empty() {
+                continue;
+            }
+            needles.push(value.to_string());
+            // Vendors often echo a value escaped (JSON, Python repr) or one line of it.
+            let escaped = serde_json::to_string(value.as_ref()).unwrap_or_default();
+            needles.push(escaped.trim_matches('"').to_string());
+            if value.contains('\n') {
+                needles.extend(
+                    value
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| l.len() >= 4)
+                        .map(str::to_string),
+                );
+            }
+        }
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        needles.dedup();
+        Scrubber { needles }
+    }
+
+    pub fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for needle in &self.needles {
+            if text.contains(needle.as_str()) {
+                text = text.replace(needle.as_str(), "***");
+            }
+        }
+        text
+    }
+}
+
+/// Where a key ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Synced,
+    Failed,
+    /// Never started: interrupted, or past the run deadline.
+    NotAttempted,
+}
+
+/// The final line of 0.8 (`✅ …` or `target: N ok, M failed (…) in Xs`), plus the not-attempted
+/// part D6 adds. Keys are listed in env-file order.
+pub fn summary_line(target: &str, results: &[(&str, Status)], elapsed: Duration) -> String {
+    let secs = format!("{:.1}s", elapsed.as_secs_f64());
+    let keys = |s: Status| -> Vec<&str> {
+        results
+            .iter()
+            .filter(|(_, st)| *st == s)
+            .map(|(k, _)| *k)
+            .collect()
+    };
+    let (ok, failed, skipped) = (
+        keys(Status::Synced),
+        keys(Status::Failed),
+        keys(Status::NotAttempted),
+    );
+    if failed.is_empty() && skipped.is_empty() {
+        return format!("✅ {} secrets synced to {target} in {secs}.", ok.len());
+    }
+    let mut line = format!("{target}: {} ok, {} failed", ok.len(), failed.len());
+    if !failed.is_empty() {
+        line.push_str(&format!(" ({})", failed.join(", ")));
+    }
+    if !skipped.is_empty() {
+        line.push_str(&format!(
+            ", {} not attempted ({})",
+            skipped.len(),
+            skipped.join(", ")
+        ));
+    }
+    line.push_str(&format!(" in {secs}"));
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::Source;
+
+    fn task(value: &str) -> SecretTask {
+        SecretTask {
+            key: "K".into(),
+            value: value.as_bytes().to_vec(),
+            source: Source::Literal,
+            line: 1,
+        }
+    }
+
+    #[test]
+    fn the_success_line_matches_08() {
+        let r = [("A", Status::Synced), ("B", Status::Synced)];
+        assert_eq!(
+            summary_line("gh", &r, Duration::from_millis(2340)),
+            "✅ 2 secrets synced to gh in 2.3s."
+        );
+    }
+
+    #[test]
+    fn the_failure_line_names_failed_keys_in_file_order() {
+        let r = [
+            ("A", Status::Failed),
+            ("B", Status::Synced),
+            ("C", Status::Failed),
+        ];
+        assert_eq!(
+            summary_line("gcp", &r, Duration::from_millis(2000)),
+            "gcp: 1 ok, 2 failed (A, C) in 2.0s"
+        );
+    }
+
+    #[test]
+    fn keys_never_started_are_reported_as_not_attempted() {
+        let r = [
+            ("A", Status::Synced),
+            ("B", Status::Failed),
+            ("C", Status::NotAttempted),
+        ];
+        assert_eq!(
+            summary_line("aws", &r, Duration::from_millis(50)),
+            "aws: 1 ok, 1 failed (B), 1 not attempted (C) in 0.1s"
+        );
+        let r = [("A", Status::Synced), ("C", Status::NotAttempted)];
+        assert_eq!(
+            summary_line("aws", &r, Duration::ZERO),
+            "aws: 1 ok, 0 failed, 1 not attempted (C) in 0.0s"
+        );
+    }
+
+    #[test]
+    fn scrubbing_hides_values_raw_escaped_and_line_by_line() {
+        let s = Scrubber::new(&[task("hunter22"), task("line-one\nline-two"), task(" ")]);
+        assert_eq!(s.scrub("bad value hunter22!"), "bad value ***!");
+        assert_eq!(s.scrub("got 'line-one\\nline-two'"), "got '***'");
+        assert_eq!(s.scrub("partial line-two only"), "partial *** only");
+        assert_eq!(s.scrub("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn a_longer_value_is_replaced_whole_before_a_shorter_one_inside_it() {
+        let s = Scrubber::new(&[task("abc"), task("xxabcxx")]);
+        assert_eq!(s.scrub("v=xxabcxx"), "v=***");
+    }
+}

@@ -1,0 +1,109 @@
+//! Azure Key Vault through `az keyvault secret set --file /dev/stdin -o none`.
+//!
+//! `-o none` matters: by default `az` prints the stored secret, value included, on stdout.
+
+use super::{Failure, Field, Op, PerKey, VendorCmd, looks_transient};
+use crate::routing::Values;
+
+pub const FIELDS: &[Field] = &[Field {
+    cfg_key: "vaultName",
+    flag: "azure-vault",
+    prompt: "Azure Key Vault name",
+    required: true,
+}];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    /// The vault name, not its URL.
+    pub vault_name: String,
+}
+
+impl Routing {
+    pub fn from_values(values: &Values) -> Routing {
+        Routing {
+            vault_name: values["vaultName"].clone(),
+        }
+    }
+}
+
+impl PerKey for Routing {
+    fn push_cmd(&self, key: &str, _op: Op, _env: &str) -> VendorCmd {
+        VendorCmd::new(
+            "az",
+            &[
+                "keyvault",
+                "secret",
+                "set",
+                "--vault-name",
+                &self.vault_name,
+                "--name",
+                key,
+                "--file",
+                "/dev/stdin",
+                "-o",
+                "none",
+            ],
+        )
+    }
+
+    fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
+        if looks_transient(stderr) {
+            Failure::Transient
+        } else {
+            Failure::Permanent
+        }
+    }
+
+    fn label_words(&self, _op: Op) -> usize {
+        3
+    }
+}
+
+/// Key Vault's name rule `^[0-9A-Za-z-]{1,127}$`; `None` when fine.
+pub fn name_problem(name: &str) -> Option<String> {
+    let ok = (1..=127).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    (!ok).then(|| {
+        "Azure Key Vault names allow only 0-9, A-Z, a-z and - (no underscore), 1-127 characters"
+            .into()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_push_reads_the_value_from_stdin_and_prints_nothing() {
+        let r = Routing {
+            vault_name: "my-vault".into(),
+        };
+        let cmd = r.push_cmd("db-url", Op::Set, "dev");
+        assert_eq!(cmd.program, "az");
+        assert_eq!(
+            cmd.args,
+            [
+                "keyvault",
+                "secret",
+                "set",
+                "--vault-name",
+                "my-vault",
+                "--name",
+                "db-url",
+                "--file",
+                "/dev/stdin",
+                "-o",
+                "none"
+            ]
+        );
+        assert_eq!(cmd.label(3), "az keyvault secret set");
+    }
+
+    #[test]
+    fn underscores_are_rejected_not_translated() {
+        assert_eq!(name_problem("DB-URL-2"), None);
+        assert!(name_problem("DB_URL").is_some());
+        assert!(name_problem("").is_some());
+        assert!(name_problem(&"a".repeat(128)).is_some());
+    }
+}

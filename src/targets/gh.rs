@@ -1,0 +1,125 @@
+//! GitHub Actions environment secrets through `gh secret set` (value on stdin).
+
+use super::{Failure, Field, Op, PerKey, VendorCmd, looks_transient};
+use crate::routing::Values;
+
+pub const FIELDS: &[Field] = &[Field {
+    cfg_key: "repo",
+    flag: "gh-repo",
+    prompt: "GitHub repo for sync (owner/name)",
+    required: true,
+}];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    /// `owner/name`.
+    pub repo: String,
+}
+
+impl Routing {
+    pub fn from_values(values: &Values) -> Routing {
+        Routing {
+            repo: values["repo"].clone(),
+        }
+    }
+}
+
+impl PerKey for Routing {
+    fn push_cmd(&self, key: &str, _op: Op, env: &str) -> VendorCmd {
+        VendorCmd::new(
+            "gh",
+            &["secret", "set", key, "--env", env, "--repo", &self.repo],
+        )
+    }
+
+    fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
+        // gh reports GitHub's secondary rate limit as HTTP 403 with this text.
+        if looks_transient(stderr) || stderr.contains("secondary rate limit") {
+            Failure::Transient
+        } else {
+            Failure::Permanent
+        }
+    }
+
+    fn label_words(&self, _op: Op) -> usize {
+        2
+    }
+}
+
+/// GitHub's secret-name rule; `None` when the name is fine.
+pub fn name_problem(name: &str) -> Option<String> {
+    let valid_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !valid_chars || !first_ok {
+        Some(
+            "GitHub secret names allow only A-Z, a-z, 0-9 and _, and must not start with a digit"
+                .into(),
+        )
+    } else if name.to_ascii_uppercase().starts_with("GITHUB_") {
+        Some("GitHub secret names must not start with GITHUB_".into())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routing() -> Routing {
+        Routing {
+            repo: "owner/name".into(),
+        }
+    }
+
+    #[test]
+    fn the_push_is_gh_secret_set_with_env_and_repo_and_no_value() {
+        let cmd = routing().push_cmd("API_KEY", Op::Set, "dev");
+        assert_eq!(cmd.program, "gh");
+        assert_eq!(
+            cmd.args,
+            [
+                "secret",
+                "set",
+                "API_KEY",
+                "--env",
+                "dev",
+                "--repo",
+                "owner/name"
+            ]
+        );
+        assert!(cmd.env.is_empty());
+        assert_eq!(cmd.label(2), "gh secret set");
+    }
+
+    #[test]
+    fn names_follow_githubs_rules() {
+        assert_eq!(name_problem("API_KEY"), None);
+        assert_eq!(name_problem("_x1"), None);
+        assert!(name_problem("1ABC").is_some());
+        assert!(name_problem("A-B").is_some());
+        assert!(name_problem("export FOO").is_some());
+        assert!(name_problem("").is_some());
+        assert!(name_problem("GITHUB_TOKEN").is_some());
+        assert!(name_problem("github_x").is_some());
+    }
+
+    #[test]
+    fn secondary_rate_limits_are_retried() {
+        let r = routing();
+        assert_eq!(
+            r.classify(
+                "HTTP 403: You have exceeded a secondary rate limit",
+                Some(1)
+            ),
+            Failure::Transient
+        );
+        assert_eq!(
+            r.classify("HTTP 404: Not Found", Some(1)),
+            Failure::Permanent
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! HashiCorp Vault KV v2 through ONE `vault kv put -mount=M PATH -` per run.
+//!
+//! The lone `-` makes the vault CLI read a JSON object from stdin (D1): positional `K=V`
+//! arguments would expose every value in argv, hit ARG_MAX, and let a value starting with `@`
+//! be read as a file path. `kv put` replaces the whole secret at PATH atomically.
+
+use super::{Field, VendorCmd, looks_transient};
+use crate::routing::Values;
+use crate::task::SecretTask;
+
+pub const FIELDS: &[Field] = &[
+    Field {
+        cfg_key: "addr",
+        flag: "vault-addr",
+        prompt: "Vault address (e.g. https://vault.example.com:8200)",
+        required: true,
+    },
+    Field {
+        cfg_key: "mount",
+        flag: "vault-mount",
+        prompt: "Vault KV mount (e.g. secret)",
+        required: true,
+    },
+    Field {
+        cfg_key: "secretPath",
+        flag: "vault-path",
+        prompt: "Vault secret path (e.g. myapp/dev)",
+        required: true,
+    },
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    pub addr: String,
+    pub mount: String,
+    pub path: String,
+}
+
+impl Routing {
+    pub fn from_values(values: &Values) -> Routing {
+        Routing {
+            addr: values["addr"].clone(),
+            mount: values["mount"].clone(),
+            path: values["secretPath"].clone(),
+        }
+    }
+
+    /// The single bulk write; the JSON document goes on stdin.
+    pub fn write_cmd(&self) -> VendorCmd {
+        let mut cmd = VendorCmd::new(
+            "vault",
+            &[
+                "kv",
+                "put",
+                &format!("-mount={}", self.mount),
+                &self.path,
+                "-",
+            ],
+        );
+        cmd.env.push(("VAULT_ADDR", self.addr.clone()));
+        cmd
+    }
+}
+
+/// `{"KEY":"value",…}` in task order. Values are UTF-8 by then (pre-flight rejects others);
+/// a stray invalid byte would be replaced rather than panic.
+pub fn document(tasks: &[SecretTask]) -> Vec<u8> {
+    let map: serde_json::Map<String, serde_json::Value> = tasks
+        .iter()
+        .map(|t| {
+            let value = String::from_utf8_lossy(&t.value).into_owned();
+            (t.key.clone(), serde_json::Value::String(value))
+        })
+        .collect();
+    serde_json::to_vec(&map).expect("a map of strings always serialises")
+}
+
+/// Vault's CLI exits 2 for server errors; 429/5xx among them are worth retrying.
+pub fn is_transient(stderr: &str) -> bool {
+    looks_transient(stderr)
+        || ["Code: 500", "Code: 502", "Code: 504", "sealed"]
+            .iter()
+            .any(|m| stderr.contains(m))
+}
+
+/// Vault accepts any key; only an empty one or one with whitespace is refused up front.
+pub fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("Vault keys must not be empty".into())
+    } else if name.chars().any(char::is_whitespace) {
+        Some("keys must not contain whitespace (an `export ` prefix is not supported)".into())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::Source;
+
+    fn task(key: &str, value: &str) -> SecretTask {
+        SecretTask {
+            key: key.into(),
+            value: value.as_bytes().to_vec(),
+            source: Source::Literal,
+            line: 1,
+        }
+    }
+
+    #[test]
+    fn the_write_is_one_kv_put_reading_json_from_stdin_with_vault_addr_set() {
+        let r = Routing {
+            addr: "https://vault:8200".into(),
+            mount: "secret".into(),
+            path: "myapp/dev".into(),
+        };
+        let cmd = r.write_cmd();
+        assert_eq!(cmd.program, "vault");
+        assert_eq!(cmd.args, ["kv", "put", "-mount=secret", "myapp/dev", "-"]);
+        assert_eq!(cmd.env, [("VAULT_ADDR", "https://vault:8200".to_string())]);
+    }
+
+    #[test]
+    fn the_document_holds_every_value_exactly_even_ones_the_cli_would_interpret() {
+        let tasks = [
+            task("A", "@/etc/passwd"),
+            task("B", "-"),
+            task("C", "line1\nline2 \"q\" 'x' =y"),
+            task("D", "ünï"),
+        ];
+        let doc: serde_json::Value = serde_json::from_slice(&document(&tasks)).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({"A":"@/etc/passwd","B":"-","C":"line1\nline2 \"q\" 'x' =y","D":"ünï"})
+        );
+    }
+
+    #[test]
+    fn server_side_failures_are_transient() {
+        assert!(is_transient(
+            "Error writing data to secret/data/x: Code: 503. Errors: * Vault is sealed"
+        ));
+        assert!(!is_transient(
+            "Error writing data to secret/data/x: Code: 403. Errors: * permission denied"
+        ));
+    }
+}
