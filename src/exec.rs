@@ -11,7 +11,8 @@ use crossbeam_channel::{Receiver, bounded};
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 use wait_timeout::ChildExt;
 
 /// How a call ended.
@@ -72,6 +73,29 @@ const INLINE_STDIN: usize = 4096;
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 
 pub fn run(cmd: &VendorCmd, stdin: &[u8], timeout: Duration) -> Outcome {
+    run_until(cmd, stdin, timeout, None)
+}
+
+/// Like `run`, but the call is also killed as soon as `abort` becomes true (checked every
+/// `ABORT_POLL`): for a call whose answer stops mattering, like D8's list call once every
+/// key is pushed.
+pub fn run_abortable(
+    cmd: &VendorCmd,
+    stdin: &[u8],
+    timeout: Duration,
+    abort: &AtomicBool,
+) -> Outcome {
+    run_until(cmd, stdin, timeout, Some(abort))
+}
+
+const ABORT_POLL: Duration = Duration::from_millis(50);
+
+fn run_until(
+    cmd: &VendorCmd,
+    stdin: &[u8],
+    timeout: Duration,
+    abort: Option<&AtomicBool>,
+) -> Outcome {
     let mut command = Command::new(cmd.program);
     command
         .args(&cmd.args)
@@ -109,12 +133,22 @@ pub fn run(cmd: &VendorCmd, stdin: &[u8], timeout: Duration) -> Outcome {
         }))
     };
 
-    let status = match child.wait_timeout(timeout) {
-        Ok(Some(status)) => Some(status),
-        Ok(None) | Err(_) => {
-            signals::kill_group(pid);
-            let _ = child.wait();
-            None
+    let started = Instant::now();
+    let status = loop {
+        let left = timeout.saturating_sub(started.elapsed());
+        let slice = if abort.is_some() {
+            left.min(ABORT_POLL)
+        } else {
+            left
+        };
+        match child.wait_timeout(slice) {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if slice < left && !abort.is_some_and(|a| a.load(Ordering::SeqCst)) => {}
+            Ok(None) | Err(_) => {
+                signals::kill_group(pid);
+                let _ = child.wait();
+                break None;
+            }
         }
     };
     let interrupted = guard.was_killed();

@@ -9,7 +9,7 @@ use crate::targets::{Failure, Op, PerKey, Routing, VendorCmd, vault};
 use crate::task::SecretTask;
 use std::collections::HashSet;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub struct RunOpts {
@@ -44,13 +44,15 @@ pub fn run_per_key(
     // Names known to exist, filled by one list call running beside the first pushes (D8);
     // until (or unless) it answers, workers assume the steady state: the secret exists.
     let existing: OnceLock<HashSet<String>> = OnceLock::new();
+    // Once every key is pushed, a list call still running is killed, not awaited.
+    let pushed_all = AtomicBool::new(false);
     let mut statuses = vec![Status::NotAttempted; tasks.len()];
 
     std::thread::scope(|scope| {
         if let Some(list) = target.list_cmd() {
-            let existing = &existing;
+            let (existing, pushed_all) = (&existing, &pushed_all);
             scope.spawn(move || {
-                let out = exec::run(&list, b"", call_timeout(opts));
+                let out = exec::run_abortable(&list, b"", call_timeout(opts), pushed_all);
                 if out.success() {
                     let names = target.parse_list(&String::from_utf8_lossy(&out.stdout));
                     let _ = existing.set(names.into_iter().collect());
@@ -96,6 +98,7 @@ pub fn run_per_key(
                 statuses[i] = status;
             }
         }
+        pushed_all.store(true, Ordering::SeqCst);
     });
     statuses
 }
