@@ -1,0 +1,32 @@
+# Tasks for working on vsync. `just` is optional: every recipe is one plain command.
+
+default: test
+
+# Build the debug binary.
+build:
+    cargo build
+
+# The test command (README, CI).
+test:
+    cargo test
+
+# Formatting and lints, as CI runs them.
+lint:
+    cargo fmt --check
+    cargo clippy --all-targets -- -D warnings
+
+# A real sync against the fixture backends, no cloud account needed.
+demo:
+    bash fixtures/demo/run.sh
+
+# The benchmark table of BENCHMARKS.md.
+bench:
+    cargo bench --bench sync
+
+# Static release tarball, man page and SHA256SUMS in dist/.
+dist:
+    bash scripts/dist
+
+# What CI runs on a clean clone.
+ci:
+    bash .ci/run
