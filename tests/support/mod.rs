@@ -1,0 +1,605 @@
+//! The integration-test harness: a small owned builder in the style of `just`'s tests.
+//!
+//! `Test::new()` lays out, in a fresh temp dir:
+//! * `repo/` — the fake repository (a `.git` directory) and the working directory of every run;
+//! * `home/` — `HOME`, with `XDG_CONFIG_HOME=home/.config` (so the config lands there);
+//! * `bin/` — symlinks `gh gcloud aws az vault` → the `fake_vendor` example binary
+//!   (`fixtures/fake_vendor.rs`, which documents its contract: store layout, call log, knobs);
+//! * `fake/` — `VSYNC_FAKE_DIR`, the fakes' state.
+//!
+//! Files are added with `.env_file(env, text)` / `.file(path, bytes)`, the command line with
+//! `.args([...])`, extra variables (the fakes' `FAKE_*` knobs) with `.env(k, v)`. `.run()` runs
+//! the real `vsync` binary with a **cleared** environment plus `PATH=<tmp>/bin:/usr/bin:/bin`,
+//! `HOME`, `XDG_CONFIG_HOME`, `VSYNC_FAKE_DIR` and `LANG=C.UTF-8`, stdin a pipe (never a TTY),
+//! and returns an [`Output`] to assert on. `run` consumes the arguments and stdin, not the
+//! files, variables or fake state, so a test can run vsync again in the same place.
+//!
+//! The fakes' state is read back with [`Test::calls`], [`Test::stored`], [`Test::versions`]
+//! and [`Test::vault_doc`]; [`Test::vendor`] runs one fake directly (to seed state, or to test
+//! the fakes themselves).
+//!
+//! The fake binary is found beside the test executable (`target/debug/deps/<test>` →
+//! `target/debug/examples/fake_vendor`); `cargo test` builds it, `cargo test --test X` does
+//! not — then run `cargo build --example fake_vendor` first.
+
+#![allow(dead_code)] // every test crate uses a different part of the harness
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::Duration;
+use tempfile::TempDir;
+use wait_timeout::ChildExt;
+
+/// The vendor CLIs the fake answers to.
+pub const VENDORS: [&str; 5] = ["gh", "gcloud", "aws", "az", "vault"];
+
+/// A run that takes longer than this is killed and the test fails (instead of hanging CI).
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+pub struct Test {
+    tmp: TempDir,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    stdin: Vec<u8>,
+    cwd: PathBuf,
+    path: String,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        let tmp = tempfile::Builder::new()
+            .prefix("vsync-test-")
+            .tempdir()
+            .expect("creating the temp dir");
+        let base = tmp.path().to_path_buf();
+        for dir in ["repo/.git", "home/.config", "bin", "fake"] {
+            fs::create_dir_all(base.join(dir)).expect("creating the test layout");
+        }
+        let fake = fake_vendor_path();
+        for name in VENDORS {
+            std::os::unix::fs::symlink(&fake, base.join("bin").join(name))
+                .expect("linking a fake vendor CLI");
+        }
+        Test {
+            cwd: base.join("repo"),
+            path: format!("{}:/usr/bin:/bin", base.join("bin").display()),
+            tmp,
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: Vec::new(),
+        }
+    }
+
+    // ----- building -------------------------------------------------------------------------
+
+    /// Writes `infra/vault/<env lowercased>/.env.<env>` under the repo root.
+    pub fn env_file(self, env: &str, text: &str) -> Test {
+        let rel = format!("infra/vault/{}/.env.{env}", env.to_lowercase());
+        self.file(&rel, text)
+    }
+
+    /// Writes a file relative to the repo root (absolute paths are used as they are).
+    pub fn file(self, rel: &str, bytes: impl AsRef<[u8]>) -> Test {
+        let path = self.root().join(rel);
+        fs::create_dir_all(path.parent().unwrap()).expect("creating a parent dir");
+        fs::write(&path, bytes).expect("writing a test file");
+        self
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Test {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Test
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets a variable for vsync (and so for the fakes it spawns) and for [`Test::vendor`].
+    pub fn env(mut self, key: &str, value: &str) -> Test {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Removes one fake from `bin/`, and from `PATH` any system directory that holds a real
+    /// binary of that name, so the CLI is really missing.
+    pub fn without_fake(mut self, name: &str) -> Test {
+        let _ = fs::remove_file(self.tmp.path().join("bin").join(name));
+        self.path = self
+            .path
+            .split(':')
+            .filter(|dir| {
+                Path::new(dir).starts_with(self.tmp.path()) || !Path::new(dir).join(name).exists()
+            })
+            .collect::<Vec<_>>()
+            .join(":");
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl AsRef<[u8]>) -> Test {
+        self.stdin = bytes.as_ref().to_vec();
+        self
+    }
+
+    /// Runs vsync from this directory (relative to the repo root) instead of the root.
+    pub fn current_dir(mut self, rel: &str) -> Test {
+        self.cwd = self.root().join(rel);
+        fs::create_dir_all(&self.cwd).expect("creating the working dir");
+        self
+    }
+
+    // ----- places ---------------------------------------------------------------------------
+
+    pub fn root(&self) -> PathBuf {
+        self.tmp.path().join("repo")
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.tmp.path().join("home")
+    }
+
+    pub fn fake_dir(&self) -> PathBuf {
+        self.tmp.path().join("fake")
+    }
+
+    /// Where vsync keeps routing for `env` (repo name = the root's basename, `repo`).
+    pub fn config_path(&self, env: &str) -> PathBuf {
+        self.home()
+            .join(".config/vsync/repo")
+            .join(format!("env_{}", env.to_lowercase()))
+    }
+
+    // ----- running --------------------------------------------------------------------------
+
+    fn base_env(&self) -> Vec<(OsString, OsString)> {
+        let mut env: Vec<(OsString, OsString)> = vec![
+            ("PATH".into(), self.path.clone().into()),
+            ("HOME".into(), self.home().into()),
+            ("XDG_CONFIG_HOME".into(), self.home().join(".config").into()),
+            ("VSYNC_FAKE_DIR".into(), self.fake_dir().into()),
+            ("LANG".into(), "C.UTF-8".into()),
+        ];
+        env.extend(self.env.iter().cloned());
+        env
+    }
+
+    /// Runs vsync with the arguments and stdin given so far, then forgets them.
+    pub fn run(&mut self) -> Output {
+        let args = std::mem::take(&mut self.args);
+        let stdin = std::mem::take(&mut self.stdin);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vsync"));
+        cmd.args(&args).current_dir(&self.cwd);
+        run_command(cmd, self.base_env(), stdin, "vsync", &args)
+    }
+
+    /// Runs one fake directly (`bin` is `gh`, `gcloud`, …) with the test's variables.
+    pub fn vendor<I, S>(&self, bin: &str, args: I, stdin: impl AsRef<[u8]>) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let mut cmd = Command::new(self.tmp.path().join("bin").join(bin));
+        cmd.args(&args).current_dir(&self.cwd);
+        run_command(cmd, self.base_env(), stdin.as_ref().to_vec(), bin, &args)
+    }
+
+    /// A `Command` for one fake with the test's environment, for tests that need to control
+    /// the child themselves (e.g. kill a hanging one).
+    pub fn vendor_command(&self, bin: &str) -> Command {
+        let mut cmd = Command::new(self.tmp.path().join("bin").join(bin));
+        cmd.env_clear().envs(self.base_env()).current_dir(&self.cwd);
+        cmd
+    }
+
+    // ----- the fakes' state -----------------------------------------------------------------
+
+    /// Every vendor call so far, in log order.
+    pub fn calls(&self) -> Vec<Call> {
+        let Ok(text) = fs::read_to_string(self.fake_dir().join("calls.jsonl")) else {
+            return Vec::new();
+        };
+        text.lines()
+            .map(|line| {
+                let v: Value = serde_json::from_str(line).expect("a calls.jsonl line is JSON");
+                Call {
+                    bin: v["bin"].as_str().unwrap_or_default().to_string(),
+                    argv: v["argv"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|s| s.as_str().unwrap_or_default().to_string())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    stdin: base64_decode(v["stdin_b64"].as_str().unwrap_or_default()),
+                    stdin_read: v["stdin_read"].as_bool().unwrap_or(false),
+                    env: v["env"]
+                        .as_object()
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| {
+                                    (k.clone(), v.as_str().unwrap_or_default().to_string())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    exit: v["exit"].as_i64().map(|c| c as i32),
+                    start_ms: v["start_ms"].as_u64().unwrap_or(0),
+                    end_ms: v["end_ms"].as_u64().unwrap_or(0),
+                }
+            })
+            .collect()
+    }
+
+    /// The calls of one vendor binary.
+    pub fn calls_of(&self, bin: &str) -> Vec<Call> {
+        self.calls().into_iter().filter(|c| c.bin == bin).collect()
+    }
+
+    fn secret_dir(&self, service: &str, scope: &str, name: &str) -> PathBuf {
+        self.fake_dir()
+            .join("store")
+            .join(service)
+            .join(scope)
+            .join(escape(name))
+    }
+
+    /// Every stored version of a secret, oldest first (empty if it does not exist).
+    /// `service`/`scope`: `gh`/[`gh_scope`], `gcp`/project, `aws`/region, `azure`/vault;
+    /// `name` as the service stores it (gh: upper-case; aws: with the prefix).
+    pub fn versions(&self, service: &str, scope: &str, name: &str) -> Vec<Vec<u8>> {
+        let dir = self.secret_dir(service, scope, name);
+        let mut numbers: Vec<u32> = fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.strip_prefix('v')?.parse().ok())
+            .collect();
+        numbers.sort_unstable();
+        numbers
+            .into_iter()
+            .map(|n| fs::read(dir.join(format!("v{n}"))).expect("reading a stored version"))
+            .collect()
+    }
+
+    /// The latest stored version of a secret.
+    pub fn stored(&self, service: &str, scope: &str, name: &str) -> Option<Vec<u8>> {
+        self.versions(service, scope, name).pop()
+    }
+
+    /// Whether the secret exists (it may have no version).
+    pub fn exists(&self, service: &str, scope: &str, name: &str) -> bool {
+        self.secret_dir(service, scope, name).is_dir()
+    }
+
+    /// The names stored under one scope, sorted.
+    pub fn secret_names(&self, service: &str, scope: &str) -> Vec<String> {
+        let dir = self.fake_dir().join("store").join(service).join(scope);
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(unescape))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The latest KV map written by `vault kv put` at `mount`/`path`.
+    pub fn vault_doc(&self, mount: &str, path: &str) -> Option<Map<String, Value>> {
+        self.vault_docs(mount, path).pop()
+    }
+
+    /// Every version of the KV map at `mount`/`path`, oldest first.
+    pub fn vault_docs(&self, mount: &str, path: &str) -> Vec<Map<String, Value>> {
+        self.versions("vault", mount, path)
+            .into_iter()
+            .map(|bytes| match serde_json::from_slice(&bytes) {
+                Ok(Value::Object(map)) => map,
+                other => panic!("a vault version is not a JSON object: {other:?}"),
+            })
+            .collect()
+    }
+}
+
+/// The gh store scope of a repo and environment: `owner/name` + `dev` → `owner__name__dev`.
+pub fn gh_scope(repo: &str, env: &str) -> String {
+    format!("{}__{env}", repo.replace('/', "__"))
+}
+
+/// One logged vendor call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub bin: String,
+    pub argv: Vec<String>,
+    /// What the fake read from its stdin (empty when it read nothing).
+    pub stdin: Vec<u8>,
+    pub stdin_read: bool,
+    pub env: BTreeMap<String, String>,
+    /// `None` for a call that hung (it logs before sleeping).
+    pub exit: Option<i32>,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+impl Call {
+    /// The argv as one string, for readable assertions.
+    pub fn line(&self) -> String {
+        format!("{} {}", self.bin, self.argv.join(" "))
+    }
+
+    pub fn stdin_str(&self) -> &str {
+        std::str::from_utf8(&self.stdin).expect("stdin is UTF-8")
+    }
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    label: String,
+}
+
+impl Output {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    fn context(&self) -> String {
+        format!(
+            "{} exited with {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.label,
+            self.status.code(),
+            self.stdout,
+            self.stderr
+        )
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Output {
+        assert_eq!(self.code(), Some(0), "expected success\n{}", self.context());
+        self
+    }
+
+    #[track_caller]
+    pub fn failure(&self, code: i32) -> &Output {
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "expected exit {code}\n{}",
+            self.context()
+        );
+        self
+    }
+
+    /// Exact stdout, with the run time of the result line (` in 2.3s`) replaced by ` in #.#s`.
+    #[track_caller]
+    pub fn stdout_is(&self, expected: &str) -> &Output {
+        assert_eq!(
+            normalize_time(&self.stdout),
+            expected,
+            "stdout differs\n{}",
+            self.context()
+        );
+        self
+    }
+
+    /// Exact stderr, with run times normalised as in [`Output::stdout_is`].
+    #[track_caller]
+    pub fn stderr_is(&self, expected: &str) -> &Output {
+        assert_eq!(
+            normalize_time(&self.stderr),
+            expected,
+            "stderr differs\n{}",
+            self.context()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Output {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n{}",
+            self.context()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Output {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n{}",
+            self.context()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_lacks(&self, needle: &str) -> &Output {
+        assert!(
+            !self.stdout.contains(needle),
+            "stdout has {needle:?}\n{}",
+            self.context()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_lacks(&self, needle: &str) -> &Output {
+        assert!(
+            !self.stderr.contains(needle),
+            "stderr has {needle:?}\n{}",
+            self.context()
+        );
+        self
+    }
+
+    /// stdout lines, run time normalised.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        normalize_time(&self.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Replaces every ` in <digits>.<digit>s` with ` in #.#s`.
+pub fn normalize_time(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(" in ") {
+        out.push_str(&rest[..at + 4]);
+        rest = &rest[at + 4..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let tail = &rest.as_bytes()[digits..];
+        if digits > 0
+            && tail.len() >= 3
+            && tail[0] == b'.'
+            && tail[1].is_ascii_digit()
+            && tail[2] == b's'
+        {
+            out.push_str("#.#s");
+            rest = &rest[digits + 3..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn run_command(
+    mut cmd: Command,
+    env: Vec<(OsString, OsString)>,
+    stdin: Vec<u8>,
+    what: &str,
+    args: &[OsString],
+) -> Output {
+    let label = format!(
+        "{what} {}",
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    cmd.env_clear()
+        .envs(env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {label}: {e}"));
+    let mut child_stdin = child.stdin.take().unwrap();
+    let writer = thread::spawn(move || {
+        let _ = child_stdin.write_all(&stdin); // a child may exit without reading
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let status = match child
+        .wait_timeout(RUN_LIMIT)
+        .expect("waiting for the child")
+    {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{label} did not finish within {RUN_LIMIT:?}");
+        }
+    };
+    let _ = writer.join();
+    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned();
+    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
+    Output {
+        status,
+        stdout,
+        stderr,
+        label,
+    }
+}
+
+/// `target/<profile>/deps/<test>` → `target/<profile>/examples/fake_vendor`.
+pub fn fake_vendor_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("locating the test binary");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps");
+    let fake = profile_dir.join("examples").join("fake_vendor");
+    assert!(
+        fake.is_file(),
+        "the fake vendor CLI is not built at {}: run `cargo test` (it builds examples) or \
+         `cargo build --example fake_vendor` first",
+        fake.display()
+    );
+    fake
+}
+
+/// The fake's escaping of a name into one directory name (see `fixtures/fake_vendor.rs`).
+pub fn escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for (i, c) in name.chars().enumerate() {
+        match c {
+            '%' => out.push_str("%25"),
+            '/' => out.push_str("%2F"),
+            '.' if i == 0 => out.push_str("%2E"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn unescape(name: &str) -> String {
+    name.replace("%2F", "/")
+        .replace("%2E", ".")
+        .replace("%25", "%")
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    fn value(c: u8) -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c:?}"),
+        }
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    for chunk in text.as_bytes().chunks(4) {
+        let data: Vec<u8> = chunk.iter().copied().filter(|&c| c != b'=').collect();
+        let mut n = 0u32;
+        for (i, &c) in data.iter().enumerate() {
+            n |= value(c) << (18 - 6 * i);
+        }
+        for i in 0..data.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
