@@ -183,6 +183,17 @@ impl Test {
         run_command(cmd, self.base_env(), stdin, "vsync", &args)
     }
 
+    /// Runs vsync again in the same place with these arguments (files, variables and fake
+    /// state kept).
+    pub fn run_again<I, S>(&mut self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args = args.into_iter().map(Into::into).collect();
+        self.run()
+    }
+
     /// Runs one fake directly (`bin` is `gh`, `gcloud`, …) with the test's variables.
     pub fn vendor<I, S>(&self, bin: &str, args: I, stdin: impl AsRef<[u8]>) -> Output
     where
@@ -602,4 +613,324 @@ fn base64_decode(text: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+// ----- shared end-to-end material ---------------------------------------------------------------
+
+/// Every secret value the end-to-end tests push contains this marker, so a test can check
+/// that it never shows up in a vendor's argv or in vsync's output.
+pub const MARKER: &str = "s3cr3t";
+
+/// A multi-line file pushed through `--inline-file-suffix=_PATH` (ends with a newline).
+pub const KEY_FILE: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\ns3cr3t-line-1\ns3cr3t-line-2\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/// The parser policy that goes with [`Test::rich`].
+pub const RICH_POLICY: [&str; 2] = [
+    "--inline-file-suffix=_PATH",
+    "--exclude-property=GITHUB_TOKEN",
+];
+
+/// The secrets of [`Test::rich`] as the target must receive them, in file order. `sep` joins
+/// the words of a key: `_`, or `-` for Azure (whose names allow no underscore).
+pub fn rich_secrets(sep: &str) -> Vec<(String, String)> {
+    [
+        ("PLAIN", "s3cr3t-plain"),
+        ("WITH_EQUALS", "s3cr3t=with=equals"),
+        ("DOUBLE_QUOTED", "s3cr3t 'inner' double"),
+        ("SINGLE_QUOTED", "s3cr3t \"inner\" single"),
+        ("AT_SIGN", "@s3cr3t-at"),
+        ("UNICODE", "s3cr3t-ünïcødé-✓"),
+        ("SSH_KEY", KEY_FILE),
+    ]
+    .iter()
+    .map(|(k, v)| (k.replace('_', sep), v.to_string()))
+    .collect()
+}
+
+impl Test {
+    /// An env file `dev` with a comment, a blank line, `=` and quotes in values, a value
+    /// starting with `@`, unicode, a `_PATH` file reference to a multi-line file, and an
+    /// excluded `GITHUB_TOKEN` — to be run with [`RICH_POLICY`].
+    pub fn rich(self, sep: &str) -> Test {
+        let k = |key: &str| key.replace('_', sep);
+        let text = format!(
+            "# written by the tests\n\n{}=s3cr3t-plain\n{}=s3cr3t=with=equals\n\
+             {}=\"s3cr3t 'inner' double\"\n{}='s3cr3t \"inner\" single'\n{}=@s3cr3t-at\n\
+             {}=s3cr3t-ünïcødé-✓\n{}_PATH=keys/id_test\nGITHUB_TOKEN=s3cr3t-excluded\n",
+            k("PLAIN"),
+            k("WITH_EQUALS"),
+            k("DOUBLE_QUOTED"),
+            k("SINGLE_QUOTED"),
+            k("AT_SIGN"),
+            k("UNICODE"),
+            k("SSH_KEY"),
+        );
+        self.env_file("dev", &text)
+            .file("infra/vault/dev/keys/id_test", KEY_FILE)
+    }
+
+    /// Asserts that no vendor call so far got a secret value (the [`MARKER`]) in its argv.
+    #[track_caller]
+    pub fn assert_no_value_in_argv(&self) {
+        let calls = self.calls();
+        assert!(!calls.is_empty(), "no vendor call was made");
+        for call in calls {
+            assert!(
+                !call.argv.iter().any(|a| a.contains(MARKER)),
+                "a secret value is in argv: {}",
+                call.line()
+            );
+        }
+    }
+}
+
+/// The policy header of background.md §3 (it starts with an empty line).
+pub fn policy_header(suffixes: &[&str], excludes: &[&str]) -> String {
+    let mut text = String::from("\nParser policy:\n");
+    if suffixes.is_empty() {
+        text.push_str("  inline-file-suffix: (none — file refs disabled)\n");
+    }
+    for s in suffixes {
+        text.push_str(&format!("  inline-file-suffix: {s}\n"));
+    }
+    if excludes.is_empty() {
+        text.push_str("  exclude-property:   (none — nothing skipped)\n");
+    }
+    for e in excludes {
+        text.push_str(&format!("  exclude-property:   {e}\n"));
+    }
+    text
+}
+
+/// The whole stdout of a run of [`Test::rich`] with `--workers=1` (so lines come in file
+/// order): header, banner, skipped line, `body`, result line (time as `#.#s`).
+pub fn rich_stdout(banner: &str, body: &[String], result: &str) -> String {
+    let mut text = policy_header(&["_PATH"], &["GITHUB_TOKEN"]);
+    text.push('\n');
+    text.push_str(banner);
+    text.push_str("\n  skipped (excluded): GITHUB_TOKEN\n");
+    for line in body {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push('\n');
+    text.push_str(result);
+    text.push('\n');
+    text
+}
+
+/// `Setting secret: K` / `✓ K` for each key, one after the other (one worker).
+pub fn one_by_one(keys: &[String]) -> Vec<String> {
+    keys.iter()
+        .flat_map(|k| [format!("Setting secret: {k}"), format!("✓ {k}")])
+        .collect()
+}
+
+// ----- runs in the background, under a umask, and what they leave running -------------------
+
+impl Test {
+    /// Runs vsync like [`Test::run`], but through `sh -c 'umask MASK; exec vsync …'`, so the
+    /// files it creates get the permissions that umask would give them.
+    pub fn run_with_umask(&mut self, mask: u32) -> Output {
+        let args = std::mem::take(&mut self.args);
+        let stdin = std::mem::take(&mut self.stdin);
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(format!("umask {mask:03o} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_vsync"))
+            .args(&args)
+            .current_dir(&self.cwd);
+        let label = format!("umask {mask:03o}; vsync");
+        run_command(cmd, self.base_env(), stdin, &label, &args)
+    }
+
+    /// Starts vsync like [`Test::run`] and returns at once, for tests that act while it runs
+    /// (signals, concurrent runs). vsync leads its own process group, as a shell job does, so
+    /// [`Running::signal_group`] reaches it the way a terminal's Ctrl-C would.
+    pub fn spawn(&mut self) -> Running {
+        use std::os::unix::process::CommandExt;
+        let args = std::mem::take(&mut self.args);
+        let stdin = std::mem::take(&mut self.stdin);
+        let label = format!(
+            "vsync {}",
+            args.iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vsync"));
+        cmd.args(&args)
+            .current_dir(&self.cwd)
+            .env_clear()
+            .envs(self.base_env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {label}: {e}"));
+        let mut child_stdin = child.stdin.take().unwrap();
+        let writer = thread::spawn(move || {
+            let _ = child_stdin.write_all(&stdin);
+        });
+        // stdout goes through a channel line by line, so a test can wait for a line.
+        let (tx, lines) = std::sync::mpsc::channel();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        thread::spawn(move || {
+            use std::io::BufRead;
+            loop {
+                let mut line = Vec::new();
+                match out.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if tx.send(line).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        let mut err = child.stderr.take().unwrap();
+        let err_reader = thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = err.read_to_end(&mut buf);
+            buf
+        });
+        Running {
+            child,
+            label,
+            lines,
+            stdout: Vec::new(),
+            err_reader,
+            writer,
+        }
+    }
+
+    /// Processes still alive whose environment has this test's `VSYNC_FAKE_DIR`: fake vendor
+    /// CLIs (or a vsync) left running. Each as `(pid, command line)`. Found by scanning
+    /// `/proc/*/environ`, because a fake's command line (`gcloud secrets …`) names no
+    /// temp dir.
+    pub fn live_fakes(&self) -> Vec<(u32, String)> {
+        let mut marker = b"VSYNC_FAKE_DIR=".to_vec();
+        marker.extend(self.fake_dir().as_os_str().as_encoded_bytes());
+        let mut found = Vec::new();
+        for entry in fs::read_dir("/proc").expect("reading /proc").flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            // A process that exited meanwhile, or a zombie (empty environ), does not count.
+            let Ok(environ) = fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            if environ
+                .split(|&b| b == 0)
+                .any(|var| var == marker.as_slice())
+            {
+                let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                found.push((pid, cmdline.trim_end().to_string()));
+            }
+        }
+        found
+    }
+
+    /// Waits (up to `limit`) until no process of this test is left, then returns what is
+    /// still alive (empty when all are gone). Killed children may take a moment to be reaped.
+    pub fn live_fakes_after(&self, limit: Duration) -> Vec<(u32, String)> {
+        let until = std::time::Instant::now() + limit;
+        loop {
+            let live = self.live_fakes();
+            if live.is_empty() || std::time::Instant::now() >= until {
+                return live;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A vsync run started by [`Test::spawn`].
+pub struct Running {
+    child: std::process::Child,
+    label: String,
+    lines: std::sync::mpsc::Receiver<Vec<u8>>,
+    stdout: Vec<u8>,
+    err_reader: thread::JoinHandle<Vec<u8>>,
+    writer: thread::JoinHandle<()>,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until vsync has printed `line` (a whole stdout line, without its newline);
+    /// panics after `limit`, or when stdout closes first.
+    #[track_caller]
+    pub fn wait_for_line(&mut self, line: &str, limit: Duration) {
+        let until = std::time::Instant::now() + limit;
+        let seen = |out: &[u8]| String::from_utf8_lossy(out).lines().any(|l| l == line);
+        while !seen(&self.stdout) {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(chunk) => self.stdout.extend(chunk),
+                Err(e) => panic!(
+                    "{}: no stdout line {line:?} ({e:?}); stdout so far:\n{}",
+                    self.label,
+                    String::from_utf8_lossy(&self.stdout)
+                ),
+            }
+        }
+    }
+
+    /// Sends a signal (`INT`, `TERM`, …) to vsync alone, as `kill -s SIG PID` does.
+    pub fn signal(&self, sig: &str) {
+        self.kill(sig, &self.pid().to_string());
+    }
+
+    /// Sends a signal to vsync's whole process group, as a terminal's Ctrl-C does.
+    pub fn signal_group(&self, sig: &str) {
+        self.kill(sig, &format!("-{}", self.pid()));
+    }
+
+    fn kill(&self, sig: &str, target: &str) {
+        let status = Command::new("kill")
+            .args(["-s", sig, "--", target])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -s {sig} -- {target} failed");
+    }
+
+    /// Waits for vsync to exit (killing it after the harness's run limit) and collects what
+    /// it printed.
+    pub fn wait(mut self) -> Output {
+        let status = match self
+            .child
+            .wait_timeout(RUN_LIMIT)
+            .expect("waiting for the child")
+        {
+            Some(status) => status,
+            None => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("{} did not finish within {RUN_LIMIT:?}", self.label);
+            }
+        };
+        // The reader thread ends at EOF, which closes the channel.
+        while let Ok(chunk) = self.lines.recv() {
+            self.stdout.extend(chunk);
+        }
+        let _ = self.writer.join();
+        let stderr = self.err_reader.join().unwrap();
+        Output {
+            status,
+            stdout: String::from_utf8_lossy(&self.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            label: self.label,
+        }
+    }
 }
