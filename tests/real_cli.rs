@@ -1,0 +1,830 @@
+//! End-to-end runs of `vsync sync` through the REAL vendor CLIs, each pointed at a server on
+//! 127.0.0.1: aws → moto (`moto[server]`), gcloud → `fixtures/doubles/gcp_secretmanager.py`,
+//! gh → `fixtures/doubles/gh_api.py` (HTTPS, GHES paths, libsodium sealed boxes).
+//!
+//! The fakes in `fixtures/` check what we believe the vendor CLIs do; these tests check the
+//! invocations of D1/D8 against the CLIs themselves: stdin handling, error texts that drive
+//! the create/update fallback, list output parsing, and the exact bytes that arrive.
+//!
+//! Verified with (2026-11, Debian bookworm):
+//!   aws-cli 1.45.11 (botocore 1.43.11, Python 3.11.7) + moto 5.2.5
+//!   Google Cloud SDK 528.0.0 (gcloud)
+//!   gh 2.23.0 (Debian 2.23.0+dfsg1-1)
+//!
+//! Needs: `.ci/install-test-deps` (a venv with moto, PyNaCl, cryptography; Debian `gh`), and
+//! `VSYNC_TEST_PYTHON` naming that venv's python (default: `target/test-venv/bin/python`).
+//! A test whose CLI or Python packages are missing prints `SKIP: …` and passes — unless `CI`
+//! is set, where it fails: on CI these must run.
+//!
+//! Not covered here: azure and vault (no emulator in the reachable registries).
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
+
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+
+// ---------------------------------------------------------------------------------------------
+// Prerequisites: skip with a reason on a developer machine, fail on CI.
+
+/// Ends a test whose prerequisites are missing: a printed SKIP, or a panic when `CI` is set.
+fn skip(reason: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("CI is set, so this real-CLI test must run, but: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+}
+
+fn find_on_path(bin: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(bin))
+        .find(|p| p.is_file())
+}
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python that runs the doubles, if it can import `modules`.
+fn test_python(modules: &[&str]) -> Result<PathBuf, String> {
+    let python = match std::env::var_os("VSYNC_TEST_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let venv = manifest_dir().join("target/test-venv/bin/python");
+            if venv.is_file() {
+                venv
+            } else if modules.is_empty() {
+                find_on_path("python3").ok_or("python3 not on PATH")?
+            } else {
+                return Err(format!(
+                    "VSYNC_TEST_PYTHON unset and {} missing; run .ci/install-test-deps",
+                    venv.display()
+                ));
+            }
+        }
+    };
+    let code = if modules.is_empty() {
+        "pass".to_string()
+    } else {
+        format!("import {}", modules.join(", "))
+    };
+    let out = Command::new(&python)
+        .args(["-c", &code])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} cannot import {}: {}",
+            python.display(),
+            modules.join(", "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(python)
+}
+
+fn prerequisites(cli: &str, modules: &[&str]) -> Option<PathBuf> {
+    if find_on_path(cli).is_none() {
+        let hint = if cli == "gh" {
+            "run .ci/install-test-deps (Debian package gh)"
+        } else {
+            "the CI machine image ships it"
+        };
+        skip(&format!("`{cli}` not on PATH ({hint})"));
+        return None;
+    }
+    match test_python(modules) {
+        Ok(python) => Some(python),
+        Err(reason) => {
+            skip(&reason);
+            None
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A server child: started on a free port, waited for, killed on drop.
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    /// Spawns `cmd` and waits until a line of its stdout or stderr yields a port.
+    fn start(mut cmd: Command, port_of: fn(&str) -> Option<u16>) -> Server {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+        let (tx, rx) = mpsc::channel::<String>();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            // Keeps draining after readiness so the server never blocks on a full pipe.
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        drop(tx);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut seen = Vec::new();
+        let port = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => match port_of(&line) {
+                    Some(port) => break port,
+                    None => seen.push(line),
+                },
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "{cmd:?} did not report a port within {READY_TIMEOUT:?} ({e:?}); \
+                         output:\n{}",
+                        seen.join("\n")
+                    );
+                }
+            }
+        };
+        Server { child, port }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The doubles print `PORT <n>`.
+fn double_port(line: &str) -> Option<u16> {
+    line.strip_prefix("PORT ")?.trim().parse().ok()
+}
+
+/// moto (werkzeug) prints ` * Running on http://127.0.0.1:<n>`.
+fn moto_port(line: &str) -> Option<u16> {
+    let rest = &line[line.find("Running on http://127.0.0.1:")? + 28..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// A throwaway repo with `infra/vault/dev/.env.dev`, and the vsync run in it.
+
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let dir = tempfile::Builder::new()
+            .prefix("vsync-real-cli")
+            .tempdir()
+            .unwrap();
+        for sub in [".git", "infra/vault/dev/keys", "home", "xdg", "tmp"] {
+            fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        Repo { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn vault_file(&self, rel: &str, bytes: &[u8]) {
+        fs::write(self.path("infra/vault/dev").join(rel), bytes).unwrap();
+    }
+
+    /// Runs vsync with a cleared environment: PATH (for the real CLI), HOME and
+    /// XDG_CONFIG_HOME inside the temp dir, plus `env`.
+    fn vsync(&self, args: &[&str], env: &[(&str, OsString)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vsync"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path("home"))
+            .env("XDG_CONFIG_HOME", self.path("xdg"))
+            .env("TMPDIR", self.path("tmp"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        run_bounded(cmd)
+    }
+}
+
+/// Runs `cmd` to completion, killing it after RUN_TIMEOUT.
+fn run_bounded(mut cmd: Command) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out_thread = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let status = match child.wait_timeout(RUN_TIMEOUT).unwrap() {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} still running after {RUN_TIMEOUT:?}; killed");
+        }
+    };
+    Output {
+        status,
+        stdout: out_thread.join().unwrap(),
+        stderr: err_thread.join().unwrap(),
+    }
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn assert_synced(out: &Output, n: usize, target: &str) {
+    assert!(out.status.success(), "vsync failed\n{}", show(out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let want = format!("✅ {n} secrets synced to {target} in ");
+    assert!(
+        stdout.lines().any(|l| l.starts_with(&want)),
+        "no `{want}…` line\n{}",
+        show(out)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The secrets every test pushes: what the env file says, and the bytes each should become.
+
+const MULTILINE_1: &[u8] =
+    b"-----BEGIN TEST KEY-----\nbGluZSBvbmU=\nbGluZSB0d28=\n-----END TEST KEY-----\n";
+const MULTILINE_2: &[u8] = b"-----BEGIN TEST KEY-----\nc2Vjb25kIHJ1bg==\n-----END TEST KEY-----\n";
+
+/// Writes `.env.dev` (and the referenced file) for run 1 or 2; returns (secret, bytes).
+fn write_env(repo: &Repo, run: u8, extra: &str) -> Vec<(String, Vec<u8>)> {
+    let (multiline, unicode, url, eq) = if run == 1 {
+        (
+            MULTILINE_1,
+            "héllo wörld ✓ 日本語 🙂",
+            "http://example.com/a?b=c&d=e",
+            r#"a=b=c "double" 'single'"#,
+        )
+    } else {
+        (
+            MULTILINE_2,
+            "ünïcødé — second ✓ 🚀",
+            "http://169.254.169.254/latest/meta-data/",
+            r#"x==y 'it''s' "q=1""#,
+        )
+    };
+    repo.vault_file("keys/id_test", multiline);
+    let json = if run == 1 {
+        r#"{"k":"v=1"}"#
+    } else {
+        r#"{"k":"v=2","n":[1]}"#
+    };
+    let body = format!(
+        "# real-CLI test, run {run}\n\
+         PLAIN=plain-value-{run}\n\
+         UNICODE={unicode}\n\
+         URL={url}\n\
+         EQUALS_QUOTES={eq}\n\
+         JSON='{json}'\n\
+         DASH=--not-a-flag-{run}\n\
+         SSH_KEY_PATH=keys/id_test\n\
+         {extra}"
+    );
+    repo.vault_file(".env.dev", body.as_bytes());
+    let mut want: Vec<(String, Vec<u8>)> = [
+        ("PLAIN", format!("plain-value-{run}").into_bytes()),
+        ("UNICODE", unicode.as_bytes().to_vec()),
+        ("URL", url.as_bytes().to_vec()),
+        ("EQUALS_QUOTES", eq.as_bytes().to_vec()),
+        ("JSON", json.as_bytes().to_vec()),
+        ("DASH", format!("--not-a-flag-{run}").into_bytes()),
+        ("SSH_KEY", multiline.to_vec()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    want.sort();
+    want
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn b64decode(s: &str) -> Vec<u8> {
+    fn val(c: u8) -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => panic!("bad base64 byte {c}"),
+        }
+    }
+    let digits: Vec<u32> = s.bytes().filter(|&c| c != b'=').map(val).collect();
+    let mut out = Vec::new();
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, d)| acc | d << (18 - 6 * i));
+        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+    }
+    out
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// aws → moto
+
+struct Aws {
+    env: Vec<(&'static str, OsString)>,
+}
+
+impl Aws {
+    fn cli(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("aws");
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        let out = run_bounded(cmd);
+        assert!(out.status.success(), "aws {args:?}\n{}", show(&out));
+        out
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--region", "us-east-1", "--output", "json"]);
+        serde_json::from_slice(&self.cli(&all).stdout).unwrap()
+    }
+
+    /// Reads every named secret back, concurrently (one aws process costs ~0.5 s).
+    fn values(&self, names: &[String]) -> BTreeMap<String, Vec<u8>> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = names
+                .iter()
+                .map(|name| {
+                    s.spawn(move || {
+                        let v =
+                            self.json(&["secretsmanager", "get-secret-value", "--secret-id", name]);
+                        let text = v["SecretString"]
+                            .as_str()
+                            .expect("SecretString")
+                            .to_string();
+                        (name.clone(), text.into_bytes())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
+    fn names(&self) -> Vec<String> {
+        let v = self.json(&["secretsmanager", "list-secrets"]);
+        let mut names: Vec<String> = v["SecretList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+#[test]
+fn aws_secrets_arrive_exactly_through_the_real_aws_cli_and_moto() {
+    let Some(python) = prerequisites("aws", &["moto.server"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let mut cmd = Command::new(&python);
+    cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]);
+    let moto = Server::start(cmd, moto_port);
+
+    let aws = Aws {
+        env: vec![
+            (
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+                format!("http://127.0.0.1:{}", moto.port).into(),
+            ),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
+            // Never read the developer's ~/.aws.
+            ("AWS_CONFIG_FILE", repo.path("home/aws-config").into()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                repo.path("home/aws-credentials").into(),
+            ),
+        ],
+    };
+    let args = [
+        "sync",
+        "dev",
+        "aws",
+        "--aws-region=us-east-1",
+        "--aws-secret-prefix=myapp/dev/",
+        "--inline-file-suffix=_PATH",
+    ];
+    let prefixed = |want: &[(String, Vec<u8>)]| -> BTreeMap<String, Vec<u8>> {
+        want.iter()
+            .map(|(k, v)| (format!("myapp/dev/{k}"), v.clone()))
+            .collect()
+    };
+
+    // aws-cli v1 reads `file:///dev/stdin` as text with universal newlines: "\r\n" and a
+    // lone "\r" arrive as "\n"; vsync warns about such values (D2).
+    repo.vault_file("crlf.txt", b"one\r\ntwo\rthree\r\n");
+
+    // Run 1: a fresh account, every secret is created.
+    let mut want1 = prefixed(&write_env(&repo, 1, "CRLF_PATH=crlf.txt\n"));
+    want1.insert("myapp/dev/CRLF".into(), b"one\ntwo\nthree\n".to_vec());
+    let out = repo.vsync(&args, &aws.env);
+    assert_synced(&out, want1.len(), "aws");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("CRLF"),
+        "a warning names CRLF, whose \\r the aws CLI turns into \\n\n{}",
+        show(&out)
+    );
+    let names: Vec<String> = want1.keys().cloned().collect();
+    assert_eq!(aws.names(), names, "exactly the prefixed names exist");
+    assert_values(&aws.values(&names), &want1);
+
+    // Run 2: new values for the same secrets plus one new key.
+    let mut want2 = prefixed(&write_env(
+        &repo,
+        2,
+        "CRLF_PATH=crlf.txt\nADDED_LATER=late=value\n",
+    ));
+    want2.insert("myapp/dev/CRLF".into(), b"one\ntwo\nthree\n".to_vec());
+    want2.insert("myapp/dev/ADDED_LATER".into(), b"late=value".to_vec());
+    let out = repo.vsync(&args, &aws.env);
+    assert_synced(&out, want2.len(), "aws");
+    let names: Vec<String> = want2.keys().cloned().collect();
+    assert_eq!(aws.names(), names);
+    assert_values(&aws.values(&names), &want2);
+    // The update path is put-secret-value (a new version), not a delete and re-create.
+    let versions = aws.json(&[
+        "secretsmanager",
+        "list-secret-version-ids",
+        "--secret-id",
+        "myapp/dev/PLAIN",
+    ]);
+    assert_eq!(
+        versions["Versions"].as_array().unwrap().len(),
+        2,
+        "PLAIN has one version per run: {versions:#}"
+    );
+}
+
+fn assert_values(got: &BTreeMap<String, Vec<u8>>, want: &BTreeMap<String, Vec<u8>>) {
+    for (name, bytes) in want {
+        let got = got
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing; got {:?}", got.keys()));
+        assert_eq!(
+            lossy(got),
+            lossy(bytes),
+            "value of {name} (left: stored, right: env file)"
+        );
+        assert_eq!(got, bytes, "bytes of {name}");
+    }
+    assert_eq!(got.len(), want.len(), "secrets: {:?}", got.keys());
+}
+
+// ---------------------------------------------------------------------------------------------
+// gcloud → Secret Manager double
+
+/// One request the double recorded, as `METHOD path-without-query` plus the query.
+fn gcp_requests(state: &Value) -> Vec<(String, String)> {
+    state["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let path = r["path"].as_str().unwrap();
+            let (path, query) = path.split_once('?').unwrap_or((path, ""));
+            (
+                format!("{} {path}", r["method"].as_str().unwrap()),
+                query.to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Per secret id: (create attempts, addVersion attempts) among `requests`.
+fn gcp_attempts(requests: &[(String, String)], project: &str) -> BTreeMap<String, (usize, usize)> {
+    let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let create = format!("POST /v1/projects/{project}/secrets");
+    let add_prefix = format!("POST /v1/projects/{project}/secrets/");
+    for (line, query) in requests {
+        if *line == create {
+            let id = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("secretId="))
+                .expect("create without secretId");
+            out.entry(id.to_string()).or_default().0 += 1;
+        } else if let Some(id) = line
+            .strip_prefix(&add_prefix)
+            .and_then(|rest| rest.strip_suffix(":addVersion"))
+        {
+            out.entry(id.to_string()).or_default().1 += 1;
+        }
+    }
+    out
+}
+
+fn gcp_values(state: &Value, project: &str) -> BTreeMap<String, Vec<Vec<u8>>> {
+    let Some(secrets) = state["secrets"][project].as_object() else {
+        return BTreeMap::new();
+    };
+    secrets
+        .iter()
+        .map(|(id, s)| {
+            let versions = s["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| b64decode(v.as_str().unwrap()))
+                .collect();
+            (id.clone(), versions)
+        })
+        .collect()
+}
+
+/// POSTs to a test endpoint of the plain-HTTP gcp double.
+fn http_post(port: u16, path: &str) {
+    use std::io::Write;
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "POST {path}: {answer}");
+}
+
+#[test]
+fn gcp_payloads_arrive_exactly_and_create_or_add_version_is_chosen_right() {
+    let Some(python) = prerequisites("gcloud", &[]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gcp-state.json");
+    let mut cmd = Command::new(&python);
+    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
+        .arg("--state-file")
+        .arg(&state_file)
+        // vsync lists beside its first wave of pushes (which assume "exists"); holding writes
+        // until the list was answered makes every later key know the listing for sure.
+        .args(["--hold-writes-until-list", "0.5"])
+        // A stale listing, as if another writer acted between vsync's list and its write:
+        // HIDDEN exists but is not listed (create → ALREADY_EXISTS → versions add);
+        // GHOST is listed but does not exist (versions add → NOT_FOUND → create).
+        .args(["--list-hide", "HIDDEN", "--list-extra", "GHOST"]);
+    let double = Server::start(cmd, double_port);
+    let project = "vsync-test";
+    let env: Vec<(&str, OsString)> = vec![
+        (
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER",
+            format!("http://127.0.0.1:{}/", double.port).into(),
+        ),
+        ("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true".into()),
+        ("CLOUDSDK_CONFIG", repo.path("home/gcloud").into()),
+        ("CLOUDSDK_CORE_DISABLE_PROMPTS", "1".into()),
+    ];
+    let args = [
+        "sync",
+        "dev",
+        "gcp",
+        "--gcp-project=vsync-test",
+        "--inline-file-suffix=_PATH",
+    ];
+    let list_line = format!("GET /v1/projects/{project}/secrets");
+    let lists = |reqs: &[(String, String)]| reqs.iter().filter(|(l, _)| *l == list_line).count();
+    // gcp takes raw bytes: CR LF and bytes that are not UTF-8 arrive untouched.
+    let raw: &[u8] = b"line one\r\nline two\r\n\xff\x00end\r\n";
+    repo.vault_file("raw.bin", raw);
+
+    // Run 1: nothing exists. Keys of the first wave try `versions add` (vsync assumes the
+    // steady state until its listing answers), meet NOT_FOUND and create; later keys know
+    // from the empty listing and create at once. Either way: created once, one version.
+    let mut want1 = write_env(&repo, 1, "RAW_PATH=raw.bin\nHIDDEN=hidden-1\n");
+    want1.push(("RAW".into(), raw.to_vec()));
+    want1.push(("HIDDEN".into(), b"hidden-1".to_vec()));
+    let out = repo.vsync(&args, &env);
+    assert_synced(&out, want1.len(), "gcp");
+    let state = read_json(&state_file);
+    let requests = gcp_requests(&state);
+    assert_eq!(lists(&requests), 1, "one list call per run: {requests:?}");
+    let attempts = gcp_attempts(&requests, project);
+    let values = gcp_values(&state, project);
+    for (key, bytes) in &want1 {
+        // `gcloud secrets create --data-file=-` is two requests: create, then addVersion.
+        let got = attempts.get(key);
+        assert!(
+            got == Some(&(1, 1)) || got == Some(&(1, 2)),
+            "run 1, {key}: (create, addVersion) requests {got:?}; all: {attempts:?}"
+        );
+        assert_eq!(values[key].len(), 1, "run 1, {key}: one version");
+        assert_eq!(
+            lossy(&values[key][0]),
+            lossy(bytes),
+            "run 1, value of {key}"
+        );
+        assert_eq!(&values[key][0], bytes, "run 1, bytes of {key}");
+    }
+    assert_eq!(
+        attempts["HIDDEN"],
+        (1, 1),
+        "run 1: HIDDEN (picked after the listing answered) was created directly"
+    );
+    assert_eq!(values.len(), want1.len(), "secrets: {:?}", values.keys());
+
+    // Run 2, the steady state: existing keys get exactly one `versions add`, no create.
+    // HIDDEN, GHOST and FRESH come after the first wave of six, so they know the listing.
+    http_post(double.port, "/__rearm");
+    let seen = requests.len();
+    let mut want2 = write_env(
+        &repo,
+        2,
+        "RAW_PATH=raw.bin\nHIDDEN=hidden-2\nGHOST=ghost-2\nFRESH=fresh-2\n",
+    );
+    want2.push(("RAW".into(), raw.to_vec()));
+    want2.push(("HIDDEN".into(), b"hidden-2".to_vec()));
+    want2.push(("GHOST".into(), b"ghost-2".to_vec()));
+    want2.push(("FRESH".into(), b"fresh-2".to_vec()));
+    let out = repo.vsync(&args, &env);
+    assert_synced(&out, want2.len(), "gcp");
+    let state = read_json(&state_file);
+    let requests = gcp_requests(&state)[seen..].to_vec();
+    assert_eq!(lists(&requests), 1, "one list call per run: {requests:?}");
+    let attempts = gcp_attempts(&requests, project);
+    let values = gcp_values(&state, project);
+    for (key, bytes) in &want2 {
+        let (expected, versions) = match key.as_str() {
+            // Not listed → create, which meets ALREADY_EXISTS, then versions add.
+            "HIDDEN" => ((1, 1), 2),
+            // Listed but missing → versions add meets NOT_FOUND, then create (+ its add).
+            "GHOST" => ((1, 2), 1),
+            // New and not listed → create.
+            "FRESH" => ((1, 1), 1),
+            _ => ((0, 1), 2),
+        };
+        assert_eq!(
+            attempts.get(key),
+            Some(&expected),
+            "run 2, {key}: (create, addVersion) requests; all: {attempts:?}"
+        );
+        let stored = &values[key];
+        assert_eq!(stored.len(), versions, "run 2, {key}: versions");
+        let latest = stored.last().unwrap();
+        assert_eq!(lossy(latest), lossy(bytes), "run 2, latest value of {key}");
+        assert_eq!(latest, bytes, "run 2, bytes of {key}");
+    }
+    assert_eq!(values.len(), want2.len(), "secrets: {:?}", values.keys());
+}
+
+// ---------------------------------------------------------------------------------------------
+// gh → GitHub Enterprise secrets API double (HTTPS)
+
+fn gh_values(state: &Value, repo: &str, env: &str) -> BTreeMap<String, (Vec<u8>, u64)> {
+    let Some(secrets) = state["secrets"][repo][env].as_object() else {
+        return BTreeMap::new();
+    };
+    secrets
+        .iter()
+        .map(|(name, s)| {
+            let bytes = b64decode(s["value_b64"].as_str().unwrap());
+            (name.clone(), (bytes, s["puts"].as_u64().unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn gh_environment_secrets_arrive_exactly_through_the_real_gh_cli() {
+    let Some(python) = prerequisites("gh", &["nacl", "cryptography"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gh-state.json");
+    let cert_dir = repo.path("tmp");
+    let mut cmd = Command::new(&python);
+    cmd.arg(manifest_dir().join("fixtures/doubles/gh_api.py"))
+        .arg("--dir")
+        .arg(&cert_dir)
+        .arg("--state-file")
+        .arg(&state_file)
+        .args(["--environments", "dev"]);
+    let double = Server::start(cmd, double_port);
+    let env: Vec<(&str, OsString)> = vec![
+        // A GHES host: gh uses https://HOST/api/v3/ and sends GH_ENTERPRISE_TOKEN (never
+        // GH_TOKEN, which gh 2.23 keeps for github.com).
+        ("GH_HOST", format!("127.0.0.1:{}", double.port).into()),
+        ("GH_ENTERPRISE_TOKEN", "test-token".into()),
+        ("GH_TOKEN", "test-token".into()),
+        ("SSL_CERT_FILE", cert_dir.join("cert.pem").into()),
+        ("GH_CONFIG_DIR", repo.path("home/gh").into()),
+        ("GH_NO_UPDATE_NOTIFIER", "1".into()),
+        ("GH_PROMPT_DISABLED", "1".into()),
+    ];
+    let args = [
+        "sync",
+        "dev",
+        "gh",
+        "--gh-repo=acme/api",
+        "--inline-file-suffix=_PATH",
+    ];
+    // gh strips trailing "\r\n" characters from stdin (bytes.TrimRight(body, "\r\n")).
+    let as_stored = |want: Vec<(String, Vec<u8>)>| -> BTreeMap<String, Vec<u8>> {
+        want.into_iter()
+            .map(|(k, mut v)| {
+                while v.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    v.pop();
+                }
+                (k, v)
+            })
+            .collect()
+    };
+
+    for run in [1u8, 2] {
+        let want = as_stored(write_env(&repo, run, ""));
+        let out = repo.vsync(&args, &env);
+        assert_synced(&out, want.len(), "gh");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("SSH_KEY"),
+            "run {run}: a warning names SSH_KEY, whose trailing newline gh strips\n{}",
+            show(&out)
+        );
+        let state = read_json(&state_file);
+        let got = gh_values(&state, "acme/api", "dev");
+        for (name, bytes) in &want {
+            let (stored, puts) = got
+                .get(name)
+                .unwrap_or_else(|| panic!("run {run}: {name} missing; got {:?}", got.keys()));
+            assert_eq!(lossy(stored), lossy(bytes), "run {run}: value of {name}");
+            assert_eq!(stored, bytes, "run {run}: bytes of {name}");
+            assert_eq!(
+                *puts,
+                u64::from(run),
+                "run {run}: one PUT per run for {name}"
+            );
+        }
+        assert_eq!(got.len(), want.len(), "run {run}: secrets {:?}", got.keys());
+        let unexpected: Vec<&Value> = state["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                let path = r["path"].as_str().unwrap_or("");
+                !path.starts_with("/api/v3/repos/acme/api/environments/dev/secrets/")
+            })
+            .collect();
+        assert!(unexpected.is_empty(), "unexpected requests: {unexpected:?}");
+    }
+}
