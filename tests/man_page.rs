@@ -182,17 +182,29 @@ fn the_page_has_a_title_line_and_the_sections_in_order() {
         .lines()
         .filter_map(|l| l.strip_prefix(".SH "))
         .collect();
+    // The standard sections, in this order; a new help-text section adds one of its own.
+    let standard = [
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "TARGETS",
+        "OPTIONS",
+        "EXAMPLES",
+        "EXIT STATUS",
+    ];
+    let found: Vec<&str> = sections
+        .iter()
+        .copied()
+        .filter(|s| standard.contains(s))
+        .collect();
+    assert_eq!(found, standard, "sections: {sections:?}");
+    let mut unique = sections.clone();
+    unique.sort_unstable();
+    unique.dedup();
     assert_eq!(
-        sections,
-        [
-            "NAME",
-            "SYNOPSIS",
-            "DESCRIPTION",
-            "TARGETS",
-            "OPTIONS",
-            "EXAMPLES",
-            "EXIT STATUS"
-        ]
+        unique.len(),
+        sections.len(),
+        "a section repeats: {sections:?}"
     );
     let name_line = text
         .lines()
