@@ -34,6 +34,9 @@ pub struct Outcome {
     pub exit: Exit,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// The child wrote more stderr than vsync keeps: the end of `stderr` may hold the first
+    /// part of something cut off, which scrubbing must account for.
+    pub stderr_cut: bool,
 }
 
 impl Outcome {
@@ -41,7 +44,8 @@ impl Outcome {
         self.exit == Exit::Success
     }
 
-    /// What went wrong, for a WARNING line: the vendor's stderr, or how it ended.
+    /// What went wrong: the vendor's stderr as it is (unscrubbed, newlines kept), or how
+    /// the call ended.
     pub fn describe(&self) -> String {
         let stderr = String::from_utf8_lossy(&self.stderr);
         let stderr = stderr.trim();
@@ -49,7 +53,7 @@ impl Outcome {
             Exit::TimedOut(d) => format!("timed out after {}s", d.as_secs_f64().ceil() as u64),
             Exit::Interrupted => "killed by a second interrupt".into(),
             Exit::SpawnFailed(e) => format!("could not start: {e}"),
-            _ if !stderr.is_empty() => stderr.replace('\n', " "),
+            _ if !stderr.is_empty() => stderr.to_string(),
             Exit::Code(c) => format!("exit {c}"),
             Exit::Signal(s) => format!("killed by signal {s}"),
             Exit::Success => "ok".into(),
@@ -112,6 +116,7 @@ fn run_until(
                 exit: Exit::SpawnFailed(e.to_string()),
                 stdout: Vec::new(),
                 stderr: Vec::new(),
+                stderr_cut: false,
             };
         }
     };
@@ -165,33 +170,40 @@ fn run_until(
             None => Exit::Signal(s.signal().unwrap_or(0)),
         },
     };
+    let (stdout, _) = collect(stdout);
+    let (stderr, stderr_cut) = collect(stderr);
     Outcome {
         exit,
-        stdout: collect(stdout),
-        stderr: collect(stderr),
+        stdout,
+        stderr,
+        stderr_cut,
     }
 }
 
-/// Reads a pipe to its end on a thread, keeping at most `cap` bytes.
-fn drain(mut pipe: impl Read + Send + 'static, cap: usize) -> Receiver<Vec<u8>> {
+/// Reads a pipe to its end on a thread, keeping at most `cap` bytes; `true` when more
+/// was dropped.
+fn drain(mut pipe: impl Read + Send + 'static, cap: usize) -> Receiver<(Vec<u8>, bool)> {
     let (tx, rx) = bounded(1);
     std::thread::spawn(move || {
         let mut kept = Vec::new();
+        let mut cut = false;
         let mut buf = [0u8; 8192];
         loop {
             match pipe.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     let room = cap.saturating_sub(kept.len());
+                    cut |= n > room;
                     kept.extend_from_slice(&buf[..n.min(room)]);
                 }
             }
         }
-        let _ = tx.send(kept);
+        let _ = tx.send((kept, cut));
     });
     rx
 }
 
-fn collect(rx: Receiver<Vec<u8>>) -> Vec<u8> {
-    rx.recv_timeout(PIPE_GRACE).unwrap_or_default()
+/// A grandchild still holding the pipe past the grace period counts as cut output.
+fn collect(rx: Receiver<(Vec<u8>, bool)>) -> (Vec<u8>, bool) {
+    rx.recv_timeout(PIPE_GRACE).unwrap_or((Vec::new(), true))
 }

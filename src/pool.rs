@@ -79,11 +79,11 @@ pub fn run_per_key(
                                 report::out(&format!("✓ {}", task.key));
                                 done.push((i, Status::Synced));
                             }
-                            Err(why) => {
+                            Err((label, out)) => {
                                 report::err(&format!(
-                                    "WARNING: skipping {}: {}",
+                                    "WARNING: skipping {}: {label}: {}",
                                     task.key,
-                                    scrubber.scrub(&why)
+                                    scrubber.vendor_text(&out.describe(), out.stderr_cut)
                                 ));
                                 done.push((i, Status::Failed));
                             }
@@ -104,13 +104,13 @@ pub fn run_per_key(
 }
 
 /// One key: the first write, then retries and create/update switches as the errors say.
-/// `Err` carries `<vendor> <subcommand>: <what went wrong>` (unscrubbed).
+/// `Err` carries `<vendor> <subcommand>` and the last call's outcome (unscrubbed).
 fn push_key(
     target: &dyn PerKey,
     task: &SecretTask,
     exists: Option<bool>,
     opts: &RunOpts,
-) -> Result<(), String> {
+) -> Result<(), (String, Outcome)> {
     let mut op = target.first_op(exists);
     let mut attempt = 1;
     let mut switches = 0;
@@ -121,29 +121,25 @@ fn push_key(
             return Ok(());
         }
         let failure = classify(&out, |stderr, code| target.classify(stderr, code));
-        let fail = || {
-            Err(format!(
-                "{}: {}",
-                cmd.label(target.label_words(op)),
-                out.describe()
-            ))
-        };
-        match (failure, op) {
+        let give_up = match (failure, op) {
             (Failure::NotFound, Op::Update) if switches < MAX_SWITCHES => {
                 op = Op::Create;
                 switches += 1;
+                false
             }
             (Failure::AlreadyExists, Op::Create) if switches < MAX_SWITCHES => {
                 op = Op::Update;
                 switches += 1;
+                false
             }
-            (Failure::Transient, _) if attempt < MAX_ATTEMPTS => {
-                if !backoff(attempt, opts) {
-                    return fail();
-                }
+            (Failure::Transient, _) if attempt < MAX_ATTEMPTS && backoff(attempt, opts) => {
                 attempt += 1;
+                false
             }
-            _ => return fail(),
+            _ => true,
+        };
+        if give_up {
+            return Err((cmd.label(target.label_words(op)), out));
         }
     }
 }
@@ -183,7 +179,7 @@ pub fn run_bulk(
             attempt += 1;
             continue;
         }
-        break Err(out.describe());
+        break Err(out);
     };
     match result {
         Ok(()) => {
@@ -192,10 +188,10 @@ pub fn run_bulk(
             }
             vec![Status::Synced; tasks.len()]
         }
-        Err(why) => {
+        Err(out) => {
             report::err(&format!(
                 "WARNING: vault kv put failed: {}",
-                scrubber.scrub(&why)
+                scrubber.vendor_text(&out.describe(), out.stderr_cut)
             ));
             vec![Status::Failed; tasks.len()]
         }

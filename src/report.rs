@@ -34,6 +34,7 @@ impl Scrubber {
                 continue;
             }
             needles.push(value.to_string());
+            needles.push(value.trim().to_string());
             // Vendors often echo a value escaped (JSON, Python repr) or one line of it.
             let escaped = serde_json::to_string(value.as_ref()).unwrap_or_default();
             needles.push(escaped.trim_matches('"').to_string());
@@ -50,6 +51,34 @@ impl Scrubber {
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
         needles.dedup();
         Scrubber { needles }
+    }
+
+    /// Vendor output made fit for one WARNING line: values replaced, then newlines folded
+    /// (in that order, so a multi-line value is matched whole), at most `SHOWN` bytes.
+    /// When the output was `cut` by vsync's capture limit, its last bytes may be the start of
+    /// a value that no longer matches whole, so as much as the longest value is dropped.
+    pub fn vendor_text(&self, text: &str, cut: bool) -> String {
+        const SHOWN: usize = 4096;
+        let mut text = self.scrub(text);
+        if cut {
+            let longest = self.needles.first().map_or(0, String::len);
+            let mut end = text.len().saturating_sub(longest);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text.push_str(" […]");
+        }
+        let mut line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.len() > SHOWN {
+            let mut end = SHOWN;
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            line.truncate(end);
+            line.push_str(" […]");
+        }
+        line
     }
 
     pub fn scrub(&self, text: &str) -> String {
@@ -167,6 +196,23 @@ mod tests {
         assert_eq!(s.scrub("got 'line-one\\nline-two'"), "got '***'");
         assert_eq!(s.scrub("partial line-two only"), "partial *** only");
         assert_eq!(s.scrub("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn a_multi_line_value_is_hidden_before_newlines_are_folded() {
+        let s = Scrubber::new(&[task("k9x\n3f2\n8ab\n")]);
+        assert_eq!(s.vendor_text("echo: k9x\n3f2\n8ab\n!", false), "echo: ***!");
+        assert_eq!(s.vendor_text("trimmed k9x\n3f2\n8ab", false), "trimmed ***");
+    }
+
+    #[test]
+    fn cut_output_loses_the_tail_where_a_partial_value_may_hide() {
+        let s = Scrubber::new(&[task("ABCDEFGH")]);
+        assert_eq!(s.vendor_text("error ... ABCD", true), "error […]");
+        assert_eq!(
+            s.vendor_text("error ABCDEFGH and more text", false),
+            "error *** and more text"
+        );
     }
 
     #[test]

@@ -252,8 +252,6 @@ fn a_failing_vendor_that_echoes_its_stdin_shows_stars_instead_of_values_on_every
 }
 
 #[test]
-#[ignore = "vsync bug: Outcome::describe turns newlines into spaces before the scrubber runs, \
-            so a multi-line value is only hidden line by line, and lines under 4 bytes show"]
 fn a_multi_line_value_with_short_lines_is_not_shown_when_a_vendor_echoes_it() {
     // Recovery codes, one per line: each line is short, the value is the secret. vsync prints
     // vendor stderr on one line (newlines as spaces), so the value must be hidden in that
@@ -279,8 +277,6 @@ fn a_multi_line_value_with_short_lines_is_not_shown_when_a_vendor_echoes_it() {
 }
 
 #[test]
-#[ignore = "vsync bug: vendor stderr is cut at 256 KiB before scrubbing, so a value straddling \
-            the cut is not matched and its first part is printed"]
 fn a_value_cut_off_by_vsyncs_limit_on_vendor_stderr_is_not_shown_in_part() {
     // vsync keeps the first 256 KiB of a vendor's stderr. A fake that first writes almost
     // that much, then echoes a 2,000-byte value, has the value cut in the middle: the part

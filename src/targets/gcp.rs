@@ -83,7 +83,10 @@ impl PerKey for Routing {
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
         if stderr.contains("NOT_FOUND") {
             Failure::NotFound
-        } else if stderr.contains("already exists") || stderr.contains("ALREADY_EXISTS") {
+        } else if ["already exists", "ALREADY_EXISTS", "subject of a conflict"]
+            .iter()
+            .any(|m| stderr.contains(m))
+        {
             Failure::AlreadyExists
         } else if looks_transient(stderr)
             || [
@@ -202,6 +205,9 @@ mod tests {
         assert_eq!(r.classify(nf, Some(1)), Failure::NotFound);
         let ex = "ERROR: (gcloud.secrets.create) Resource in projects [p] is the subject of a conflict: Secret [projects/p/secrets/A] already exists.";
         assert_eq!(r.classify(ex, Some(1)), Failure::AlreadyExists);
+        // Real gcloud 528 prints the server's message after this prefix; the prefix suffices.
+        let bare = "ERROR: (gcloud.secrets.create) Resource in projects [p] is the subject of a conflict: x";
+        assert_eq!(r.classify(bare, Some(1)), Failure::AlreadyExists);
         assert_eq!(
             r.classify(
                 "ERROR: (gcloud.secrets.versions.add) RESOURCE_EXHAUSTED: Quota exceeded",
