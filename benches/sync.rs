@@ -1,0 +1,1027 @@
+//! `cargo bench --bench sync`: how long a `vsync sync` takes against the fake vendor CLIs
+//! (`fixtures/fake_vendor.rs`) with a fixed per-call latency, where the time goes, and how it
+//! compares with a shell loop and `xargs -P 6` making the same calls. Prints one markdown
+//! document on stdout (machine, the table, the single-key timings, a verdict per target of
+//! issue 5); progress goes to stderr. `BENCHMARKS.md` is that output plus notes.
+//!
+//! It builds nothing itself but the fake (`cargo build --release --example fake_vendor`, only
+//! when the binary is missing or older than its source) and a tiny C shim (below, with `gcc`).
+//! At run time it needs only the Rust toolchain, `gcc`, `/bin/sh` and `xargs`.
+//!
+//! Knobs (environment):
+//! * `BENCH_LATENCY_MS` — per-call latency of the fakes (`FAKE_DELAY_MS`), default 100.
+//! * `BENCH_N` — the secret counts, default `10,100,1000,10000`; an entry `N@MS` runs that N
+//!   with its own latency (e.g. `10000@10`). `BENCH_QUICK=1` makes the default `10,100`.
+//! * `BENCH_WORKERS` — passed as `--workers` (default: vsync's default, 6); also used by the
+//!   ideal time and by `xargs -P`.
+//! * `BENCH_SEQ_MAX_S` — the sequential loop is skipped where it would take longer than this
+//!   (estimated as calls × latency), default 300.
+//! * `BENCH_SINGLE_RUNS` — runs of the single-key timings, default 200.
+//! * `BENCH_TARGETS` — a subset of `gh,gcp,aws,vault` (default: all four).
+//!
+//! What is measured, and how:
+//! * wall: from spawning `vsync` to reaping it, stdout and stderr to files; every run must
+//!   exit 0 and print `✅ N secrets synced`, so a wrong run can never pass for a fast one.
+//! * vsync's own CPU and peak RSS: vsync runs with `LD_PRELOAD` of a shim whose destructor,
+//!   at vsync's `exit`, writes `getrusage(RUSAGE_SELF)` (vsync alone: every thread, none of
+//!   its children), `getrusage(RUSAGE_CHILDREN)` (the fakes vsync reaped) and `VmHWM` from
+//!   `/proc/self/status`. So "vsync minus the fakes" is the kernel's own split, not a
+//!   difference of two noisy figures. The shim removes itself from the environment in its
+//!   constructor, so the fakes never load it. `VmHWM`, not `ru_maxrss`: after `execve` the
+//!   kernel carries the parent's high-water mark into `ru_maxrss` (the bench's own RSS would
+//!   show up as vsync's); `VmHWM` belongs to vsync's address space alone.
+//! * calls per secret: lines added to the fakes' `calls.jsonl` by the run, divided by N.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const VSYNC: &str = env!("CARGO_BIN_EXE_vsync");
+/// vsync's default `--workers`.
+const DEFAULT_WORKERS: u64 = 6;
+
+/// The rusage shim (see the module doc). Written out and compiled with `gcc -shared`.
+const SHIM_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static char out[4096];
+
+__attribute__((constructor)) static void bench_init(void) {
+    const char *p = getenv("VSYNC_BENCH_RUSAGE");
+    if (p && strlen(p) < sizeof out) strcpy(out, p);
+    unsetenv("VSYNC_BENCH_RUSAGE");
+    unsetenv("LD_PRELOAD");
+}
+
+static long us(struct timeval t) { return t.tv_sec * 1000000L + t.tv_usec; }
+
+__attribute__((destructor)) static void bench_fini(void) {
+    struct rusage self, kids;
+    char line[256];
+    long hwm = -1;
+    FILE *f;
+    if (!out[0]) return;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) hwm = atol(line + 6);
+    if (f) fclose(f);
+    f = fopen(out, "w");
+    if (!f) return;
+    fprintf(f, "%ld %ld %ld %ld\n", us(self.ru_utime) + us(self.ru_stime),
+            us(kids.ru_utime) + us(kids.ru_stime), hwm, (long)self.ru_nvcsw);
+    fclose(f);
+}
+"#;
+
+fn main() {
+    let started = Instant::now();
+    let load_before = loadavg();
+    let settings = Settings::from_env();
+    let tools = Tools::prepare();
+    let mut rows = Vec::new();
+    for &(n, latency) in &settings.grid {
+        let scenario = Scenario::new(&tools, n);
+        for &target in &settings.targets {
+            for row in measure(&tools, &settings, &scenario, target, latency) {
+                progress(started, &format!("row: {}", row.markdown(settings.workers)));
+                rows.push(row);
+            }
+        }
+        let _ = fs::remove_dir_all(&scenario.dir);
+    }
+    progress(started, "single-key timings");
+    let single = single_key(&tools, &settings);
+    let load = format!("{load_before} at the start, {} at the end", loadavg());
+    print!(
+        "{}",
+        report(&settings, &rows, &single, &load, started.elapsed())
+    );
+}
+
+// ----- settings and tools -------------------------------------------------------------------
+
+struct Settings {
+    /// (N, latency in ms), in run order.
+    grid: Vec<(u64, u64)>,
+    workers: u64,
+    /// Whether `--workers` is passed (else vsync's default is measured).
+    workers_flag: bool,
+    seq_max: Duration,
+    single_runs: usize,
+    targets: Vec<Target>,
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let number = |name: &str, default: u64| -> u64 {
+            var(name).map_or(default, |v| {
+                v.trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{name}={v} is not a whole number"))
+            })
+        };
+        let latency = number("BENCH_LATENCY_MS", 100);
+        let quick = var("BENCH_QUICK").is_some_and(|v| v != "0");
+        let list = var("BENCH_N")
+            .unwrap_or_else(|| if quick { "10,100" } else { "10,100,1000,10000" }.to_string());
+        let grid = list
+            .split(',')
+            .map(|entry| {
+                let entry = entry.trim();
+                let (n, ms) = match entry.split_once('@') {
+                    Some((n, ms)) => (n, ms.parse().ok()),
+                    None => (entry, Some(latency)),
+                };
+                match (n.parse::<u64>(), ms) {
+                    (Ok(n), Some(ms)) if (1..=99_999).contains(&n) => (n, ms),
+                    _ => panic!("BENCH_N: {entry:?} is not N or N@MS with 1 <= N <= 99999"),
+                }
+            })
+            .collect();
+        let workers_flag = var("BENCH_WORKERS").is_some();
+        let targets = var("BENCH_TARGETS").map_or(Target::ALL.to_vec(), |list| {
+            list.split(',')
+                .map(|name| {
+                    Target::ALL
+                        .into_iter()
+                        .find(|t| t.name() == name.trim())
+                        .unwrap_or_else(|| panic!("BENCH_TARGETS: unknown target {name:?}"))
+                })
+                .collect()
+        });
+        Settings {
+            grid,
+            workers: number("BENCH_WORKERS", DEFAULT_WORKERS),
+            workers_flag,
+            seq_max: Duration::from_secs(number("BENCH_SEQ_MAX_S", 300)),
+            single_runs: number("BENCH_SINGLE_RUNS", 200).max(1) as usize,
+            targets,
+        }
+    }
+}
+
+struct Tools {
+    /// Everything the bench writes lives here, and goes when the bench ends.
+    tmp: tempfile::TempDir,
+    /// `gh gcloud aws vault` → the fake.
+    bin: PathBuf,
+    shim: PathBuf,
+}
+
+impl Tools {
+    fn prepare() -> Tools {
+        let tmp = tempfile::Builder::new()
+            .prefix("vsync-bench-")
+            .tempdir()
+            .expect("creating the bench's temp dir");
+        let bin = tmp.path().join("bin");
+        fs::create_dir_all(&bin).expect("creating the fake bin dir");
+        let fake = fake_vendor();
+        for name in ["gh", "gcloud", "aws", "vault"] {
+            std::os::unix::fs::symlink(&fake, bin.join(name)).expect("linking a fake");
+        }
+        let source = tmp.path().join("rusage.c");
+        let shim = tmp.path().join("rusage.so");
+        fs::write(&source, SHIM_C).expect("writing the shim source");
+        let status = Command::new("gcc")
+            .args(["-shared", "-fPIC", "-O2", "-o"])
+            .arg(&shim)
+            .arg(&source)
+            .status()
+            .expect("running gcc (needed for the rusage shim)");
+        assert!(status.success(), "gcc could not build the rusage shim");
+        Tools { tmp, bin, shim }
+    }
+
+    fn path_var(&self) -> String {
+        format!("{}:/usr/bin:/bin", self.bin.display())
+    }
+}
+
+/// The release fake beside the release vsync, built when missing or older than its source.
+fn fake_vendor() -> PathBuf {
+    let vsync = Path::new(VSYNC);
+    let profile_dir = vsync.parent().expect("vsync lives in target/<profile>");
+    let fake = profile_dir.join("examples").join("fake_vendor");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake_vendor.rs");
+    let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    let stale = match (mtime(&fake), mtime(&source)) {
+        (Some(built), Some(src)) => built < src,
+        _ => true,
+    };
+    if stale {
+        eprintln!("bench: building the fake vendor CLIs (release)");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--example", "fake_vendor"])
+            .env("CARGO_TARGET_DIR", target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("running cargo build --example fake_vendor");
+        assert!(status.success(), "building the fake vendor CLIs failed");
+    }
+    assert!(fake.is_file(), "no fake vendor CLI at {}", fake.display());
+    fake
+}
+
+// ----- targets and inputs -------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Gh,
+    Gcp,
+    Aws,
+    Vault,
+}
+
+impl Target {
+    const ALL: [Target; 4] = [Target::Gh, Target::Gcp, Target::Aws, Target::Vault];
+
+    fn name(self) -> &'static str {
+        match self {
+            Target::Gh => "gh",
+            Target::Gcp => "gcp",
+            Target::Aws => "aws",
+            Target::Vault => "vault",
+        }
+    }
+
+    fn routing(self) -> &'static [&'static str] {
+        match self {
+            Target::Gh => &["--gh-repo=acme/api"],
+            Target::Gcp => &["--gcp-project=bench-proj"],
+            Target::Aws => &["--aws-region=eu-west-1"],
+            Target::Vault => &[
+                "--vault-addr=http://127.0.0.1:8200",
+                "--vault-mount=secret",
+                "--vault-path=bench/dev",
+            ],
+        }
+    }
+
+    /// One key's write as a shell script would make it: the key in `$k`, its value in
+    /// `vals/$k`. gcp and aws try the update and create on failure — the same guess vsync
+    /// makes before its list call answers — since a script does not know what exists.
+    fn script_call(self) -> &'static str {
+        match self {
+            Target::Gh => r#"gh secret set "$k" --env dev --repo acme/api < "vals/$k""#,
+            Target::Gcp => {
+                r#"gcloud secrets versions add "$k" --data-file=- --project=bench-proj < "vals/$k" 2>/dev/null || gcloud secrets create "$k" --replication-policy=automatic --data-file=- --project=bench-proj < "vals/$k""#
+            }
+            Target::Aws => {
+                r#"aws secretsmanager put-secret-value --secret-id "$k" --secret-string file:///dev/stdin --region eu-west-1 < "vals/$k" 2>/dev/null || aws secretsmanager create-secret --name "$k" --secret-string file:///dev/stdin --region eu-west-1 < "vals/$k""#
+            }
+            Target::Vault => "vault kv put -mount=secret bench/dev - < doc.json",
+        }
+    }
+
+    fn bulk(self) -> bool {
+        self == Target::Vault
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing exists on the target yet.
+    First,
+    /// Every secret exists (the run right after a first sync).
+    Resync,
+}
+
+/// The inputs for one N: the env file vsync reads, and the same keys and values for the
+/// scripts (`keys.txt`, `vals/<KEY>`, vault's `doc.json`).
+struct Scenario {
+    n: u64,
+    dir: PathBuf,
+    project: PathBuf,
+}
+
+impl Scenario {
+    fn new(tools: &Tools, n: u64) -> Scenario {
+        let dir = tools.tmp.path().join(format!("n{n}"));
+        let project = dir.join("proj");
+        let env_dir = project.join("infra/vault/dev");
+        fs::create_dir_all(&env_dir).expect("creating the env file's folder");
+        fs::create_dir_all(dir.join("vals")).expect("creating vals/");
+        let mut env_file = String::new();
+        let mut keys = String::new();
+        let mut doc = serde_json::Map::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64 ^ n;
+        for i in 0..n {
+            let key = format!("KEY_{i:05}");
+            let mut value = format!("v{i:05}-");
+            for _ in 0..4 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                write!(value, "{:08x}", seed as u32).unwrap();
+            }
+            writeln!(env_file, "{key}={value}").unwrap();
+            writeln!(keys, "{key}").unwrap();
+            fs::write(dir.join("vals").join(&key), &value).expect("writing a value file");
+            doc.insert(key, serde_json::Value::String(value));
+        }
+        fs::write(env_dir.join(".env.dev"), env_file).expect("writing the env file");
+        fs::write(dir.join("keys.txt"), keys).expect("writing keys.txt");
+        fs::write(dir.join("doc.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
+        Scenario { n, dir, project }
+    }
+}
+
+/// A fresh fake backend (`VSYNC_FAKE_DIR`) and `HOME` (vsync's saved routing); a first sync
+/// and its re-sync share one.
+struct World {
+    dir: PathBuf,
+}
+
+impl World {
+    fn new(scenario: &Scenario) -> World {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = scenario.dir.join(format!("world{id}"));
+        fs::create_dir_all(dir.join("fake")).expect("creating a fake dir");
+        fs::create_dir_all(dir.join("home/.config")).expect("creating a home dir");
+        World { dir }
+    }
+
+    fn fake(&self) -> PathBuf {
+        self.dir.join("fake")
+    }
+
+    fn calls(&self) -> u64 {
+        fs::read(self.fake().join("calls.jsonl"))
+            .map(|b| b.iter().filter(|&&c| c == b'\n').count() as u64)
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+// ----- one run ------------------------------------------------------------------------------
+
+/// What one vsync run cost.
+#[derive(Debug, Clone, Copy)]
+struct VsyncRun {
+    wall: Duration,
+    calls: u64,
+    /// vsync's own user+sys (every thread, no child).
+    cpu: Duration,
+    /// The fakes' user+sys (the children vsync reaped).
+    fakes_cpu: Duration,
+    hwm_kb: u64,
+}
+
+fn run_vsync(
+    tools: &Tools,
+    settings: &Settings,
+    scenario: &Scenario,
+    target: Target,
+    world: &World,
+    latency: u64,
+) -> VsyncRun {
+    let usage = world.dir.join("rusage.txt");
+    let _ = fs::remove_file(&usage);
+    let (out, err) = (world.dir.join("stdout"), world.dir.join("stderr"));
+    let mut cmd = Command::new(VSYNC);
+    cmd.args(["sync", "dev", target.name()])
+        .args(target.routing())
+        .current_dir(&scenario.project)
+        .env_clear()
+        .env("PATH", tools.path_var())
+        .env("HOME", world.dir.join("home"))
+        .env("XDG_CONFIG_HOME", world.dir.join("home/.config"))
+        .env("VSYNC_FAKE_DIR", world.fake())
+        .env("LANG", "C.UTF-8")
+        .env("FAKE_DELAY_MS", latency.to_string())
+        .env("LD_PRELOAD", &tools.shim)
+        .env("VSYNC_BENCH_RUSAGE", &usage)
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out).expect("creating stdout file"))
+        .stderr(fs::File::create(&err).expect("creating stderr file"));
+    if settings.workers_flag {
+        cmd.arg(format!("--workers={}", settings.workers));
+    }
+    let before = world.calls();
+    let start = Instant::now();
+    let status = cmd.status().expect("running vsync");
+    let wall = start.elapsed();
+    let stdout = fs::read_to_string(&out).unwrap_or_default();
+    let done = format!("✅ {} secrets synced to {}", scenario.n, target.name());
+    if !status.success() || !stdout.contains(&done) {
+        let stderr = fs::read_to_string(&err).unwrap_or_default();
+        panic!(
+            "vsync sync dev {} (N={}) did not sync everything ({status}):\n{}\n{}",
+            target.name(),
+            scenario.n,
+            tail(&stdout, 10),
+            tail(&stderr, 10)
+        );
+    }
+    let text = fs::read_to_string(&usage).expect("the rusage shim wrote nothing");
+    let f: Vec<u64> = text
+        .split_whitespace()
+        .map(|w| w.parse().expect("a number from the shim"))
+        .collect();
+    VsyncRun {
+        wall,
+        calls: world.calls() - before,
+        cpu: Duration::from_micros(f[0]),
+        fakes_cpu: Duration::from_micros(f[1]),
+        hwm_kb: f[2],
+    }
+}
+
+/// Runs the keys' writes from `sh`: one after the other, or through `xargs -P workers`.
+fn run_script(
+    tools: &Tools,
+    settings: &Settings,
+    scenario: &Scenario,
+    target: Target,
+    world: &World,
+    latency: u64,
+    parallel: bool,
+) -> Duration {
+    let call = target.script_call();
+    let script = if target.bulk() {
+        call.to_string()
+    } else if parallel {
+        format!(
+            "xargs -P {} -n 1 sh -c 'k=$1; {call}' sh < keys.txt",
+            settings.workers
+        )
+    } else {
+        format!("while IFS= read -r k; do {call} || exit 1; done < keys.txt")
+    };
+    let err = world.dir.join("script.stderr");
+    let start = Instant::now();
+    let status = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&scenario.dir)
+        .env_clear()
+        .env("PATH", tools.path_var())
+        .env("HOME", world.dir.join("home"))
+        .env("VSYNC_FAKE_DIR", world.fake())
+        .env("VAULT_ADDR", "http://127.0.0.1:8200")
+        .env("LANG", "C.UTF-8")
+        .env("FAKE_DELAY_MS", latency.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&err).expect("creating the script's stderr"))
+        .status()
+        .expect("running /bin/sh");
+    let wall = start.elapsed();
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        eprintln!(
+            "script parallel={parallel} {} calls={} wall={wall:?}",
+            target.name(),
+            world.calls()
+        );
+    }
+    assert!(
+        status.success(),
+        "the {} baseline failed: {script}\n{}",
+        target.name(),
+        tail(&fs::read_to_string(&err).unwrap_or_default(), 10)
+    );
+    wall
+}
+
+// ----- one row ------------------------------------------------------------------------------
+
+struct Row {
+    n: u64,
+    target: Target,
+    phase: Phase,
+    latency: u64,
+    calls: u64,
+    wall: Duration,
+    cpu: Duration,
+    fakes_cpu: Duration,
+    /// Calls of the zero-latency run, to turn `fakes_cpu` into a per-call figure.
+    zero_calls: u64,
+    hwm_kb: u64,
+    seq: Option<Duration>,
+    xargs: Option<Duration>,
+}
+
+/// A first sync and a re-sync of one target, each with its baselines.
+fn measure(
+    tools: &Tools,
+    settings: &Settings,
+    scenario: &Scenario,
+    target: Target,
+    latency: u64,
+) -> Vec<Row> {
+    let n = scenario.n;
+    // Small runs are noisy: take the median of a few.
+    let timed = if target.bulk() || n <= 100 { 3 } else { 1 };
+    let zero = if n <= 1000 { 3 } else { 1 };
+    let pair = |latency: u64| {
+        let world = World::new(scenario);
+        let first = run_vsync(tools, settings, scenario, target, &world, latency);
+        let resync = run_vsync(tools, settings, scenario, target, &world, latency);
+        [first, resync]
+    };
+    let runs: Vec<[VsyncRun; 2]> = (0..timed).map(|_| pair(latency)).collect();
+    let zero_runs: Vec<[VsyncRun; 2]> = (0..zero).map(|_| pair(0)).collect();
+    let script_pair = |parallel: bool| {
+        let world = World::new(scenario);
+        let first = run_script(tools, settings, scenario, target, &world, latency, parallel);
+        let resync = run_script(tools, settings, scenario, target, &world, latency, parallel);
+        [first, resync]
+    };
+    let xargs: Option<Vec<[Duration; 2]>> =
+        (!target.bulk()).then(|| (0..timed).map(|_| script_pair(true)).collect());
+    // The loop's first sync of gcp/aws makes two calls per key.
+    let seq_estimate =
+        Duration::from_millis(latency * n * if target == Target::Gh { 1 } else { 2 });
+    let seq: Option<Vec<[Duration; 2]>> = (target.bulk() || seq_estimate <= settings.seq_max)
+        .then(|| (0..timed).map(|_| script_pair(false)).collect());
+
+    [Phase::First, Phase::Resync]
+        .into_iter()
+        .enumerate()
+        .map(|(i, phase)| {
+            let pick = |f: &dyn Fn(&VsyncRun) -> Duration, set: &[[VsyncRun; 2]]| {
+                median(set.iter().map(|r| f(&r[i])).collect())
+            };
+            let wall = pick(&|r| r.wall, &runs);
+            let zero_at =
+                |f: &dyn Fn(&VsyncRun) -> u64| median(zero_runs.iter().map(|r| f(&r[i])).collect());
+            Row {
+                n,
+                target,
+                phase,
+                latency,
+                calls: median(runs.iter().map(|r| r[i].calls).collect()),
+                wall,
+                cpu: pick(&|r| r.cpu, &zero_runs),
+                fakes_cpu: pick(&|r| r.fakes_cpu, &zero_runs),
+                zero_calls: zero_at(&|r| r.calls),
+                hwm_kb: runs
+                    .iter()
+                    .chain(&zero_runs)
+                    .map(|r| r[i].hwm_kb)
+                    .max()
+                    .unwrap_or(0),
+                seq: seq
+                    .as_ref()
+                    .map(|s| median(s.iter().map(|p| p[i]).collect())),
+                xargs: xargs
+                    .as_ref()
+                    .map(|s| median(s.iter().map(|p| p[i]).collect())),
+            }
+        })
+        .collect()
+}
+
+impl Row {
+    /// Rounds of `workers` parallel calls the ideal run needs (vault: its one call).
+    fn rounds(&self, workers: u64) -> u64 {
+        if self.target.bulk() {
+            1
+        } else {
+            self.n.div_ceil(workers)
+        }
+    }
+
+    /// `ceil(N / workers) × 1 call × latency`: one write per secret is the least D8 allows,
+    /// and the list call runs beside the writes, not before them.
+    fn ideal(&self, workers: u64) -> Duration {
+        Duration::from_millis(self.rounds(workers) * self.latency)
+    }
+
+    fn efficiency(&self, workers: u64) -> f64 {
+        self.ideal(workers).as_secs_f64() / self.wall.as_secs_f64()
+    }
+
+    fn cpu_per_secret_ms(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e3 / self.n as f64
+    }
+
+    fn xargs_ratio(&self) -> Option<f64> {
+        self.xargs
+            .map(|x| x.as_secs_f64() / self.wall.as_secs_f64())
+    }
+
+    fn markdown(&self, workers: u64) -> String {
+        let lost = (self.wall.as_secs_f64() - self.ideal(workers).as_secs_f64()) * 1e3
+            / self.rounds(workers) as f64;
+        let calls = if self.target.bulk() {
+            format!("{} per run", self.calls)
+        } else {
+            format!("{:.3}", self.calls as f64 / self.n as f64)
+        };
+        let fakes = self.fakes_cpu.as_secs_f64() * 1e3 / self.zero_calls.max(1) as f64;
+        let or_dash = |d: Option<Duration>| d.map_or("—".to_string(), fmt_duration);
+        format!(
+            "| {} | {} | {} | {} ms | {calls} | {} | {} | {:.3} | {lost:.2} ms | {:.3} ms | {fakes:.2} ms | {:.2} MB | {} | {} | {} |",
+            self.n,
+            self.target.name(),
+            match self.phase {
+                Phase::First => "first",
+                Phase::Resync => "re-sync",
+            },
+            self.latency,
+            fmt_duration(self.wall),
+            fmt_duration(self.ideal(workers)),
+            self.efficiency(workers),
+            self.cpu_per_secret_ms(),
+            self.hwm_kb as f64 * 1024.0 / 1e6,
+            or_dash(self.seq),
+            or_dash(self.xargs),
+            self.xargs_ratio()
+                .map_or("—".to_string(), |r| format!("{r:.3}")),
+        )
+    }
+}
+
+// ----- the single-key run -------------------------------------------------------------------
+
+struct Stats {
+    median: Duration,
+    p10: Duration,
+    p90: Duration,
+    min: Duration,
+}
+
+impl Stats {
+    fn of(mut samples: Vec<Duration>) -> Stats {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+        Stats {
+            median: at(0.5),
+            p10: at(0.1),
+            p90: at(0.9),
+            min: samples[0],
+        }
+    }
+}
+
+/// Median-of-many timings of a complete `vsync sync` with one vault key and a zero-latency
+/// fake, and of what it is made of: the fake alone, `vsync --version`, and `/bin/true`.
+fn single_key(tools: &Tools, settings: &Settings) -> Vec<(&'static str, Stats)> {
+    let scenario = Scenario::new(tools, 1);
+    let world = World::new(&scenario);
+    // The first run saves the routing; the timed ones find it, as every later run does.
+    run_vsync(tools, settings, &scenario, Target::Vault, &world, 0);
+    let time = |make: &dyn Fn() -> Command| -> Stats {
+        let samples = (0..settings.single_runs)
+            .map(|_| {
+                let mut cmd = make();
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+                let start = Instant::now();
+                let status = cmd.status().expect("running a single-key command");
+                let wall = start.elapsed();
+                assert!(status.success(), "{cmd:?} failed");
+                wall
+            })
+            .collect();
+        Stats::of(samples)
+    };
+    let env = |cmd: &mut Command| {
+        cmd.env_clear()
+            .env("PATH", tools.path_var())
+            .env("HOME", world.dir.join("home"))
+            .env("XDG_CONFIG_HOME", world.dir.join("home/.config"))
+            .env("VSYNC_FAKE_DIR", world.fake())
+            .env("LANG", "C.UTF-8")
+            .env("VAULT_ADDR", "http://127.0.0.1:8200")
+            .stdin(Stdio::null());
+    };
+    let vsync = time(&|| {
+        let mut cmd = Command::new(VSYNC);
+        cmd.args(["sync", "dev", "vault"])
+            .current_dir(&scenario.project);
+        env(&mut cmd);
+        cmd
+    });
+    let fake = time(&|| {
+        let mut cmd = Command::new(tools.bin.join("vault"));
+        cmd.args(["kv", "put", "-mount=secret", "bench/dev", "-"])
+            .current_dir(&scenario.dir);
+        env(&mut cmd);
+        cmd.stdin(fs::File::open(scenario.dir.join("doc.json")).expect("doc.json"));
+        cmd
+    });
+    let version = time(&|| {
+        let mut cmd = Command::new(VSYNC);
+        cmd.arg("--version");
+        env(&mut cmd);
+        cmd
+    });
+    let truth = time(&|| {
+        let mut cmd = Command::new("/bin/true");
+        env(&mut cmd);
+        cmd
+    });
+    drop(world);
+    let _ = fs::remove_dir_all(&scenario.dir);
+    vec![
+        ("`vsync sync dev vault`, 1 key, 0 ms fake", vsync),
+        ("the fake alone: `vault kv put … -`", fake),
+        ("`vsync --version`", version),
+        ("`/bin/true`", truth),
+    ]
+}
+
+// ----- the report ---------------------------------------------------------------------------
+
+fn report(
+    settings: &Settings,
+    rows: &[Row],
+    single: &[(&'static str, Stats)],
+    load: &str,
+    took: Duration,
+) -> String {
+    let w = settings.workers;
+    let mut out = String::new();
+    let _ = writeln!(out, "## Machine\n");
+    for (what, value) in machine() {
+        let _ = writeln!(out, "- {what}: {value}");
+    }
+    let _ = writeln!(
+        out,
+        "- bench: `cargo bench --bench sync`, workers {w}{}, took {}",
+        if settings.workers_flag {
+            " (BENCH_WORKERS)"
+        } else {
+            " (vsync's default)"
+        },
+        fmt_duration(took)
+    );
+    let _ = writeln!(
+        out,
+        "- load average (1, 5, 15 min; other work on the machine shows here): {load}\n"
+    );
+
+    let _ = writeln!(out, "## Sync runs\n");
+    let _ = writeln!(
+        out,
+        "| N | target | sync | latency | calls/secret | wall | ideal | efficiency | lost/round | vsync CPU/secret | fakes CPU/call | peak RSS | seq loop | xargs -P {w} | xargs ÷ vsync |"
+    );
+    let _ = writeln!(out, "|{}", "---|".repeat(15));
+    for row in rows {
+        let _ = writeln!(out, "{}", row.markdown(w));
+    }
+    let _ = writeln!(
+        out,
+        "\nwall: one run (median of 3 for N ≤ 100 and for vault). ideal: ceil(N / {w}) × 1 call \
+         × latency (vault: one call). lost/round: (wall − ideal) / ceil(N / {w}). vsync CPU: \
+         user+sys of the vsync process alone (all its threads, none of its children) with \
+         0 ms fakes, from getrusage(RUSAGE_SELF) at vsync's exit (LD_PRELOAD shim); fakes \
+         CPU/call: getrusage(RUSAGE_CHILDREN) of the same run per vendor call. peak RSS: VmHWM \
+         of vsync (MB = 10^6 bytes), highest of its runs. seq loop / xargs: `sh` making the \
+         same calls with the same values (gcp/aws: update, then create if that fails); — where \
+         skipped (longer than BENCH_SEQ_MAX_S) or not applicable. xargs ÷ vsync ≥ 1 means vsync \
+         is at least as fast.\n"
+    );
+
+    let _ = writeln!(out, "## One vault key, zero-latency fake\n");
+    let _ = writeln!(out, "| command | median | p10 | p90 | min |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for (what, s) in single {
+        let _ = writeln!(
+            out,
+            "| {what} | {} | {} | {} | {} |",
+            fmt_duration(s.median),
+            fmt_duration(s.p10),
+            fmt_duration(s.p90),
+            fmt_duration(s.min)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} runs each, spawn to reap, from this bench; the vsync run finds its routing saved.\n",
+        settings.single_runs
+    );
+
+    let _ = writeln!(out, "## Targets of issue 5\n");
+    for line in verdicts(settings, rows, single) {
+        let _ = writeln!(out, "- {line}");
+    }
+    out
+}
+
+fn verdicts(settings: &Settings, rows: &[Row], single: &[(&'static str, Stats)]) -> Vec<String> {
+    let w = settings.workers;
+    let verdict = |ok: bool| if ok { "**met**" } else { "**missed**" };
+    let mut lines = Vec::new();
+
+    let at_1000: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.n == 1000 && r.latency == 100 && !r.target.bulk())
+        .collect();
+    lines.push(if at_1000.is_empty() {
+        "efficiency ≥ 0.99 at N = 1000 with 100 ms fakes: not measured in this run".into()
+    } else {
+        let list: Vec<String> = at_1000
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {:.3}",
+                    r.target.name(),
+                    phase(r.phase),
+                    r.efficiency(w)
+                )
+            })
+            .collect();
+        let ok = at_1000.iter().all(|r| r.efficiency(w) >= 0.99);
+        format!(
+            "efficiency ≥ 0.99 at N = 1000 with 100 ms fakes: {} ({})",
+            verdict(ok),
+            list.join(", ")
+        )
+    });
+
+    let big_n = rows.iter().map(|r| r.n).max().unwrap_or(0);
+    let amortised: Vec<&Row> = rows.iter().filter(|r| r.n >= 1000.min(big_n)).collect();
+    if let Some(worst) = amortised
+        .iter()
+        .max_by(|a, b| a.cpu_per_secret_ms().total_cmp(&b.cpu_per_secret_ms()))
+    {
+        lines.push(format!(
+            "vsync's own CPU < 0.3 ms per secret (N ≥ {}, where start-up is amortised): {} \
+             (worst {:.3} ms: {} {} N = {})",
+            1000.min(big_n),
+            verdict(worst.cpu_per_secret_ms() < 0.3),
+            worst.cpu_per_secret_ms(),
+            worst.target.name(),
+            phase(worst.phase),
+            worst.n
+        ));
+    }
+
+    let rss = rows
+        .iter()
+        .filter(|r| r.n == 10_000)
+        .max_by_key(|r| r.hwm_kb);
+    lines.push(match rss {
+        Some(r) => format!(
+            "peak RSS < 5 MB at N = 10,000: {} (highest {:.2} MB: {} {})",
+            verdict((r.hwm_kb * 1024) < 5_000_000),
+            r.hwm_kb as f64 * 1024.0 / 1e6,
+            r.target.name(),
+            phase(r.phase)
+        ),
+        None => format!("peak RSS < 5 MB at N = 10,000: not measured (largest N: {big_n})"),
+    });
+
+    if let Some((_, s)) = single.first() {
+        lines.push(format!(
+            "one vault key, zero-latency fake, < 3 ms: {} (median {})",
+            verdict(s.median < Duration::from_millis(3)),
+            fmt_duration(s.median)
+        ));
+    }
+
+    let ratios: Vec<(&Row, f64)> = rows
+        .iter()
+        .filter_map(|r| r.xargs_ratio().map(|x| (r, x)))
+        .collect();
+    if let Some((r, x)) = ratios.iter().min_by(|a, b| a.1.total_cmp(&b.1)) {
+        let slower: Vec<String> = ratios
+            .iter()
+            .filter(|(_, x)| *x < 1.0)
+            .map(|(r, x)| {
+                format!(
+                    "{} {} N = {} ({x:.3})",
+                    r.target.name(),
+                    phase(r.phase),
+                    r.n
+                )
+            })
+            .collect();
+        lines.push(format!(
+            "xargs -P {w} no faster than vsync at any N: {} (lowest xargs ÷ vsync {x:.3}: {} {} \
+             N = {}){}",
+            verdict(slower.is_empty()),
+            r.target.name(),
+            phase(r.phase),
+            r.n,
+            if slower.is_empty() {
+                String::new()
+            } else {
+                format!("; xargs faster at {}", slower.join(", "))
+            }
+        ));
+    }
+    lines
+}
+
+fn phase(p: Phase) -> &'static str {
+    match p {
+        Phase::First => "first",
+        Phase::Resync => "re-sync",
+    }
+}
+
+fn machine() -> Vec<(&'static str, String)> {
+    let read = |p: &str| fs::read_to_string(p).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let mem = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
+        .map_or("unknown".into(), |kb| {
+            format!("{:.1} GB", kb as f64 * 1024.0 / 1e9)
+        });
+    let cmd = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    vec![
+        ("CPU", format!("{model} ({nproc} CPUs, nproc)")),
+        ("memory", mem),
+        (
+            "kernel",
+            read("/proc/sys/kernel/osrelease").trim().to_string(),
+        ),
+        (
+            "OS",
+            read("/etc/os-release")
+                .lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .unwrap_or("unknown")
+                .trim_matches('"')
+                .to_string(),
+        ),
+        ("rustc", cmd("rustc", &["--version"])),
+        ("vsync", cmd(VSYNC, &["--version"])),
+        (
+            "date",
+            cmd(
+                "date",
+                &["-u", "-d", &format!("@{unix}"), "+%Y-%m-%d %H:%M UTC"],
+            ),
+        ),
+    ]
+}
+
+// ----- small helpers ------------------------------------------------------------------------
+
+fn median<T: Ord + Copy>(mut v: Vec<T>) -> T {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn fmt_duration(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 10.0 {
+        format!("{s:.1} s")
+    } else if s >= 1.0 {
+        format!("{s:.2} s")
+    } else if s >= 0.01 {
+        format!("{:.0} ms", s * 1e3)
+    } else {
+        format!("{:.2} ms", s * 1e3)
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn progress(started: Instant, what: &str) {
+    eprintln!(
+        "[{:>7.1} s, load {}] {what}",
+        started.elapsed().as_secs_f64(),
+        loadavg()
+    );
+}
+
+fn loadavg() -> String {
+    let text = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
