@@ -66,7 +66,13 @@ pub fn load_env_file(path: &Path, policy: &Policy, home: &Path) -> anyhow::Resul
         let (value, source) = match entry.value {
             Value::Literal(bytes) => (bytes, Source::Literal),
             Value::File(file) => match std::fs::read(&file) {
-                Ok(bytes) => (bytes, Source::File(file)),
+                Ok(bytes) => (
+                    bytes,
+                    Source::File {
+                        path: file,
+                        written_as: entry.raw_key,
+                    },
+                ),
                 Err(e) => {
                     problems.push(describe_read_error(&entry.raw_key, &file, &e));
                     continue;
@@ -667,7 +673,13 @@ mod tests {
         let file = fx.file("keys/deploy", b"key bytes");
         let parsed = fx.ok("DEPLOY__REF=keys/deploy\n", &policy(&["__REF"], &[]));
         assert_eq!(pairs(&parsed), kv(&[("DEPLOY", "key bytes")]));
-        assert_eq!(parsed.tasks[0].source, Source::File(file));
+        assert_eq!(
+            parsed.tasks[0].source,
+            Source::File {
+                path: file,
+                written_as: "DEPLOY__REF".into()
+            }
+        );
         assert_eq!(parsed.tasks[0].line, 1);
     }
 
@@ -895,7 +907,13 @@ mod tests {
         let file = fx.file("foo", b"from file");
         let parsed = fx.ok("FOO=plain\nBAR=1\nFOO_PATH=foo\n", &policy(&["_PATH"], &[]));
         assert_eq!(pairs(&parsed), kv(&[("BAR", "1"), ("FOO", "from file")]));
-        assert_eq!(parsed.tasks[1].source, Source::File(file));
+        assert_eq!(
+            parsed.tasks[1].source,
+            Source::File {
+                path: file,
+                written_as: "FOO_PATH".into()
+            }
+        );
         assert_eq!(
             parsed.warnings,
             [

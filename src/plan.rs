@@ -12,7 +12,7 @@ pub fn render(routing: &Routing, tasks: &[SecretTask], env: &str) -> Vec<String>
     ];
     let source = |t: &SecretTask| match &t.source {
         Source::Literal => "literal".to_string(),
-        Source::File(p) => format!("file {}", p.display()),
+        Source::File { path, .. } => format!("file {}", path.display()),
     };
     match routing {
         Routing::Vault(r) => {
@@ -81,7 +81,10 @@ mod tests {
             SecretTask {
                 key: "SSH".into(),
                 value: vec![1, 2, 3],
-                source: Source::File(PathBuf::from("/r/keys/id")),
+                source: Source::File {
+                    path: PathBuf::from("/r/keys/id"),
+                    written_as: "SSH_PATH".into(),
+                },
                 line: 2,
             },
         ]

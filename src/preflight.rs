@@ -54,13 +54,11 @@ pub fn check(target: &str, routing: &Routing, tasks: &[SecretTask]) -> Result<Ve
         if found.is_empty() {
             continue;
         }
-        let exclude = match &task.source {
-            Source::Literal => format!("--exclude-property={}", task.key),
-            Source::File(_) => format!(
-                "--exclude-property=<the key as written on line {}>",
-                task.line
-            ),
+        let written_as = match &task.source {
+            Source::Literal => &task.key,
+            Source::File { written_as, .. } => written_as,
         };
+        let exclude = format!("--exclude-property={written_as}");
         lines.push(format!(
             "  - {} (line {}): {} — fix or rename it in the env file, or pass {exclude}",
             display_key(&task.key),
@@ -184,15 +182,15 @@ mod tests {
     }
 
     #[test]
-    fn a_file_reference_hint_points_at_the_line_not_the_stem() {
+    fn a_file_reference_hint_names_the_key_as_written_not_the_stem() {
         let mut t = task("SSH_KEY", &[0xff, 0xfe]);
-        t.source = Source::File(PathBuf::from("/k"));
+        t.source = Source::File {
+            path: PathBuf::from("/k"),
+            written_as: "SSH_KEY_PATH".into(),
+        };
         let err = check("gh", &gh(), &[t]).unwrap_err();
         assert!(err.contains("not UTF-8"), "{err}");
-        assert!(
-            err.contains("--exclude-property=<the key as written on line 3>"),
-            "{err}"
-        );
+        assert!(err.contains("--exclude-property=SSH_KEY_PATH"), "{err}");
     }
 
     #[test]

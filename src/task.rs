@@ -10,8 +10,9 @@ use std::path::PathBuf;
 pub enum Source {
     /// Written in the env file.
     Literal,
-    /// Read from this file through an `--inline-file-suffix` reference.
-    File(PathBuf),
+    /// Read from `path` through an `--inline-file-suffix` reference; `written_as` is the key
+    /// as the env file spells it (`SSH_KEY_PATH`), which `--exclude-property` matches.
+    File { path: PathBuf, written_as: String },
 }
 
 #[derive(Clone, PartialEq, Eq)]

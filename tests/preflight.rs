@@ -21,12 +21,12 @@ fn aggregated(target: &str, lines: &[String]) -> String {
     )
 }
 
-/// One line of the aggregated error; `exclude` is the key to exclude (None: a file reference,
-/// whose hint points at its line).
+/// One line of the aggregated error; `exclude` is the key to exclude as written in the file
+/// (None: the key itself; a file reference names its `…_PATH` key).
 fn bad(key: &str, line: usize, problems: &[&str], exclude: Option<&str>) -> String {
     let hint = match exclude {
         Some(k) => format!("--exclude-property={k}"),
-        None => format!("--exclude-property=<the key as written on line {line}>"),
+        None => format!("--exclude-property={key}"),
     };
     format!(
         "  - {key} (line {line}): {} — fix or rename it in the env file, or pass {hint}",
@@ -90,7 +90,7 @@ fn gh_lists_every_bad_name_oversized_and_non_utf8_value_and_calls_nothing() {
             ),
             bad("DASH-KEY", 4, &[chars], Some("DASH-KEY")),
             bad("BIG", 5, &[&too_big(49_153, 49_152)], Some("BIG")),
-            bad("BIN", 6, &[NOT_UTF8], None),
+            bad("BIN", 6, &[NOT_UTF8], Some("BIN_PATH")),
             bad("export FOO", 8, &[chars], Some("export FOO")),
         ],
     );
@@ -135,7 +135,7 @@ fn aws_lists_empty_values_bad_names_oversized_and_non_utf8_values_and_calls_noth
             bad("EMPTY", 2, &[EMPTY], Some("EMPTY")),
             bad("BAD!NAME", 3, &[rule], Some("BAD!NAME")),
             bad("BIG", 4, &[&too_big(65_537, 65_536)], Some("BIG")),
-            bad("BIN", 5, &[NOT_UTF8], None),
+            bad("BIN", 5, &[NOT_UTF8], Some("BIN_PATH")),
         ],
     );
 }
@@ -169,7 +169,7 @@ fn azure_lists_every_broken_rule_of_a_key_and_never_renames_underscores() {
         &[
             bad("DB_URL", 2, &[rule, EMPTY], Some("DB_URL")),
             bad("BIG", 3, &[&too_big(25_601, 25_600)], Some("BIG")),
-            bad("BIN", 4, &[NOT_UTF8], None),
+            bad("BIN", 4, &[NOT_UTF8], Some("BIN_PATH")),
             bad("EMPTY", 5, &[EMPTY], Some("EMPTY")),
         ],
     );
@@ -198,7 +198,7 @@ fn vault_refuses_whitespace_in_keys_and_non_utf8_values_but_not_size_or_empty() 
                 &["keys must not contain whitespace (an `export ` prefix is not supported)"],
                 Some("export FOO"),
             ),
-            bad("BIN", 3, &[NOT_UTF8], None),
+            bad("BIN", 3, &[NOT_UTF8], Some("BIN_PATH")),
         ],
     );
 }
