@@ -10,19 +10,17 @@ pub fn render(routing: &Routing, tasks: &[SecretTask], env: &str) -> Vec<String>
         String::new(),
         "Dry run: no vendor CLI was run and nothing was saved. Planned calls (each value goes on stdin):".to_string(),
     ];
-    let source = |t: &SecretTask| match &t.source {
-        Source::Literal => "literal".to_string(),
-        Source::File { path, .. } => format!("file {}", path.display()),
+    let key_line = |t: &SecretTask| {
+        let source = match &t.source {
+            Source::Literal => "literal".to_string(),
+            Source::File { path, .. } => format!("file {}", path.display()),
+        };
+        format!("  {}  {source}  {} bytes", t.key, t.value.len())
     };
     match routing {
         Routing::Vault(r) => {
             for t in tasks {
-                lines.push(format!(
-                    "  {}  {}  {} bytes",
-                    t.key,
-                    source(t),
-                    t.value.len()
-                ));
+                lines.push(key_line(t));
             }
             let doc = crate::targets::vault::document(tasks);
             lines.push(format!(
@@ -43,12 +41,7 @@ pub fn render(routing: &Routing, tasks: &[SecretTask], env: &str) -> Vec<String>
                 ));
             }
             for t in tasks {
-                lines.push(format!(
-                    "  {}  {}  {} bytes",
-                    t.key,
-                    source(t),
-                    t.value.len()
-                ));
+                lines.push(key_line(t));
                 let cmds = planned_cmds(per_key, &t.key, env);
                 for (i, cmd) in cmds.iter().enumerate() {
                     let when = match (i, cmds.len()) {
