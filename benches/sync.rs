@@ -18,6 +18,9 @@
 //!   (estimated as calls × latency), default 300.
 //! * `BENCH_SINGLE_RUNS` — runs of the single-key timings, default 200.
 //! * `BENCH_TARGETS` — a subset of `gh,gcp,aws,vault` (default: all four).
+//! * `BENCH_BASELINES=0` — skip the shell loop and `xargs` (to compare vsync builds quickly).
+//! * `BENCH_VSYNC=/path/to/vsync` — measure that binary instead of the one cargo built (an
+//!   A/B of a change: build it elsewhere, point this at it).
 //!
 //! What is measured, and how:
 //! * wall: from spawning `vsync` to reaping it, stdout and stderr to files; every run must
@@ -38,7 +41,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const VSYNC: &str = env!("CARGO_BIN_EXE_vsync");
+/// The vsync this bench builds; `BENCH_VSYNC` may point the measurements at another.
+const BUILT_VSYNC: &str = env!("CARGO_BIN_EXE_vsync");
+
+fn vsync() -> PathBuf {
+    std::env::var_os("BENCH_VSYNC").map_or_else(|| PathBuf::from(BUILT_VSYNC), PathBuf::from)
+}
 /// vsync's default `--workers`.
 const DEFAULT_WORKERS: u64 = 6;
 
@@ -116,6 +124,7 @@ struct Settings {
     seq_max: Duration,
     single_runs: usize,
     targets: Vec<Target>,
+    baselines: bool,
 }
 
 impl Settings {
@@ -164,6 +173,7 @@ impl Settings {
             seq_max: Duration::from_secs(number("BENCH_SEQ_MAX_S", 300)),
             single_runs: number("BENCH_SINGLE_RUNS", 200).max(1) as usize,
             targets,
+            baselines: var("BENCH_BASELINES").is_none_or(|v| v != "0"),
         }
     }
 }
@@ -208,7 +218,7 @@ impl Tools {
 
 /// The release fake beside the release vsync, built when missing or older than its source.
 fn fake_vendor() -> PathBuf {
-    let vsync = Path::new(VSYNC);
+    let vsync = Path::new(BUILT_VSYNC);
     let profile_dir = vsync.parent().expect("vsync lives in target/<profile>");
     let fake = profile_dir.join("examples").join("fake_vendor");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake_vendor.rs");
@@ -395,7 +405,7 @@ fn run_vsync(
     let usage = world.dir.join("rusage.txt");
     let _ = fs::remove_file(&usage);
     let (out, err) = (world.dir.join("stdout"), world.dir.join("stderr"));
-    let mut cmd = Command::new(VSYNC);
+    let mut cmd = Command::new(vsync());
     cmd.args(["sync", "dev", target.name()])
         .args(target.routing())
         .current_dir(&scenario.project)
@@ -544,12 +554,13 @@ fn measure(
         let resync = run_script(tools, settings, scenario, target, &world, latency, parallel);
         [first, resync]
     };
-    let xargs: Option<Vec<[Duration; 2]>> =
-        (!target.bulk()).then(|| (0..timed).map(|_| script_pair(true)).collect());
+    let xargs: Option<Vec<[Duration; 2]>> = (settings.baselines && !target.bulk())
+        .then(|| (0..timed).map(|_| script_pair(true)).collect());
     // The loop's first sync of gcp/aws makes two calls per key.
     let seq_estimate =
         Duration::from_millis(latency * n * if target == Target::Gh { 1 } else { 2 });
-    let seq: Option<Vec<[Duration; 2]>> = (target.bulk() || seq_estimate <= settings.seq_max)
+    let seq: Option<Vec<[Duration; 2]>> = (settings.baselines
+        && (target.bulk() || seq_estimate <= settings.seq_max))
         .then(|| (0..timed).map(|_| script_pair(false)).collect());
 
     [Phase::First, Phase::Resync]
@@ -703,8 +714,8 @@ fn single_key(tools: &Tools, settings: &Settings) -> Vec<(&'static str, Stats)> 
             .env("VAULT_ADDR", "http://127.0.0.1:8200")
             .stdin(Stdio::null());
     };
-    let vsync = time(&|| {
-        let mut cmd = Command::new(VSYNC);
+    let one_key = time(&|| {
+        let mut cmd = Command::new(vsync());
         cmd.args(["sync", "dev", "vault"])
             .current_dir(&scenario.project);
         env(&mut cmd);
@@ -719,7 +730,7 @@ fn single_key(tools: &Tools, settings: &Settings) -> Vec<(&'static str, Stats)> 
         cmd
     });
     let version = time(&|| {
-        let mut cmd = Command::new(VSYNC);
+        let mut cmd = Command::new(vsync());
         cmd.arg("--version");
         env(&mut cmd);
         cmd
@@ -732,7 +743,7 @@ fn single_key(tools: &Tools, settings: &Settings) -> Vec<(&'static str, Stats)> 
     drop(world);
     let _ = fs::remove_dir_all(&scenario.dir);
     vec![
-        ("`vsync sync dev vault`, 1 key, 0 ms fake", vsync),
+        ("`vsync sync dev vault`, 1 key, 0 ms fake", one_key),
         ("the fake alone: `vault kv put … -`", fake),
         ("`vsync --version`", version),
         ("`/bin/true`", truth),
@@ -974,7 +985,14 @@ fn machine() -> Vec<(&'static str, String)> {
                 .to_string(),
         ),
         ("rustc", cmd("rustc", &["--version"])),
-        ("vsync", cmd(VSYNC, &["--version"])),
+        (
+            "vsync",
+            format!(
+                "{} ({})",
+                cmd(&vsync().to_string_lossy(), &["--version"]),
+                vsync().display()
+            ),
+        ),
         (
             "date",
             cmd(
