@@ -34,7 +34,7 @@ pub fn run_per_key(
     routing: &Routing,
     tasks: &[SecretTask],
     opts: &RunOpts,
-    scrubber: &Scrubber,
+    scrubber: &Scrubber<'_>,
 ) -> Vec<Status> {
     let (tx, rx) = crossbeam_channel::unbounded();
     for i in 0..tasks.len() {
@@ -149,7 +149,7 @@ pub fn run_bulk(
     routing: &vault::Routing,
     tasks: &[SecretTask],
     opts: &RunOpts,
-    scrubber: &Scrubber,
+    scrubber: &Scrubber<'_>,
 ) -> Vec<Status> {
     if signals::stop_requested() || Instant::now() >= opts.deadline {
         return vec![Status::NotAttempted; tasks.len()];

@@ -3,6 +3,7 @@
 
 use crate::task::SecretTask;
 use std::io::Write;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// One whole line on stdout. Lines are never torn (the lock is held for the write), and a
@@ -20,37 +21,50 @@ pub fn err(line: &str) {
 }
 
 /// Replaces every secret value of the run with `***` in text that came from a vendor CLI.
-pub struct Scrubber {
+///
+/// The search strings are built on first use: a clean run never scrubs, and at 10,000 keys
+/// they would be a second copy of every value held for nothing.
+pub struct Scrubber<'a> {
+    tasks: &'a [SecretTask],
     /// Longest first, so a value containing another is replaced whole.
-    needles: Vec<String>,
+    needles: OnceLock<Vec<String>>,
 }
 
-impl Scrubber {
-    pub fn new(tasks: &[SecretTask]) -> Scrubber {
-        let mut needles = Vec::new();
-        for task in tasks {
-            let value = String::from_utf8_lossy(&task.value);
-            if value.trim().is_empty() {
-                continue;
-            }
-            needles.push(value.to_string());
-            needles.push(value.trim().to_string());
-            // Vendors often echo a value escaped (JSON, Python repr) or one line of it.
-            let escaped = serde_json::to_string(value.as_ref()).unwrap_or_default();
-            needles.push(escaped.trim_matches('"').to_string());
-            if value.contains('\n') {
-                needles.extend(
-                    value
-                        .lines()
-                        .map(str::trim)
-                        .filter(|l| l.len() >= 4)
-                        .map(str::to_string),
-                );
-            }
+impl<'a> Scrubber<'a> {
+    pub fn new(tasks: &'a [SecretTask]) -> Scrubber<'a> {
+        Scrubber {
+            tasks,
+            needles: OnceLock::new(),
         }
-        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        needles.dedup();
-        Scrubber { needles }
+    }
+
+    fn needles(&self) -> &[String] {
+        self.needles.get_or_init(|| {
+            let mut needles = Vec::new();
+            for task in self.tasks {
+                let value = String::from_utf8_lossy(&task.value);
+                if value.trim().is_empty() {
+                    continue;
+                }
+                needles.push(value.to_string());
+                needles.push(value.trim().to_string());
+                // Vendors often echo a value escaped (JSON, Python repr) or one line of it.
+                let escaped = serde_json::to_string(value.as_ref()).unwrap_or_default();
+                needles.push(escaped.trim_matches('"').to_string());
+                if value.contains('\n') {
+                    needles.extend(
+                        value
+                            .lines()
+                            .map(str::trim)
+                            .filter(|l| l.len() >= 4)
+                            .map(str::to_string),
+                    );
+                }
+            }
+            needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+            needles.dedup();
+            needles
+        })
     }
 
     /// Vendor output made fit for one WARNING line: values replaced, then newlines folded
@@ -61,7 +75,7 @@ impl Scrubber {
         const SHOWN: usize = 4096;
         let mut text = self.scrub(text);
         if cut {
-            let longest = self.needles.first().map_or(0, String::len);
+            let longest = self.needles().first().map_or(0, String::len);
             let mut end = text.len().saturating_sub(longest);
             while !text.is_char_boundary(end) {
                 end -= 1;
@@ -83,7 +97,7 @@ impl Scrubber {
 
     pub fn scrub(&self, text: &str) -> String {
         let mut text = text.to_string();
-        for needle in &self.needles {
+        for needle in self.needles() {
             if text.contains(needle.as_str()) {
                 text = text.replace(needle.as_str(), "***");
             }
@@ -191,7 +205,8 @@ mod tests {
 
     #[test]
     fn scrubbing_hides_values_raw_escaped_and_line_by_line() {
-        let s = Scrubber::new(&[task("hunter22"), task("line-one\nline-two"), task(" ")]);
+        let tasks = [task("hunter22"), task("line-one\nline-two"), task(" ")];
+        let s = Scrubber::new(&tasks);
         assert_eq!(s.scrub("bad value hunter22!"), "bad value ***!");
         assert_eq!(s.scrub("got 'line-one\\nline-two'"), "got '***'");
         assert_eq!(s.scrub("partial line-two only"), "partial *** only");
@@ -200,14 +215,16 @@ mod tests {
 
     #[test]
     fn a_multi_line_value_is_hidden_before_newlines_are_folded() {
-        let s = Scrubber::new(&[task("k9x\n3f2\n8ab\n")]);
+        let tasks = [task("k9x\n3f2\n8ab\n")];
+        let s = Scrubber::new(&tasks);
         assert_eq!(s.vendor_text("echo: k9x\n3f2\n8ab\n!", false), "echo: ***!");
         assert_eq!(s.vendor_text("trimmed k9x\n3f2\n8ab", false), "trimmed ***");
     }
 
     #[test]
     fn cut_output_loses_the_tail_where_a_partial_value_may_hide() {
-        let s = Scrubber::new(&[task("ABCDEFGH")]);
+        let tasks = [task("ABCDEFGH")];
+        let s = Scrubber::new(&tasks);
         assert_eq!(s.vendor_text("error ... ABCD", true), "error […]");
         assert_eq!(
             s.vendor_text("error ABCDEFGH and more text", false),
@@ -217,7 +234,8 @@ mod tests {
 
     #[test]
     fn a_longer_value_is_replaced_whole_before_a_shorter_one_inside_it() {
-        let s = Scrubber::new(&[task("abc"), task("xxabcxx")]);
+        let tasks = [task("abc"), task("xxabcxx")];
+        let s = Scrubber::new(&tasks);
         assert_eq!(s.scrub("v=xxabcxx"), "v=***");
     }
 }
