@@ -1,8 +1,7 @@
 //! `--dry-run` (D7): what a run would do, without doing it. Pure; values are never shown,
 //! only where each came from and its size.
 
-use crate::pool::planned_cmds;
-use crate::targets::Routing;
+use crate::targets::{Op, PerKey, Routing, VendorCmd};
 use crate::task::{SecretTask, Source};
 
 pub fn render(routing: &Routing, tasks: &[SecretTask], env: &str) -> Vec<String> {
@@ -55,6 +54,16 @@ pub fn render(routing: &Routing, tasks: &[SecretTask], env: &str) -> Vec<String>
         }
     }
     lines
+}
+
+/// The commands a per-key push may run, for the dry-run plan.
+fn planned_cmds(target: &dyn PerKey, key: &str, env: &str) -> Vec<VendorCmd> {
+    let first = target.update_op();
+    let mut cmds = vec![target.push_cmd(key, first, env)];
+    if first == Op::Update {
+        cmds.push(target.push_cmd(key, Op::Create, env));
+    }
+    cmds
 }
 
 #[cfg(test)]

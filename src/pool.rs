@@ -5,7 +5,7 @@
 use crate::exec::{self, Exit, Outcome};
 use crate::report::{self, Scrubber, Status};
 use crate::signals;
-use crate::targets::{Failure, Op, PerKey, Routing, VendorCmd, vault};
+use crate::targets::{Failure, Op, PerKey, Routing, vault};
 use crate::task::SecretTask;
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -257,16 +257,6 @@ fn next_random() -> u64 {
     x ^= x << 17;
     STATE.store(x, Ordering::Relaxed);
     x
-}
-
-/// The commands a per-key push may run, for the dry-run plan.
-pub fn planned_cmds(target: &dyn PerKey, key: &str, env: &str) -> Vec<VendorCmd> {
-    let first = target.update_op();
-    let mut cmds = vec![target.push_cmd(key, first, env)];
-    if first == Op::Update {
-        cmds.push(target.push_cmd(key, Op::Create, env));
-    }
-    cmds
 }
 
 #[cfg(test)]

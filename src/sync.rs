@@ -14,7 +14,7 @@ use crate::targets::{Routing, Target};
 use crate::{plan, preflight, repo, signals};
 use anyhow::{Context, bail};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -188,11 +188,9 @@ fn find_on_path(bin: &str, path: Option<&str>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     std::env::split_paths(path?)
         .map(|dir| dir.join(bin))
-        .find(|p| is_executable(p, |m| m.permissions().mode() & 0o111 != 0))
-}
-
-fn is_executable(path: &Path, exec_bits: impl Fn(&std::fs::Metadata) -> bool) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && exec_bits(&m))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// Test hooks: `VSYNC_RUN_DEADLINE_SECS` and `VSYNC_RETRY_BASE_MS` shorten the run deadline
