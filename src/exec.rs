@@ -1,16 +1,19 @@
 //! Running one vendor CLI call: value on stdin, output drained, a timeout, its own process
 //! group. The only place that spawns processes.
 //!
-//! stdout and stderr are read on their own threads while the child runs, so a chatty child
-//! can never fill a pipe and block; stdin is written on its own thread for values larger than
-//! one pipe page, so a child that never reads cannot block us either.
+//! The worker that makes the call serves the child's pipes itself, in one `poll(2)` loop:
+//! stdout and stderr are read as they fill, so a chatty child can never block on a full pipe,
+//! and a value larger than one pipe page is written as the child takes it, so a child that
+//! never reads cannot block us either. No thread is started per call (three per call cost
+//! about half of vsync's own CPU; see BENCHMARKS.md). Once the pipes are done, the exit is
+//! reaped with `wait-timeout`, bounded by what is left of the call's time.
 
 use crate::signals;
 use crate::targets::VendorCmd;
-use crossbeam_channel::{Receiver, bounded};
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use wait_timeout::ChildExt;
@@ -75,14 +78,17 @@ const STDERR_CAP: usize = 256 << 10;
 const INLINE_STDIN: usize = 4096;
 /// How long to wait for output pipes after the child exited (a grandchild may hold them).
 const PIPE_GRACE: Duration = Duration::from_secs(2);
+/// How often a call that is still running is checked for an exit whose pipes stay open (a
+/// grandchild holds them) and for an abort.
+const TICK: Duration = Duration::from_millis(50);
 
 pub fn run(cmd: &VendorCmd, stdin: &[u8], timeout: Duration) -> Outcome {
     run_until(cmd, stdin, timeout, None)
 }
 
 /// Like `run`, but the call is also killed as soon as `abort` becomes true (checked every
-/// `ABORT_POLL`): for a call whose answer stops mattering, like D8's list call once every
-/// key is pushed.
+/// `TICK`): for a call whose answer stops mattering, like D8's list call once every key is
+/// pushed.
 pub fn run_abortable(
     cmd: &VendorCmd,
     stdin: &[u8],
@@ -91,8 +97,6 @@ pub fn run_abortable(
 ) -> Outcome {
     run_until(cmd, stdin, timeout, Some(abort))
 }
-
-const ABORT_POLL: Duration = Duration::from_millis(50);
 
 fn run_until(
     cmd: &VendorCmd,
@@ -120,47 +124,55 @@ fn run_until(
             };
         }
     };
-    let pid = child.id();
-    let guard = signals::register_child(pid);
-
-    let stdout = drain(child.stdout.take().expect("piped"), STDOUT_CAP);
-    let stderr = drain(child.stderr.take().expect("piped"), STDERR_CAP);
-    let mut pipe = child.stdin.take().expect("piped");
-    let writer = if stdin.len() <= INLINE_STDIN {
-        // A child that exits without reading gives EPIPE here: its exit status tells the story.
-        let _ = pipe.write_all(stdin);
-        drop(pipe);
-        None
-    } else {
-        let data = stdin.to_vec();
-        Some(std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        }))
+    let guard = signals::register_child(child.id());
+    let mut call = Call {
+        stdout: Drain::new(child.stdout.take(), STDOUT_CAP),
+        stderr: Drain::new(child.stderr.take(), STDERR_CAP),
+        stdin: Feed::new(child.stdin.take(), stdin),
     };
+    let aborted = || abort.is_some_and(|a| a.load(Ordering::SeqCst));
 
-    let started = Instant::now();
-    let status = loop {
-        let left = timeout.saturating_sub(started.elapsed());
-        let slice = if abort.is_some() {
-            left.min(ABORT_POLL)
-        } else {
-            left
-        };
-        match child.wait_timeout(slice) {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if slice < left && !abort.is_some_and(|a| a.load(Ordering::SeqCst)) => {}
-            Ok(None) | Err(_) => {
-                signals::kill_group(pid);
-                let _ = child.wait();
-                break None;
+    // Until the child is reaped: the call's deadline; after: the grace for its pipes.
+    let mut limit = Instant::now() + timeout;
+    let mut next_check = Instant::now() + TICK;
+    let mut status: Option<ExitStatus> = None;
+    let mut killed = false;
+    while call.busy() {
+        let now = Instant::now();
+        if now >= limit {
+            if status.is_some() || killed {
+                // Past the grace: a grandchild holds the pipes; keep what was read.
+                break;
             }
+            kill(&mut child);
+            killed = true;
+            limit = Instant::now() + PIPE_GRACE;
+            continue;
         }
-    };
+        if now >= next_check {
+            next_check = now + TICK;
+            if status.is_none() && !killed {
+                if aborted() {
+                    kill(&mut child);
+                    killed = true;
+                    limit = Instant::now() + PIPE_GRACE;
+                } else if let Ok(Some(s)) = child.try_wait() {
+                    status = Some(s);
+                    // An exited child reads no more; its pipes get the grace period.
+                    call.stdin.close();
+                    limit = Instant::now() + PIPE_GRACE;
+                }
+            }
+            continue;
+        }
+        call.poll(limit.min(next_check) - now);
+    }
+    call.stdin.close();
+    if status.is_none() && !killed {
+        status = reap(&mut child, limit, aborted);
+    }
     let interrupted = guard.was_killed();
     drop(guard);
-    if let Some(w) = writer {
-        let _ = w.join();
-    }
     let exit = match status {
         _ if interrupted => Exit::Interrupted,
         None => Exit::TimedOut(timeout),
@@ -170,40 +182,190 @@ fn run_until(
             None => Exit::Signal(s.signal().unwrap_or(0)),
         },
     };
-    let (stdout, _) = collect(stdout);
-    let (stderr, stderr_cut) = collect(stderr);
+    // Output still open when the loop gave up counts as cut.
+    let stderr_cut = call.stderr.cut || call.stderr.pipe.is_some();
     Outcome {
         exit,
-        stdout,
-        stderr,
+        stdout: call.stdout.kept,
+        stderr: call.stderr.kept,
         stderr_cut,
     }
 }
 
-/// Reads a pipe to its end on a thread, keeping at most `cap` bytes; `true` when more
-/// was dropped.
-fn drain(mut pipe: impl Read + Send + 'static, cap: usize) -> Receiver<(Vec<u8>, bool)> {
-    let (tx, rx) = bounded(1);
-    std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut cut = false;
-        let mut buf = [0u8; 8192];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let room = cap.saturating_sub(kept.len());
-                    cut |= n > room;
-                    kept.extend_from_slice(&buf[..n.min(room)]);
-                }
-            }
-        }
-        let _ = tx.send((kept, cut));
-    });
-    rx
+/// Kills the child's process group and reaps it.
+fn kill(child: &mut Child) {
+    signals::kill_group(child.id());
+    let _ = child.wait();
 }
 
-/// A grandchild still holding the pipe past the grace period counts as cut output.
-fn collect(rx: Receiver<(Vec<u8>, bool)>) -> (Vec<u8>, bool) {
-    rx.recv_timeout(PIPE_GRACE).unwrap_or((Vec::new(), true))
+/// Waits for a child whose pipes are done (normally it has already exited), killing it at
+/// `limit` or on an abort; `None` when it was killed.
+fn reap(child: &mut Child, limit: Instant, aborted: impl Fn() -> bool) -> Option<ExitStatus> {
+    if let Ok(Some(s)) = child.try_wait() {
+        return Some(s);
+    }
+    loop {
+        let left = limit.saturating_duration_since(Instant::now());
+        let slice = left.min(TICK);
+        match child.wait_timeout(slice) {
+            Ok(Some(s)) => return Some(s),
+            Ok(None) if slice < left && !aborted() => {}
+            Ok(None) | Err(_) => {
+                kill(child);
+                return None;
+            }
+        }
+    }
+}
+
+/// The three pipes of one call.
+struct Call<'v> {
+    stdout: Drain<ChildStdout>,
+    stderr: Drain<ChildStderr>,
+    stdin: Feed<'v>,
+}
+
+impl Call<'_> {
+    /// Whether any pipe is still open.
+    fn busy(&self) -> bool {
+        self.stdout.pipe.is_some() || self.stderr.pipe.is_some() || self.stdin.pipe.is_some()
+    }
+
+    /// Waits up to `wait` for any pipe to be ready and serves those that are.
+    fn poll(&mut self, wait: Duration) {
+        let mut fds = [
+            pollfd(self.stdout.fd(), libc::POLLIN),
+            pollfd(self.stderr.fd(), libc::POLLIN),
+            pollfd(self.stdin.fd(), libc::POLLOUT),
+        ];
+        // Rounded up: a zero timeout would spin through the last millisecond.
+        let ms = wait.as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: `fds` is a valid array of `pollfd` of the length passed.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if ready <= 0 {
+            // 0: the wait ran out; -1: EINTR (a signal). The caller looks at the clock.
+            return;
+        }
+        if fds[0].revents != 0 {
+            self.stdout.read();
+        }
+        if fds[1].revents != 0 {
+            self.stderr.read();
+        }
+        if fds[2].revents != 0 {
+            self.stdin.write();
+        }
+    }
+}
+
+fn pollfd(fd: RawFd, events: i16) -> libc::pollfd {
+    // A negative descriptor is skipped by poll(2): how a closed pipe drops out.
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// One output pipe, read into `kept` up to `cap` bytes; the rest is read and dropped.
+struct Drain<P> {
+    pipe: Option<P>,
+    kept: Vec<u8>,
+    cap: usize,
+    /// More was written than `cap`.
+    cut: bool,
+}
+
+impl<P: Read + AsRawFd> Drain<P> {
+    fn new(pipe: Option<P>, cap: usize) -> Self {
+        Drain {
+            pipe,
+            kept: Vec::new(),
+            cap,
+            cut: false,
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        self.pipe.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
+    /// One read: poll said it would not block. End of file or an error closes the pipe.
+    fn read(&mut self) {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return;
+        };
+        let mut buf = [0u8; 8192];
+        match pipe.read(&mut buf) {
+            Ok(0) => self.pipe = None,
+            Ok(n) => {
+                let room = self.cap.saturating_sub(self.kept.len());
+                self.cut |= n > room;
+                self.kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => self.pipe = None,
+        }
+    }
+}
+
+/// The child's stdin and the part of the value not yet written to it.
+struct Feed<'v> {
+    pipe: Option<ChildStdin>,
+    left: &'v [u8],
+}
+
+impl<'v> Feed<'v> {
+    fn new(pipe: Option<ChildStdin>, value: &'v [u8]) -> Self {
+        let mut feed = Feed { pipe, left: value };
+        if value.len() <= INLINE_STDIN {
+            // Fits the empty pipe: written at once. A child that exits without reading gives
+            // EPIPE here: its exit status tells the story.
+            if let Some(pipe) = feed.pipe.as_mut() {
+                let _ = pipe.write_all(value);
+            }
+            feed.close();
+        } else if let Some(pipe) = &feed.pipe {
+            // Larger values go as the child reads them, never blocking the loop.
+            set_nonblocking(pipe.as_raw_fd());
+        }
+        feed
+    }
+
+    fn fd(&self) -> RawFd {
+        self.pipe.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
+    fn write(&mut self) {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return;
+        };
+        match pipe.write(self.left) {
+            Ok(n) => {
+                self.left = &self.left[n..];
+                if self.left.is_empty() {
+                    self.close();
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            // EPIPE: the child closed its stdin or exited; its exit status tells the story.
+            Err(_) => self.close(),
+        }
+    }
+
+    /// Closing stdin is the child's end of file.
+    fn close(&mut self) {
+        self.pipe = None;
+    }
+}
+
+fn set_nonblocking(fd: RawFd) {
+    // SAFETY: fcntl(2) on a descriptor we own; no memory is passed. It cannot fail for an
+    // open pipe, and if it did the writes would block, which the child's timeout still ends.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
 }

@@ -11,12 +11,6 @@ static KILLED: AtomicBool = AtomicBool::new(false);
 /// Process-group ids (= pids) of children that are running.
 static CHILDREN: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
 
-unsafe extern "C" {
-    /// POSIX kill(2); std links libc already, this avoids a dependency for one call.
-    fn kill(pid: i32, sig: i32) -> i32;
-}
-const SIGKILL: i32 = 9;
-
 /// Installs the SIGINT/SIGTERM/SIGHUP handler.
 pub fn install() -> anyhow::Result<()> {
     ctrlc::set_handler(|| {
@@ -46,7 +40,7 @@ pub fn kill_group(pid: u32) {
     if let Ok(pid) = i32::try_from(pid) {
         // SAFETY: kill(2) has no memory-safety preconditions; a stale id only yields ESRCH.
         unsafe {
-            kill(-pid, SIGKILL);
+            libc::kill(-pid, libc::SIGKILL);
         }
     }
 }

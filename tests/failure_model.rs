@@ -353,6 +353,66 @@ fn a_child_that_exits_without_reading_a_200_kib_value_is_a_clean_failure() {
     out.stdout_is(&expected);
 }
 
+#[test]
+fn a_child_that_closes_its_output_before_reading_a_200_kib_value_still_receives_all_of_it() {
+    // Output closed is not the end of the call: a wrapper that sends its output elsewhere
+    // before the real CLI reads stdin must still get the whole value, not a cut one.
+    let big = big_value(200 * 1024);
+    let mut t = Test::new().env_file("dev", &format!("BIG={big}\nSMALL=small-value\n"));
+    let real = wrap_fake(
+        &t,
+        "vault",
+        "exec >/dev/null 2>&1\nsleep 0.3\nexec \"$REAL\" \"$@\"\n",
+    );
+    t = sync(t, &VAULT);
+    let out = t.run();
+    out.success();
+    out.stdout_has("\n✓ BIG\n✓ SMALL\n");
+    let doc = t
+        .vault_doc("secret", "app/dev")
+        .unwrap_or_else(|| panic!("{} wrote no KV map", real.display()));
+    assert_eq!(doc["BIG"].as_str(), Some(big.as_str()));
+    assert_eq!(doc["SMALL"].as_str(), Some("small-value"));
+}
+
+#[test]
+fn a_grandchild_holding_the_output_pipes_does_not_hold_the_call_past_a_short_grace() {
+    // The CLI exits; something it started in the background keeps its stdout and stderr
+    // open for 20 s. The call ends about 2 s after the CLI's own exit, not at that child's
+    // exit and not at the 60 s timeout, and counts as the CLI's exit says.
+    let mut t = Test::new().env_file("dev", "ALPHA=a-value-1\n");
+    wrap_fake(
+        &t,
+        "vault",
+        "\"$REAL\" \"$@\"\nstatus=$?\n(sleep 20 &)\nexit $status\n",
+    );
+    t = sync(t, &VAULT).arg("--timeout=60");
+    let started = std::time::Instant::now();
+    let out = t.run();
+    let took = started.elapsed();
+    out.success();
+    out.stdout_has("\n✓ ALPHA\n");
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "the call waited for the grandchild: {took:?}"
+    );
+}
+
+/// Puts a shell script in place of one fake vendor CLI; the script finds the real fake in
+/// `$REAL` (named like the vendor, since the fake picks its vendor from `argv[0]`).
+fn wrap_fake(t: &Test, bin: &str, body: &str) -> std::path::PathBuf {
+    let dir = t.fake_dir().parent().unwrap().join("real");
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = dir.join(bin);
+    std::os::unix::fs::symlink(support::fake_vendor_path(), &real).unwrap();
+    replace_fake(
+        t,
+        bin,
+        &format!("#!/bin/sh\nREAL='{}'\n{body}", real.display()),
+    );
+    real
+}
+
 /// Puts an executable script in place of one fake vendor CLI.
 fn replace_fake(t: &Test, bin: &str, script: &str) {
     use std::os::unix::fs::PermissionsExt;
