@@ -9,12 +9,15 @@
 //! treat an empty result as an error (the caller prints `no secrets to sync from …`), or look
 //! at the environment (`$HOME` is passed in).
 //!
-//! The work is split in two: [`parse_text`] is pure (text in, entries out, file references left
-//! unresolved), and [`load_env_file`] is the thin shell that reads the env file and then the
+//! The work is split in two: [`parse_tasks`] is pure (text in, tasks out, file references
+//! left unread), and [`load_env_file`] is the thin shell that reads the env file and then the
 //! referenced files.
+//!
+//! Memory: at 10,000 keys the parse used to be vsync's peak (issue 5). So the tasks are built
+//! once, in a vector sized by a first pass over the lines, duplicates are dropped in place, and
+//! a file reference is a task whose value is filled in later: no second per-key collection.
 
 use crate::task::{SecretTask, Source};
-use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -58,33 +61,18 @@ pub fn load_env_file(path: &Path, policy: &Policy, home: &Path) -> anyhow::Resul
         Err(line) => anyhow::bail!("{}:{line}: not valid UTF-8", path.display()),
     };
     let vault_root = path.parent().unwrap_or(Path::new(""));
-    let parsed = parse_text(text, policy, vault_root, home);
+    let mut parsed = parse_tasks(text, policy, vault_root, home);
+    // The tasks own copies of what they need; the file text is not held through the run.
+    drop(bytes);
 
-    let mut tasks = Vec::with_capacity(parsed.entries.len());
     let mut problems = Vec::new();
-    for entry in parsed.entries {
-        let (value, source) = match entry.value {
-            Value::Literal(bytes) => (bytes, Source::Literal),
-            Value::File(file) => match std::fs::read(&file) {
-                Ok(bytes) => (
-                    bytes,
-                    Source::File {
-                        path: file,
-                        written_as: entry.raw_key,
-                    },
-                ),
-                Err(e) => {
-                    problems.push(describe_read_error(&entry.raw_key, &file, &e));
-                    continue;
-                }
-            },
-        };
-        tasks.push(SecretTask {
-            key: entry.key,
-            value,
-            source,
-            line: entry.line,
-        });
+    for task in &mut parsed.tasks {
+        if let Source::File { path, written_as } = &task.source {
+            match std::fs::read(path) {
+                Ok(bytes) => task.value = bytes,
+                Err(e) => problems.push(describe_read_error(written_as, path, &e)),
+            }
+        }
     }
     if !problems.is_empty() {
         anyhow::bail!(
@@ -93,11 +81,7 @@ pub fn load_env_file(path: &Path, policy: &Policy, home: &Path) -> anyhow::Resul
             problems.join("\n")
         );
     }
-    Ok(ParsedEnv {
-        tasks,
-        skipped: parsed.skipped,
-        warnings: parsed.warnings,
-    })
+    Ok(parsed)
 }
 
 /// One line of the aggregated file-reference error (v0.6 wording, kept byte for byte).
@@ -120,68 +104,59 @@ fn decode(bytes: &[u8]) -> Result<&str, usize> {
     })
 }
 
-/// What the pure core hands back: values, but file references not yet read.
-#[derive(Debug, Default)]
-struct Parsed {
-    /// File order of the winning definitions.
-    entries: Vec<Entry>,
-    skipped: Vec<String>,
-    warnings: Vec<String>,
-}
-
-#[derive(Debug)]
-struct Entry {
-    /// The secret name: the stem for a file reference, else the raw key.
-    key: String,
-    /// The key as written, which is what the user needs to see in an error.
-    raw_key: String,
-    line: usize,
-    value: Value,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Value {
-    Literal(Vec<u8>),
-    /// Already resolved against VAULT_ROOT / home; not yet read.
-    File(PathBuf),
-}
-
 /// The pure core: every rule of §2 except reading files, plus D3's duplicate resolution.
-fn parse_text(text: &str, policy: &Policy, vault_root: &Path, home: &Path) -> Parsed {
-    let mut parsed = Parsed::default();
-    let mut all = Vec::new();
+///
+/// A file reference comes out as a task with an empty value and `Source::File`, its path
+/// resolved against VAULT_ROOT / home but not read.
+fn parse_tasks(text: &str, policy: &Policy, vault_root: &Path, home: &Path) -> ParsedEnv {
+    let definitions = text.split('\n').filter_map(definition);
+    let mut parsed = ParsedEnv {
+        tasks: Vec::with_capacity(definitions.count()),
+        ..ParsedEnv::default()
+    };
     for (index, line) in text.split('\n').enumerate() {
-        let line_no = index + 1;
-        let line = line.trim_ascii();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some((raw_key, raw_value)) = line.split_once('=') else {
+        let Some((raw_key, raw_value)) = definition(line) else {
             continue;
         };
-        let raw_key = raw_key.trim_ascii();
         if policy.exclude_properties.iter().any(|ex| ex == raw_key) {
             if !parsed.skipped.iter().any(|s| s == raw_key) {
                 parsed.skipped.push(raw_key.to_owned());
             }
             continue;
         }
-        let expanded = expand(unquote(raw_value.trim_ascii()), vault_root, home);
-        let (key, value) = match file_reference_stem(raw_key, &policy.inline_file_suffixes) {
-            Some(stem) => (stem, Value::File(resolve(expanded, vault_root))),
-            None => (raw_key, Value::Literal(expanded.into_encoded_bytes())),
+        let expanded = expand(unquote(raw_value), vault_root, home);
+        let (key, value, source) = match file_reference_stem(raw_key, &policy.inline_file_suffixes)
+        {
+            Some(stem) => (
+                stem,
+                Vec::new(),
+                Source::File {
+                    path: resolve(expanded, vault_root),
+                    written_as: raw_key.to_owned(),
+                },
+            ),
+            None => (raw_key, expanded.into_encoded_bytes(), Source::Literal),
         };
-        all.push(Entry {
+        parsed.tasks.push(SecretTask {
             key: key.to_owned(),
-            raw_key: raw_key.to_owned(),
-            line: line_no,
             value,
+            source,
+            line: index + 1,
         });
     }
-    let (entries, warnings) = resolve_duplicates(all);
-    parsed.entries = entries;
-    parsed.warnings = warnings;
+    parsed.warnings = resolve_duplicates(&mut parsed.tasks);
     parsed
+}
+
+/// The trimmed key and value of a `KEY=value` line; `None` for blank lines, comments and
+/// lines without `=`.
+fn definition(line: &str) -> Option<(&str, &str)> {
+    let line = line.trim_ascii();
+    if line.starts_with('#') {
+        return None;
+    }
+    let (key, value) = line.split_once('=')?;
+    Some((key.trim_ascii(), value.trim_ascii()))
 }
 
 /// Removes one pair of matching surrounding quotes; anything else (a lone `"`, `"…'`) is value.
@@ -199,10 +174,11 @@ fn unquote(value: &str) -> &str {
 /// never scanned again, so a `$HOME` that itself contains `${VAULT_ROOT}` stays as it is.
 ///
 /// The result is an `OsString` so a non-UTF-8 home or vault directory survives intact, both as
-/// a path and as the bytes of a literal value.
+/// a path and as the bytes of a literal value. It is sized for the common case, a value
+/// without placeholders, so that one is stored without slack.
 fn expand(value: &str, vault_root: &Path, home: &Path) -> OsString {
     let placeholders: [(&str, &Path); 2] = [("${VAULT_ROOT}", vault_root), ("${HOME}", home)];
-    let mut out = OsString::new();
+    let mut out = OsString::with_capacity(value.len());
     let mut rest = value;
     if let Some(after) = rest.strip_prefix("~/") {
         out.push(home);
@@ -257,30 +233,50 @@ fn resolve(expanded: OsString, vault_root: &Path) -> PathBuf {
 /// D3: two definitions of one secret would race in the worker pool, so only the last one is
 /// kept, at its own position. One warning per secret, ordered by its first definition, naming
 /// every line (and the raw key of each line when they differ, e.g. `FOO` vs `FOO_PATH`).
-fn resolve_duplicates(all: Vec<Entry>) -> (Vec<Entry>, Vec<String>) {
-    let mut lines_of: HashMap<&str, Vec<(usize, &str)>> = HashMap::new();
-    let mut first_seen = Vec::new();
-    for entry in &all {
-        let lines = lines_of.entry(&entry.key).or_default();
-        if lines.is_empty() {
-            first_seen.push(entry.key.as_str());
+///
+/// Repeats are found by sorting indices by key (stable, so each key's definitions stay in file
+/// order) rather than with a hash table: a few bytes per key instead of a table of them.
+fn resolve_duplicates(tasks: &mut Vec<SecretTask>) -> Vec<String> {
+    let mut order: Vec<usize> = (0..tasks.len()).collect();
+    order.sort_by(|&a, &b| tasks[a].key.cmp(&tasks[b].key));
+    let mut overridden = vec![false; tasks.len()];
+    // (first definition, warning), put in file order below.
+    let mut warnings = Vec::new();
+    for group in order.chunk_by(|&a, &b| tasks[a].key == tasks[b].key) {
+        let Some((_winner, overridden_here)) = group.split_last() else {
+            continue;
+        };
+        if overridden_here.is_empty() {
+            continue;
         }
-        lines.push((entry.line, &entry.raw_key));
+        let lines: Vec<(usize, &str)> = group
+            .iter()
+            .map(|&i| (tasks[i].line, written_as(&tasks[i])))
+            .collect();
+        if let Some(warning) = duplicate_warning(&tasks[group[0]].key, &lines) {
+            warnings.push((group[0], warning));
+        }
+        for &i in overridden_here {
+            overridden[i] = true;
+        }
     }
-    let warnings: Vec<String> = first_seen
-        .iter()
-        .filter_map(|key| duplicate_warning(key, &lines_of[key]))
-        .collect();
-    // One entry per line, so the winners are identified by their line numbers.
-    let winning_lines: HashSet<usize> = lines_of
-        .values()
-        .map(|lines| lines[lines.len() - 1].0)
-        .collect();
-    let entries = all
-        .into_iter()
-        .filter(|entry| winning_lines.contains(&entry.line))
-        .collect();
-    (entries, warnings)
+    warnings.sort_unstable_by_key(|(first, _)| *first);
+    if !warnings.is_empty() {
+        let mut index = 0;
+        tasks.retain(|_| {
+            index += 1;
+            !overridden[index - 1]
+        });
+    }
+    warnings.into_iter().map(|(_, w)| w).collect()
+}
+
+/// The key as the env file spells it.
+fn written_as(task: &SecretTask) -> &str {
+    match &task.source {
+        Source::Literal => &task.key,
+        Source::File { written_as, .. } => written_as,
+    }
 }
 
 fn duplicate_warning(key: &str, lines: &[(usize, &str)]) -> Option<String> {
@@ -325,6 +321,47 @@ mod tests {
     use proptest::prelude::*;
     use std::fs;
     use tempfile::TempDir;
+
+    /// The shape the rule tests below were written against: the pure core's tasks, with a
+    /// file reference shown as its resolved path.
+    #[derive(Debug, Default)]
+    struct Parsed {
+        entries: Vec<Entry>,
+        skipped: Vec<String>,
+    }
+
+    #[derive(Debug)]
+    struct Entry {
+        key: String,
+        line: usize,
+        value: Value,
+    }
+
+    #[derive(Debug, PartialEq, Eq)]
+    enum Value {
+        Literal(Vec<u8>),
+        File(PathBuf),
+    }
+
+    fn parse_text(text: &str, policy: &Policy, vault_root: &Path, home: &Path) -> Parsed {
+        let parsed = parse_tasks(text, policy, vault_root, home);
+        let entries = parsed
+            .tasks
+            .into_iter()
+            .map(|t| Entry {
+                key: t.key,
+                line: t.line,
+                value: match t.source {
+                    Source::Literal => Value::Literal(t.value),
+                    Source::File { path, .. } => Value::File(path),
+                },
+            })
+            .collect();
+        Parsed {
+            entries,
+            skipped: parsed.skipped,
+        }
+    }
 
     /// A vault directory `<tmp>/vault/dev` holding `.env.dev`, and a separate home `<tmp>/home`.
     struct Fixture {
