@@ -7,7 +7,6 @@ use crate::report::{self, Scrubber, Status};
 use crate::signals;
 use crate::targets::{Failure, Op, PerKey, Routing, vault};
 use crate::task::SecretTask;
-use std::collections::HashSet;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -43,19 +42,26 @@ pub fn run_per_key(
     drop(tx);
     // Names known to exist, filled by one list call running beside the first pushes (D8);
     // until (or unless) it answers, workers assume the steady state: the secret exists.
-    let existing: OnceLock<HashSet<String>> = OnceLock::new();
+    // They are kept as sorted slices of the call's output (`listed`, which outlives the
+    // workers so they can borrow from it), not as a set of copies: at 10,000 secrets that is
+    // the output plus 16 bytes a name.
+    let listed: OnceLock<String> = OnceLock::new();
+    let existing: OnceLock<Vec<&str>> = OnceLock::new();
     // Once every key is pushed, a list call still running is killed, not awaited.
     let pushed_all = AtomicBool::new(false);
     let mut statuses = vec![Status::NotAttempted; tasks.len()];
 
     std::thread::scope(|scope| {
         if let Some(list) = target.list_cmd() {
-            let (existing, pushed_all) = (&existing, &pushed_all);
+            let (listed, existing, pushed_all) = (&listed, &existing, &pushed_all);
             scope.spawn(move || {
                 let out = exec::run_abortable(&list, b"", call_timeout(opts), pushed_all);
                 if out.success() {
-                    let names = target.parse_list(&String::from_utf8_lossy(&out.stdout));
-                    let _ = existing.set(names.into_iter().collect());
+                    let text = listed.get_or_init(|| into_text(out.stdout));
+                    let mut names = target.parse_list(text);
+                    names.sort_unstable();
+                    names.shrink_to_fit();
+                    let _ = existing.set(names);
                 }
             });
         }
@@ -71,9 +77,11 @@ pub fn run_per_key(
                         }
                         let task = &tasks[i];
                         report::out(&format!("Setting secret: {}", task.key));
-                        let exists = existing
-                            .get()
-                            .map(|set| set.contains(&routing.secret_name(&task.key)));
+                        let exists = existing.get().map(|names| {
+                            names
+                                .binary_search(&routing.secret_name(&task.key).as_str())
+                                .is_ok()
+                        });
                         match push_key(target, task, exists, opts) {
                             Ok(()) => {
                                 report::out(&format!("✓ {}", task.key));
@@ -101,6 +109,14 @@ pub fn run_per_key(
         pushed_all.store(true, Ordering::SeqCst);
     });
     statuses
+}
+
+/// Captured output as text, reusing its buffer when it is UTF-8 (it always is, from the
+/// vendor CLIs); a stray invalid byte is replaced.
+fn into_text(mut bytes: Vec<u8>) -> String {
+    bytes.shrink_to_fit();
+    String::from_utf8(bytes)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
 }
 
 /// One key: the first write, then retries and create/update switches as the errors say.
@@ -270,6 +286,13 @@ mod tests {
         assert_eq!(backoff_delay(base, 1, 999), Duration::from_millis(1499));
         assert_eq!(backoff_delay(base, 2, 500), Duration::from_millis(2000));
         assert_eq!(backoff_delay(base, 3, 0), Duration::from_millis(2000));
+    }
+
+    #[test]
+    fn captured_output_becomes_text_with_invalid_bytes_replaced() {
+        assert_eq!(into_text(b"A\nB\n".to_vec()), "A\nB\n");
+        assert_eq!(into_text(b"A\xFF\nB".to_vec()), "A\u{FFFD}\nB");
+        assert_eq!(into_text(Vec::new()), "");
     }
 
     #[test]

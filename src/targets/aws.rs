@@ -81,8 +81,8 @@ impl PerKey for Routing {
     }
 
     /// Text output separates names by tabs (and pages by newlines); names have no spaces.
-    fn parse_list(&self, stdout: &str) -> Vec<String> {
-        stdout.split_whitespace().map(str::to_string).collect()
+    fn parse_list<'a>(&self, stdout: &'a str) -> Vec<&'a str> {
+        stdout.split_whitespace().collect()
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {

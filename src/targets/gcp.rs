@@ -71,12 +71,12 @@ impl PerKey for Routing {
     }
 
     /// One name per line; accepts the short id or the full `projects/P/secrets/ID`.
-    fn parse_list(&self, stdout: &str) -> Vec<String> {
+    fn parse_list<'a>(&self, stdout: &'a str) -> Vec<&'a str> {
         stdout
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
-            .map(|l| l.rsplit('/').next().unwrap_or(l).to_string())
+            .map(|l| l.rsplit('/').next().unwrap_or(l))
             .collect()
     }
 
