@@ -67,10 +67,10 @@ pub fn load_env_file(path: &Path, policy: &Policy, home: &Path) -> anyhow::Resul
 
     let mut problems = Vec::new();
     for task in &mut parsed.tasks {
-        if let Source::File { path, written_as } = &task.source {
-            match std::fs::read(path) {
+        if let Source::File(file) = &task.source {
+            match std::fs::read(&file.path) {
                 Ok(bytes) => task.value = bytes,
-                Err(e) => problems.push(describe_read_error(written_as, path, &e)),
+                Err(e) => problems.push(describe_read_error(&file.written_as, &file.path, &e)),
             }
         }
     }
@@ -130,10 +130,7 @@ fn parse_tasks(text: &str, policy: &Policy, vault_root: &Path, home: &Path) -> P
             Some(stem) => (
                 stem,
                 Vec::new(),
-                Source::File {
-                    path: resolve(expanded, vault_root),
-                    written_as: raw_key.to_owned(),
-                },
+                Source::file(resolve(expanded, vault_root), raw_key),
             ),
             None => (raw_key, expanded.into_encoded_bytes(), Source::Literal),
         };
@@ -251,7 +248,7 @@ fn resolve_duplicates(tasks: &mut Vec<SecretTask>) -> Vec<String> {
         }
         let lines: Vec<(usize, &str)> = group
             .iter()
-            .map(|&i| (tasks[i].line, written_as(&tasks[i])))
+            .map(|&i| (tasks[i].line, tasks[i].written_as()))
             .collect();
         if let Some(warning) = duplicate_warning(&tasks[group[0]].key, &lines) {
             warnings.push((group[0], warning));
@@ -269,14 +266,6 @@ fn resolve_duplicates(tasks: &mut Vec<SecretTask>) -> Vec<String> {
         });
     }
     warnings.into_iter().map(|(_, w)| w).collect()
-}
-
-/// The key as the env file spells it.
-fn written_as(task: &SecretTask) -> &str {
-    match &task.source {
-        Source::Literal => &task.key,
-        Source::File { written_as, .. } => written_as,
-    }
 }
 
 fn duplicate_warning(key: &str, lines: &[(usize, &str)]) -> Option<String> {
@@ -353,7 +342,7 @@ mod tests {
                 line: t.line,
                 value: match t.source {
                     Source::Literal => Value::Literal(t.value),
-                    Source::File { path, .. } => Value::File(path),
+                    Source::File(file) => Value::File(file.path),
                 },
             })
             .collect();
@@ -710,13 +699,7 @@ mod tests {
         let file = fx.file("keys/deploy", b"key bytes");
         let parsed = fx.ok("DEPLOY__REF=keys/deploy\n", &policy(&["__REF"], &[]));
         assert_eq!(pairs(&parsed), kv(&[("DEPLOY", "key bytes")]));
-        assert_eq!(
-            parsed.tasks[0].source,
-            Source::File {
-                path: file,
-                written_as: "DEPLOY__REF".into()
-            }
-        );
+        assert_eq!(parsed.tasks[0].source, Source::file(file, "DEPLOY__REF"));
         assert_eq!(parsed.tasks[0].line, 1);
     }
 
@@ -944,13 +927,7 @@ mod tests {
         let file = fx.file("foo", b"from file");
         let parsed = fx.ok("FOO=plain\nBAR=1\nFOO_PATH=foo\n", &policy(&["_PATH"], &[]));
         assert_eq!(pairs(&parsed), kv(&[("BAR", "1"), ("FOO", "from file")]));
-        assert_eq!(
-            parsed.tasks[1].source,
-            Source::File {
-                path: file,
-                written_as: "FOO_PATH".into()
-            }
-        );
+        assert_eq!(parsed.tasks[1].source, Source::file(file, "FOO_PATH"));
         assert_eq!(
             parsed.warnings,
             [

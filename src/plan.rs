@@ -12,7 +12,7 @@ pub fn render(routing: &Routing, tasks: &[SecretTask], env: &str) -> Vec<String>
     let key_line = |t: &SecretTask| {
         let source = match &t.source {
             Source::Literal => "literal".to_string(),
-            Source::File { path, .. } => format!("file {}", path.display()),
+            Source::File(file) => format!("file {}", file.path.display()),
         };
         format!("  {}  {source}  {} bytes", t.key, t.value.len())
     };
@@ -83,10 +83,7 @@ mod tests {
             SecretTask {
                 key: "SSH".into(),
                 value: vec![1, 2, 3],
-                source: Source::File {
-                    path: PathBuf::from("/r/keys/id"),
-                    written_as: "SSH_PATH".into(),
-                },
+                source: Source::file(PathBuf::from("/r/keys/id"), "SSH_PATH"),
                 line: 2,
             },
         ]

@@ -4,7 +4,7 @@
 //! rule it broke and what to do. Warnings name values the vendor CLI will alter on the way.
 
 use crate::targets::{Routing, aws, azure, gcp, gh, vault};
-use crate::task::{SecretTask, Source};
+use crate::task::SecretTask;
 
 /// Per-target value rules: (max bytes, empty allowed, must be UTF-8).
 fn value_rules(routing: &Routing) -> (Option<usize>, bool, bool) {
@@ -54,11 +54,7 @@ pub fn check(target: &str, routing: &Routing, tasks: &[SecretTask]) -> Result<Ve
         if found.is_empty() {
             continue;
         }
-        let written_as = match &task.source {
-            Source::Literal => &task.key,
-            Source::File { written_as, .. } => written_as,
-        };
-        let exclude = format!("--exclude-property={written_as}");
+        let exclude = format!("--exclude-property={}", task.written_as());
         lines.push(format!(
             "  - {} (line {}): {} — fix or rename it in the env file, or pass {exclude}",
             display_key(&task.key),
@@ -114,6 +110,7 @@ fn warnings(routing: &Routing, tasks: &[SecretTask]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::Source;
     use std::path::PathBuf;
 
     fn task(key: &str, value: &[u8]) -> SecretTask {
@@ -184,10 +181,7 @@ mod tests {
     #[test]
     fn a_file_reference_hint_names_the_key_as_written_not_the_stem() {
         let mut t = task("SSH_KEY", &[0xff, 0xfe]);
-        t.source = Source::File {
-            path: PathBuf::from("/k"),
-            written_as: "SSH_KEY_PATH".into(),
-        };
+        t.source = Source::file(PathBuf::from("/k"), "SSH_KEY_PATH");
         let err = check("gh", &gh(), &[t]).unwrap_err();
         assert!(err.contains("not UTF-8"), "{err}");
         assert!(err.contains("--exclude-property=SSH_KEY_PATH"), "{err}");

@@ -10,9 +10,26 @@ use std::path::PathBuf;
 pub enum Source {
     /// Written in the env file.
     Literal,
-    /// Read from `path` through an `--inline-file-suffix` reference; `written_as` is the key
-    /// as the env file spells it (`SSH_KEY_PATH`), which `--exclude-property` matches.
-    File { path: PathBuf, written_as: String },
+    /// Read through an `--inline-file-suffix` reference. Boxed because most values are
+    /// literals and every task is held for the whole run: 64 bytes a task instead of 104.
+    File(Box<FileRef>),
+}
+
+/// A file reference: the value was read from `path`; `written_as` is the key as the env file
+/// spells it (`SSH_KEY_PATH`), which `--exclude-property` matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    pub path: PathBuf,
+    pub written_as: String,
+}
+
+impl Source {
+    pub fn file(path: PathBuf, written_as: impl Into<String>) -> Source {
+        Source::File(Box::new(FileRef {
+            path,
+            written_as: written_as.into(),
+        }))
+    }
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -23,6 +40,16 @@ pub struct SecretTask {
     pub source: Source,
     /// 1-based line of the env file that defined it.
     pub line: usize,
+}
+
+impl SecretTask {
+    /// The key as the env file spells it: what the user must write in `--exclude-property`.
+    pub fn written_as(&self) -> &str {
+        match &self.source {
+            Source::Literal => &self.key,
+            Source::File(file) => &file.written_as,
+        }
+    }
 }
 
 /// Deliberately prints no value, so a task can never leak through `{:?}`.
