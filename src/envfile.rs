@@ -240,10 +240,7 @@ fn resolve_duplicates(tasks: &mut Vec<SecretTask>) -> Vec<String> {
     // (first definition, warning), put in file order below.
     let mut warnings = Vec::new();
     for group in order.chunk_by(|&a, &b| tasks[a].key == tasks[b].key) {
-        let Some((_winner, overridden_here)) = group.split_last() else {
-            continue;
-        };
-        if overridden_here.is_empty() {
+        if group.len() < 2 {
             continue;
         }
         let lines: Vec<(usize, &str)> = group
@@ -253,18 +250,15 @@ fn resolve_duplicates(tasks: &mut Vec<SecretTask>) -> Vec<String> {
         if let Some(warning) = duplicate_warning(&tasks[group[0]].key, &lines) {
             warnings.push((group[0], warning));
         }
-        for &i in overridden_here {
+        // Every definition but the last (the winner).
+        for &i in &group[..group.len() - 1] {
             overridden[i] = true;
         }
     }
     warnings.sort_unstable_by_key(|(first, _)| *first);
-    if !warnings.is_empty() {
-        let mut index = 0;
-        tasks.retain(|_| {
-            index += 1;
-            !overridden[index - 1]
-        });
-    }
+    // `retain` visits the tasks once each, in order.
+    let mut overridden = overridden.into_iter();
+    tasks.retain(|_| !overridden.next().expect("one flag a task"));
     warnings.into_iter().map(|(_, w)| w).collect()
 }
 
