@@ -4,9 +4,27 @@
 //! document on stdout (machine, the table, the single-key timings, a verdict per target of
 //! issue 5); progress goes to stderr. `BENCHMARKS.md` is that output plus notes.
 //!
-//! It builds nothing itself but the fake (`cargo build --release --example fake_vendor`, only
-//! when the binary is missing or older than its source) and a tiny C shim (below, with `gcc`).
-//! At run time it needs only the Rust toolchain, `gcc`, `/bin/sh` and `xargs`.
+//! It builds nothing itself but the fake and a tiny C shim (below, with `gcc`). At run time it
+//! needs only the Rust toolchain, `gcc`, `/bin/sh` and `xargs`.
+//!
+//! The fake vendor CLIs: a release build of the `fake_vendor` example in its own target dir,
+//! `target/bench-fake`, statically linked and not position-independent:
+//! `RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static' cargo build --release
+//! --example fake_vendor --target <host>` (the explicit `--target` keeps those flags off build
+//! scripts and proc-macros). Why: the table is meant to measure vsync, yet every fake call's
+//! CPU lands in vsync's rounds — six fakes start at once on a 2-CPU machine — and a
+//! dynamically linked Rust program spends most of its life in the loader. On the 2-CPU VM of
+//! `BENCHMARKS.md`, with other work running, CPU per call went from 0.81–0.96 ms (dynamic) to
+//! 0.48–0.52 ms (static, with the fake's own start-up trimmed, see its module doc) for
+//! `gh secret set` (RUSAGE_CHILDREN over 300 calls) — about a static C program that does
+//! nothing (0.41–0.47 ms) — and with `perf stat -r 200` from 0.63–1.01 to 0.34–0.43 ms for a
+//! call that stores nothing, 1.3–1.9 to 0.52–0.64 ms for a list of 303 secrets (`/bin/true`:
+//! 0.39–0.42 ms). Calls that store a version cost the same by RUSAGE_CHILDREN (0.44–0.52 ms,
+//! state on ext4 or tmpfs alike), though `perf stat` scattered them (0.34–1.07 ms) on the
+//! loaded machine. `cargo build` runs on every bench run (a no-op when nothing changed).
+//! Where the static build is impossible (a host that is not `*-linux-gnu`, no static glibc)
+//! or with `BENCH_FAKE_STATIC=0`, the fake is built dynamically linked with a note on stderr;
+//! the report says which one it measured.
 //!
 //! Knobs (environment):
 //! * `BENCH_LATENCY_MS` — per-call latency of the fakes (`FAKE_DELAY_MS`), default 100.
@@ -21,6 +39,8 @@
 //! * `BENCH_BASELINES=0` — skip the shell loop and `xargs` (to compare vsync builds quickly).
 //! * `BENCH_VSYNC=/path/to/vsync` — measure that binary instead of the one cargo built (an
 //!   A/B of a change: build it elsewhere, point this at it).
+//! * `BENCH_FAKE_STATIC=0` — use a dynamically linked fake (to see what the fake's own cost
+//!   does to the table).
 //!
 //! What is measured, and how:
 //! * wall: from spawning `vsync` to reaping it, stdout and stderr to files; every run must
@@ -109,7 +129,7 @@ fn main() {
     let load = format!("{load_before} at the start, {} at the end", loadavg());
     print!(
         "{}",
-        report(&settings, &rows, &single, &load, started.elapsed())
+        report(&settings, &tools, &rows, &single, &load, started.elapsed())
     );
 }
 
@@ -183,6 +203,8 @@ struct Tools {
     tmp: tempfile::TempDir,
     /// `gh gcloud aws vault` → the fake.
     bin: PathBuf,
+    /// How the fake was built (a line of the report).
+    fake: String,
     shim: PathBuf,
 }
 
@@ -196,7 +218,7 @@ impl Tools {
         fs::create_dir_all(&bin).expect("creating the fake bin dir");
         let fake = fake_vendor();
         for name in ["gh", "gcloud", "aws", "vault"] {
-            std::os::unix::fs::symlink(&fake, bin.join(name)).expect("linking a fake");
+            std::os::unix::fs::symlink(&fake.path, bin.join(name)).expect("linking a fake");
         }
         let source = tmp.path().join("rusage.c");
         let shim = tmp.path().join("rusage.so");
@@ -208,7 +230,12 @@ impl Tools {
             .status()
             .expect("running gcc (needed for the rusage shim)");
         assert!(status.success(), "gcc could not build the rusage shim");
-        Tools { tmp, bin, shim }
+        Tools {
+            tmp,
+            bin,
+            fake: format!("{} ({})", fake.how, fake.path.display()),
+            shim,
+        }
     }
 
     fn path_var(&self) -> String {
@@ -216,31 +243,109 @@ impl Tools {
     }
 }
 
-/// The release fake beside the release vsync, built when missing or older than its source.
-fn fake_vendor() -> PathBuf {
+/// The fake as the bench runs it, and a line saying how it was built.
+struct Fake {
+    path: PathBuf,
+    how: String,
+}
+
+/// Builds the release fake in its own target dir (`target/bench-fake`): statically linked
+/// and not position-independent on a `*-linux-gnu` host (see the module doc: it halves the
+/// fake's CPU per call), else — or when that build fails, or with `BENCH_FAKE_STATIC=0` —
+/// dynamically linked, with a note. `cargo build` runs every time; it is a no-op (well under
+/// a second) when nothing changed.
+fn fake_vendor() -> Fake {
     let vsync = Path::new(BUILT_VSYNC);
-    let profile_dir = vsync.parent().expect("vsync lives in target/<profile>");
-    let fake = profile_dir.join("examples").join("fake_vendor");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake_vendor.rs");
-    let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
-    let stale = match (mtime(&fake), mtime(&source)) {
-        (Some(built), Some(src)) => built < src,
-        _ => true,
-    };
-    if stale {
-        eprintln!("bench: building the fake vendor CLIs (release)");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
-        let status = Command::new(cargo)
-            .args(["build", "--release", "--example", "fake_vendor"])
-            .env("CARGO_TARGET_DIR", target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("running cargo build --example fake_vendor");
-        assert!(status.success(), "building the fake vendor CLIs failed");
+    let target_dir = vsync
+        .parent()
+        .and_then(Path::parent)
+        .expect("vsync lives in target/<profile>")
+        .join("bench-fake");
+    let want_static = std::env::var("BENCH_FAKE_STATIC").map_or(true, |v| v.trim() != "0");
+    let host = rustc_host();
+    if !want_static {
+        eprintln!("bench: BENCH_FAKE_STATIC=0: building the fake vendor CLIs dynamically linked");
+    } else if !host.ends_with("-linux-gnu") {
+        eprintln!(
+            "bench: note: host {host:?} is not *-linux-gnu; the fake vendor CLIs are built \
+             dynamically linked, and each call costs more CPU than it would statically linked"
+        );
+    } else {
+        eprintln!(
+            "bench: building the fake vendor CLIs (release, static, for {host}; about a minute \
+             the first time)"
+        );
+        if let Some(path) = build_fake(&target_dir, Some(&host)) {
+            return Fake {
+                path,
+                how: format!(
+                    "statically linked, non-PIE (`--target {host}`, RUSTFLAGS `{STATIC_FLAGS}`)"
+                ),
+            };
+        }
+        eprintln!(
+            "bench: note: the static build of the fake failed (is the static glibc, libc.a, \
+             installed?); falling back to a dynamically linked fake, which costs more CPU per call"
+        );
     }
-    assert!(fake.is_file(), "no fake vendor CLI at {}", fake.display());
-    fake
+    let path = build_fake(&target_dir, None).expect("building the fake vendor CLIs failed");
+    Fake {
+        path,
+        how: "dynamically linked".into(),
+    }
+}
+
+/// The flags of the static build. `relocation-model=static`: a static-pie would relocate
+/// itself at every start.
+const STATIC_FLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
+
+/// `cargo build --release --example fake_vendor` into `target_dir`; with `static_for`, for
+/// that target triple with [`STATIC_FLAGS`] (the explicit `--target` keeps the flags off build
+/// scripts and proc-macros, which must stay dynamic). `None` if the build fails or its
+/// binary does not run.
+fn build_fake(target_dir: &Path, static_for: Option<&str>) -> Option<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--release", "--example", "fake_vendor"])
+        .env("CARGO_TARGET_DIR", target_dir)
+        // It would win over RUSTFLAGS, and belongs to the outer build.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    let mut out = target_dir.to_path_buf();
+    if let Some(triple) = static_for {
+        let flags = match std::env::var("RUSTFLAGS") {
+            Ok(user) if !user.trim().is_empty() => format!("{user} {STATIC_FLAGS}"),
+            _ => STATIC_FLAGS.to_string(),
+        };
+        cmd.args(["--target", triple]).env("RUSTFLAGS", flags);
+        out.push(triple);
+    }
+    let fake = out.join("release/examples/fake_vendor");
+    let built = cmd.status().is_ok_and(|s| s.success()) && fake.is_file();
+    // It must start: without VSYNC_FAKE_DIR it says so and exits 1.
+    let runs = built
+        && Command::new(&fake)
+            .env_clear()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.code() == Some(1));
+    runs.then_some(fake)
+}
+
+/// The host triple, from `rustc -vV`.
+fn rustc_host() -> String {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        })
+        .unwrap_or_default()
 }
 
 // ----- targets and inputs -------------------------------------------------------------------
@@ -754,6 +859,7 @@ fn single_key(tools: &Tools, settings: &Settings) -> Vec<(&'static str, Stats)> 
 
 fn report(
     settings: &Settings,
+    tools: &Tools,
     rows: &[Row],
     single: &[(&'static str, Stats)],
     load: &str,
@@ -775,6 +881,7 @@ fn report(
         },
         fmt_duration(took)
     );
+    let _ = writeln!(out, "- fake vendor CLIs: {}", tools.fake);
     let _ = writeln!(
         out,
         "- load average (1, 5, 15 min; other work on the machine shows here): {load}\n"
