@@ -4,8 +4,8 @@
 //! document on stdout (machine, the table, the single-key timings, a verdict per target of
 //! issue 5); progress goes to stderr. `BENCHMARKS.md` is that output plus notes.
 //!
-//! It builds nothing itself but the fake and a tiny C shim (below, with `gcc`). At run time it
-//! needs only the Rust toolchain, `gcc`, `/bin/sh` and `xargs`.
+//! It builds the fake, a static vsync and a tiny C shim (below, with `gcc`) itself. At run
+//! time it needs only the Rust toolchain, `gcc`, `/bin/sh` and `xargs`.
 //!
 //! The fake vendor CLIs: a release build of the `fake_vendor` example in its own target dir,
 //! `target/bench-fake`, statically linked and not position-independent:
@@ -37,20 +37,24 @@
 //! * `BENCH_SINGLE_RUNS` — runs of the single-key timings, default 200.
 //! * `BENCH_TARGETS` — a subset of `gh,gcp,aws,vault` (default: all four).
 //! * `BENCH_BASELINES=0` — skip the shell loop and `xargs` (to compare vsync builds quickly).
-//! * `BENCH_VSYNC=/path/to/vsync` — measure that binary instead of the one cargo built (an
-//!   A/B of a change: build it elsewhere, point this at it).
+//! * `BENCH_VSYNC=/path/to/vsync` — measure that (dynamically linked) binary instead of the
+//!   static build (an A/B of a change: build it elsewhere, point this at it).
+//! * `BENCH_VSYNC_STATIC=0` — measure cargo's dynamically linked `target/release/vsync`
+//!   instead of the static build (see below).
 //! * `BENCH_FAKE_STATIC=0` — use a dynamically linked fake (to see what the fake's own cost
 //!   does to the table).
 //!
 //! What is measured, and how:
 //! * wall: from spawning `vsync` to reaping it, stdout and stderr to files; every run must
 //!   exit 0 and print `✅ N secrets synced`, so a wrong run can never pass for a fast one.
-//! * vsync's own CPU and peak RSS: vsync runs with `LD_PRELOAD` of a shim whose destructor,
-//!   at vsync's `exit`, writes `getrusage(RUSAGE_SELF)` (vsync alone: every thread, none of
+//! * which vsync: by default the build users install, statically linked as `scripts/dist`
+//!   builds it, in `target/bench-vsync` (see `vsync_under_test`); the report names it.
+//! * vsync's own CPU and peak RSS: vsync runs with a shim (linked into the static build,
+//!   `LD_PRELOAD`ed into a dynamic one) whose destructor, at vsync's `exit`, writes `getrusage(RUSAGE_SELF)` (vsync alone: every thread, none of
 //!   its children), `getrusage(RUSAGE_CHILDREN)` (the fakes vsync reaped) and `VmHWM` from
 //!   `/proc/self/status`. So "vsync minus the fakes" is the kernel's own split, not a
-//!   difference of two noisy figures. The shim removes itself from the environment in its
-//!   constructor, so the fakes never load it. `VmHWM`, not `ru_maxrss`: after `execve` the
+//!   difference of two noisy figures. The shim removes itself (and its variable) from the
+//!   environment in its constructor, so the fakes never load it. `VmHWM`, not `ru_maxrss`: after `execve` the
 //!   kernel carries the parent's high-water mark into `ru_maxrss` (the bench's own RSS would
 //!   show up as vsync's); `VmHWM` belongs to vsync's address space alone.
 //! * calls per secret: lines added to the fakes' `calls.jsonl` by the run, divided by N.
@@ -61,12 +65,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The vsync this bench builds; `BENCH_VSYNC` may point the measurements at another.
+/// The dynamically linked vsync cargo builds for this bench (see [`vsync_under_test`]).
 const BUILT_VSYNC: &str = env!("CARGO_BIN_EXE_vsync");
-
-fn vsync() -> PathBuf {
-    std::env::var_os("BENCH_VSYNC").map_or_else(|| PathBuf::from(BUILT_VSYNC), PathBuf::from)
-}
 /// vsync's default `--workers`.
 const DEFAULT_WORKERS: u64 = 6;
 
@@ -205,7 +205,8 @@ struct Tools {
     bin: PathBuf,
     /// How the fake was built (a line of the report).
     fake: String,
-    shim: PathBuf,
+    /// The vsync measured.
+    vsync: Vsync,
 }
 
 impl Tools {
@@ -221,20 +222,13 @@ impl Tools {
             std::os::unix::fs::symlink(&fake.path, bin.join(name)).expect("linking a fake");
         }
         let source = tmp.path().join("rusage.c");
-        let shim = tmp.path().join("rusage.so");
         fs::write(&source, SHIM_C).expect("writing the shim source");
-        let status = Command::new("gcc")
-            .args(["-shared", "-fPIC", "-O2", "-o"])
-            .arg(&shim)
-            .arg(&source)
-            .status()
-            .expect("running gcc (needed for the rusage shim)");
-        assert!(status.success(), "gcc could not build the rusage shim");
+        let vsync = vsync_under_test(&source, tmp.path());
         Tools {
             tmp,
             bin,
             fake: format!("{} ({})", fake.how, fake.path.display()),
-            shim,
+            vsync,
         }
     }
 
@@ -331,6 +325,101 @@ fn build_fake(target_dir: &Path, static_for: Option<&str>) -> Option<PathBuf> {
             .status()
             .is_ok_and(|s| s.code() == Some(1));
     runs.then_some(fake)
+}
+
+/// The vsync binary the bench measures, how it was built (a line of the report), and the
+/// shim to preload (`None` when the shim is linked in).
+struct Vsync {
+    path: PathBuf,
+    how: String,
+    preload: Option<PathBuf>,
+}
+
+/// What the table measures: by default the build users install — statically linked like
+/// `scripts/dist` (`--target <host>`, `-C target-feature=+crt-static`) — with the rusage shim
+/// linked in as one more object, since a static binary ignores `LD_PRELOAD`. The shim adds a
+/// constructor and a destructor that do nothing unless `VSYNC_BENCH_RUSAGE` is set. Built in
+/// `target/bench-vsync`. `BENCH_VSYNC=<path>` (a dynamically linked build to A/B) and
+/// `BENCH_VSYNC_STATIC=0` (cargo's own `target/release/vsync`, glibc loaded at run time,
+/// which starts with about 0.9 MB more resident) use the preloaded shim instead; so does a
+/// host where the static build fails.
+fn vsync_under_test(shim_source: &Path, tmp: &Path) -> Vsync {
+    let preloaded = |path: PathBuf, how: &str| {
+        let shim = tmp.join("rusage.so");
+        gcc(&["-shared", "-fPIC", "-O2"], shim_source, &shim);
+        Vsync {
+            path,
+            how: how.to_string(),
+            preload: Some(shim),
+        }
+    };
+    if let Some(path) = std::env::var_os("BENCH_VSYNC") {
+        return preloaded(path.into(), "BENCH_VSYNC, shim preloaded");
+    }
+    if std::env::var("BENCH_VSYNC_STATIC").is_ok_and(|v| v.trim() == "0") {
+        return preloaded(
+            BUILT_VSYNC.into(),
+            "dynamically linked (BENCH_VSYNC_STATIC=0), shim preloaded",
+        );
+    }
+    let host = rustc_host();
+    let target_dir = Path::new(BUILT_VSYNC)
+        .parent()
+        .and_then(Path::parent)
+        .expect("vsync lives in target/<profile>")
+        .join("bench-vsync");
+    // Named by the shim's text: RUSTFLAGS change (and cargo relinks) exactly when it does.
+    let object = target_dir.join(format!("rusage-{:016x}.o", fnv1a(SHIM_C.as_bytes())));
+    fs::create_dir_all(&target_dir).expect("creating target/bench-vsync");
+    gcc(&["-c", "-fPIC", "-O2"], shim_source, &object);
+    eprintln!("bench: building vsync statically linked, as scripts/dist does (for {host})");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let flags = format!(
+        "-C target-feature=+crt-static -C link-arg={}",
+        object.display()
+    );
+    let built = Command::new(cargo)
+        .args(["build", "--release", "--bin", "vsync", "--target", &host])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("RUSTFLAGS", &flags)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .is_ok_and(|s| s.success());
+    let path = target_dir.join(&host).join("release/vsync");
+    if built && path.is_file() {
+        return Vsync {
+            path,
+            how: format!(
+                "statically linked like scripts/dist (`--target {host}`, \
+                 `-C target-feature=+crt-static`), rusage shim linked in"
+            ),
+            preload: None,
+        };
+    }
+    eprintln!("bench: note: the static build of vsync failed; measuring the dynamic one");
+    preloaded(
+        BUILT_VSYNC.into(),
+        "dynamically linked (the static build failed), shim preloaded",
+    )
+}
+
+fn gcc(flags: &[&str], source: &Path, out: &Path) {
+    let status = Command::new("gcc")
+        .args(flags)
+        .arg("-o")
+        .arg(out)
+        .arg(source)
+        .status()
+        .expect("running gcc (needed for the rusage shim)");
+    assert!(status.success(), "gcc could not build the rusage shim");
+}
+
+/// FNV-1a: a stable name for the shim object, no crate needed.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The host triple, from `rustc -vV`.
@@ -510,7 +599,7 @@ fn run_vsync(
     let usage = world.dir.join("rusage.txt");
     let _ = fs::remove_file(&usage);
     let (out, err) = (world.dir.join("stdout"), world.dir.join("stderr"));
-    let mut cmd = Command::new(vsync());
+    let mut cmd = Command::new(&tools.vsync.path);
     cmd.args(["sync", "dev", target.name()])
         .args(target.routing())
         .current_dir(&scenario.project)
@@ -521,11 +610,13 @@ fn run_vsync(
         .env("VSYNC_FAKE_DIR", world.fake())
         .env("LANG", "C.UTF-8")
         .env("FAKE_DELAY_MS", latency.to_string())
-        .env("LD_PRELOAD", &tools.shim)
         .env("VSYNC_BENCH_RUSAGE", &usage)
         .stdin(Stdio::null())
         .stdout(fs::File::create(&out).expect("creating stdout file"))
         .stderr(fs::File::create(&err).expect("creating stderr file"));
+    if let Some(shim) = &tools.vsync.preload {
+        cmd.env("LD_PRELOAD", shim);
+    }
     if settings.workers_flag {
         cmd.arg(format!("--workers={}", settings.workers));
     }
@@ -820,7 +911,7 @@ fn single_key(tools: &Tools, settings: &Settings) -> Vec<(&'static str, Stats)> 
             .stdin(Stdio::null());
     };
     let one_key = time(&|| {
-        let mut cmd = Command::new(vsync());
+        let mut cmd = Command::new(&tools.vsync.path);
         cmd.args(["sync", "dev", "vault"])
             .current_dir(&scenario.project);
         env(&mut cmd);
@@ -835,7 +926,7 @@ fn single_key(tools: &Tools, settings: &Settings) -> Vec<(&'static str, Stats)> 
         cmd
     });
     let version = time(&|| {
-        let mut cmd = Command::new(vsync());
+        let mut cmd = Command::new(&tools.vsync.path);
         cmd.arg("--version");
         env(&mut cmd);
         cmd
@@ -868,7 +959,7 @@ fn report(
     let w = settings.workers;
     let mut out = String::new();
     let _ = writeln!(out, "## Machine\n");
-    for (what, value) in machine() {
+    for (what, value) in machine(&tools.vsync) {
         let _ = writeln!(out, "- {what}: {value}");
     }
     let _ = writeln!(
@@ -901,7 +992,7 @@ fn report(
         "\nwall: one run (median of 3 for N ≤ 100 and for vault). ideal: ceil(N / {w}) × 1 call \
          × latency (vault: one call). lost/round: (wall − ideal) / ceil(N / {w}). vsync CPU: \
          user+sys of the vsync process alone (all its threads, none of its children) with \
-         0 ms fakes, from getrusage(RUSAGE_SELF) at vsync's exit (LD_PRELOAD shim); fakes \
+         0 ms fakes, from getrusage(RUSAGE_SELF) at vsync's exit (the rusage shim); fakes \
          CPU/call: getrusage(RUSAGE_CHILDREN) of the same run per vendor call. peak RSS: VmHWM \
          of vsync (MB = 10^6 bytes), highest of its runs. seq loop / xargs: `sh` making the \
          same calls with the same values (gcp/aws: update, then create if that fails); — where \
@@ -1048,7 +1139,7 @@ fn phase(p: Phase) -> &'static str {
     }
 }
 
-fn machine() -> Vec<(&'static str, String)> {
+fn machine(vsync: &Vsync) -> Vec<(&'static str, String)> {
     let read = |p: &str| fs::read_to_string(p).unwrap_or_default();
     let cpuinfo = read("/proc/cpuinfo");
     let model = cpuinfo
@@ -1095,9 +1186,10 @@ fn machine() -> Vec<(&'static str, String)> {
         (
             "vsync",
             format!(
-                "{} ({})",
-                cmd(&vsync().to_string_lossy(), &["--version"]),
-                vsync().display()
+                "{}, {} ({})",
+                cmd(&vsync.path.to_string_lossy(), &["--version"]),
+                vsync.how,
+                vsync.path.display()
             ),
         ),
         (
