@@ -5,7 +5,7 @@
 use crate::exec::{self, Exit, Outcome};
 use crate::report::{self, Scrubber, Status};
 use crate::signals;
-use crate::targets::{Failure, Op, PerKey, Routing, vault};
+use crate::targets::{Failure, Op, PerKey, vault};
 use crate::task::SecretTask;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,7 +30,6 @@ const MAX_SWITCHES: u32 = 2;
 /// Pushes every task through the target's per-key writes; statuses in task order.
 pub fn run_per_key(
     target: &dyn PerKey,
-    routing: &Routing,
     tasks: &[SecretTask],
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
@@ -79,7 +78,7 @@ pub fn run_per_key(
                         report::out(&format!("Setting secret: {}", task.key));
                         let exists = existing.get().map(|names| {
                             names
-                                .binary_search(&routing.secret_name(&task.key).as_str())
+                                .binary_search(&target.secret_name(&task.key).as_str())
                                 .is_ok()
                         });
                         match push_key(target, task, exists, opts) {

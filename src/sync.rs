@@ -95,7 +95,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let scrubber = Scrubber::new(&parsed.tasks);
     let statuses = match (&routing, routing.per_key()) {
         (Routing::Vault(r), _) => pool::run_bulk(r, &parsed.tasks, &opts, &scrubber),
-        (_, Some(per_key)) => pool::run_per_key(per_key, &routing, &parsed.tasks, &opts, &scrubber),
+        (_, Some(per_key)) => pool::run_per_key(per_key, &parsed.tasks, &opts, &scrubber),
         (_, None) => unreachable!("only vault writes in bulk"),
     };
     let results: Vec<(&str, Status)> = parsed

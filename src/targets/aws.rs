@@ -44,6 +44,11 @@ impl Routing {
 const STDIN_TEXT: &str = "file:///dev/stdin";
 
 impl PerKey for Routing {
+    fn secret_name(&self, key: &str) -> String {
+        // The inherent method (pre-flight checks the same name).
+        Routing::secret_name(self, key)
+    }
+
     fn update_op(&self) -> Op {
         Op::Update
     }

@@ -141,14 +141,6 @@ impl Routing {
         }
     }
 
-    /// The name a key is stored under on the target (aws adds its prefix).
-    pub fn secret_name(&self, key: &str) -> String {
-        match self {
-            Routing::Aws(r) => r.secret_name(key),
-            _ => key.to_string(),
-        }
-    }
-
     /// The per-key write strategy; `None` for vault, which writes all keys at once.
     pub fn per_key(&self) -> Option<&dyn PerKey> {
         match self {
@@ -255,6 +247,11 @@ pub trait PerKey: Sync {
     fn list_cmd(&self) -> Option<VendorCmd> {
         None
     }
+    /// The name a key is stored under on the target (aws adds its prefix).
+    fn secret_name(&self, key: &str) -> String {
+        key.to_string()
+    }
+
     /// Names from the list call's stdout, as `secret_name` spells them: slices of it, so that
     /// at 10,000 secrets the names are not held twice.
     fn parse_list<'a>(&self, _stdout: &'a str) -> Vec<&'a str> {
