@@ -249,12 +249,7 @@ struct Fake {
 /// dynamically linked, with a note. `cargo build` runs every time; it is a no-op (well under
 /// a second) when nothing changed.
 fn fake_vendor() -> Fake {
-    let vsync = Path::new(BUILT_VSYNC);
-    let target_dir = vsync
-        .parent()
-        .and_then(Path::parent)
-        .expect("vsync lives in target/<profile>")
-        .join("bench-fake");
+    let target_dir = bench_target_dir("bench-fake");
     let want_static = std::env::var("BENCH_FAKE_STATIC").map_or(true, |v| v.trim() != "0");
     let host = rustc_host();
     if !want_static {
@@ -293,29 +288,17 @@ fn fake_vendor() -> Fake {
 /// itself at every start.
 const STATIC_FLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
 
-/// `cargo build --release --example fake_vendor` into `target_dir`; with `static_for`, for
-/// that target triple with [`STATIC_FLAGS`] (the explicit `--target` keeps the flags off build
-/// scripts and proc-macros, which must stay dynamic). `None` if the build fails or its
-/// binary does not run.
+/// The fake built into `target_dir` (with `static_for`, for that triple with
+/// [`STATIC_FLAGS`]); `None` if the build fails or its binary does not run.
 fn build_fake(target_dir: &Path, static_for: Option<&str>) -> Option<PathBuf> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--release", "--example", "fake_vendor"])
-        .env("CARGO_TARGET_DIR", target_dir)
-        // It would win over RUSTFLAGS, and belongs to the outer build.
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    let mut out = target_dir.to_path_buf();
-    if let Some(triple) = static_for {
-        let flags = match std::env::var("RUSTFLAGS") {
-            Ok(user) if !user.trim().is_empty() => format!("{user} {STATIC_FLAGS}"),
-            _ => STATIC_FLAGS.to_string(),
-        };
-        cmd.args(["--target", triple]).env("RUSTFLAGS", flags);
-        out.push(triple);
-    }
+    let out = match static_for {
+        Some(triple) => target_dir.join(triple),
+        None => target_dir.to_path_buf(),
+    };
     let fake = out.join("release/examples/fake_vendor");
-    let built = cmd.status().is_ok_and(|s| s.success()) && fake.is_file();
+    let what = ["--example", "fake_vendor"];
+    let built =
+        cargo_release(target_dir, &what, static_for.map(|t| (t, STATIC_FLAGS))) && fake.is_file();
     // It must start: without VSYNC_FAKE_DIR it says so and exits 1.
     let runs = built
         && Command::new(&fake)
@@ -363,29 +346,17 @@ fn vsync_under_test(shim_source: &Path, tmp: &Path) -> Vsync {
         );
     }
     let host = rustc_host();
-    let target_dir = Path::new(BUILT_VSYNC)
-        .parent()
-        .and_then(Path::parent)
-        .expect("vsync lives in target/<profile>")
-        .join("bench-vsync");
+    let target_dir = bench_target_dir("bench-vsync");
     // Named by the shim's text: RUSTFLAGS change (and cargo relinks) exactly when it does.
     let object = target_dir.join(format!("rusage-{:016x}.o", fnv1a(SHIM_C.as_bytes())));
     fs::create_dir_all(&target_dir).expect("creating target/bench-vsync");
     gcc(&["-c", "-fPIC", "-O2"], shim_source, &object);
     eprintln!("bench: building vsync statically linked, as scripts/dist does (for {host})");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let flags = format!(
         "-C target-feature=+crt-static -C link-arg={}",
         object.display()
     );
-    let built = Command::new(cargo)
-        .args(["build", "--release", "--bin", "vsync", "--target", &host])
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .env("RUSTFLAGS", &flags)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .is_ok_and(|s| s.success());
+    let built = cargo_release(&target_dir, &["--bin", "vsync"], Some((&host, &flags)));
     let path = target_dir.join(&host).join("release/vsync");
     if built && path.is_file() {
         return Vsync {
@@ -420,6 +391,38 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// `target/<name>`, beside cargo's own profile dirs: the bench's separate builds live there
+/// so their flags never invalidate the ordinary ones.
+fn bench_target_dir(name: &str) -> PathBuf {
+    Path::new(BUILT_VSYNC)
+        .parent()
+        .and_then(Path::parent)
+        .expect("vsync lives in target/<profile>")
+        .join(name)
+}
+
+/// `cargo build --release <what>` into `target_dir`; with `cross = (triple, flags)`, for that
+/// triple with `flags` added to the user's RUSTFLAGS (the explicit `--target` keeps them off
+/// build scripts and proc-macros, which must stay dynamic). True when cargo succeeded.
+fn cargo_release(target_dir: &Path, what: &[&str], cross: Option<(&str, &str)>) -> bool {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--release"])
+        .args(what)
+        .env("CARGO_TARGET_DIR", target_dir)
+        // It would win over RUSTFLAGS, and belongs to the outer build.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if let Some((triple, flags)) = cross {
+        let flags = match std::env::var("RUSTFLAGS") {
+            Ok(user) if !user.trim().is_empty() => format!("{user} {flags}"),
+            _ => flags.to_string(),
+        };
+        cmd.args(["--target", triple]).env("RUSTFLAGS", flags);
+    }
+    cmd.status().is_ok_and(|s| s.success())
 }
 
 /// The host triple, from `rustc -vV`.

@@ -153,9 +153,8 @@ fn run_until(
             next_check = now + TICK;
             if status.is_none() && !killed {
                 if aborted() {
-                    kill(&mut child);
-                    killed = true;
-                    limit = Instant::now() + PIPE_GRACE;
+                    // Ended as at the deadline, by the branch above.
+                    limit = now;
                 } else if let Ok(Some(s)) = child.try_wait() {
                     status = Some(s);
                     // An exited child reads no more; its pipes get the grace period.
