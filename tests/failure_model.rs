@@ -398,6 +398,28 @@ fn a_grandchild_holding_the_output_pipes_does_not_hold_the_call_past_a_short_gra
     );
 }
 
+#[test]
+fn a_list_call_still_running_once_every_key_is_pushed_is_killed_not_awaited() {
+    // D8's list call only informs the first write of each key; once all are pushed its answer
+    // no longer matters, so a slow one must not hold the run (or outlive it).
+    let mut t = Test::new().env_file("dev", "ALPHA=a-value-1\nBRAVO=b-value-2\n");
+    wrap_fake(
+        &t,
+        "gcloud",
+        "if [ \"$1 $2\" = 'secrets list' ]; then sleep 30; fi\nexec \"$REAL\" \"$@\"\n",
+    );
+    t = sync(t, &GCP).arg("--timeout=60");
+    let started = std::time::Instant::now();
+    let out = t.run();
+    let took = started.elapsed();
+    out.success().stdout_has("\n✅ 2 secrets synced to gcp in ");
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "the run waited for the list call: {took:?}"
+    );
+    assert_no_fake_left(&t);
+}
+
 /// Puts a shell script in place of one fake vendor CLI; the script finds the real fake in
 /// `$REAL` (named like the vendor, since the fake picks its vendor from `argv[0]`).
 fn wrap_fake(t: &Test, bin: &str, body: &str) -> std::path::PathBuf {
