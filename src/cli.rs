@@ -2,7 +2,7 @@
 //! `SyncArgs` the rest of the program uses (nothing past here re-checks a flag).
 
 use crate::envfile::Policy;
-use crate::targets::Target;
+use crate::targets::{self, Kind};
 use anyhow::{Context, bail};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,7 +21,7 @@ pub enum Command {
 pub struct SyncArgs {
     /// As typed: it names `.env.<env>` and gh's environment.
     pub env: String,
-    pub target: Target,
+    pub target: &'static Kind,
     pub policy: Policy,
     pub repo: Option<String>,
     /// Routing flags of the chosen target, by flag name without `--`.
@@ -85,7 +85,7 @@ where
                 workers = number(parser.value()?, "--workers", 1, 64)? as usize;
             }
             Long("timeout") => timeout = number(parser.value()?, "--timeout", 1, 3600)?,
-            Long(name) if Target::owning_flag(name).is_some() => {
+            Long(name) if targets::owning_flag(name).is_some() => {
                 let name = name.to_string();
                 let v = string(parser.value()?, &format!("--{name}"))?;
                 routing_all.insert(name, v);
@@ -104,12 +104,16 @@ where
     let env = words
         .next()
         .ok_or_else(|| UsageError("missing <env> and <target>".into()))?;
-    let target_name = words
-        .next()
-        .ok_or_else(|| UsageError("missing <target> (gh, gcp, aws, azure or vault)".into()))?;
-    let target = Target::parse(&target_name).ok_or_else(|| {
+    let target_name = words.next().ok_or_else(|| {
         UsageError(format!(
-            "unknown target '{target_name}' (expected gh, gcp, aws, azure or vault)"
+            "missing <target> ({})",
+            targets::names_for_humans()
+        ))
+    })?;
+    let target = targets::find(&target_name).ok_or_else(|| {
+        UsageError(format!(
+            "unknown target '{target_name}' (expected {})",
+            targets::names_for_humans()
         ))
     })?;
     if let Some(extra) = words.next() {
@@ -118,8 +122,8 @@ where
 
     let (routing, others): (BTreeMap<_, _>, BTreeMap<_, _>) = routing_all
         .into_iter()
-        .partition(|(flag, _)| Target::owning_flag(flag) == Some(target));
-    for field in target.fields().iter().filter(|f| f.required) {
+        .partition(|(flag, _)| targets::owning_flag(flag) == Some(target));
+    for field in target.settings.iter().filter(|f| f.required) {
         if routing.get(field.flag).is_some_and(|v| v.is_empty()) {
             bail!("--{} needs a value", field.flag);
         }
@@ -183,7 +187,7 @@ mod tests {
             "o/r",
         ]);
         assert_eq!(s.env, "dev");
-        assert_eq!(s.target, Target::Gh);
+        assert_eq!(s.target.name, "gh");
         assert_eq!(s.policy.inline_file_suffixes, ["_PATH", "_FILE"]);
         assert_eq!(s.policy.exclude_properties, ["GITHUB_TOKEN"]);
         assert_eq!(s.routing["gh-repo"], "o/r");
@@ -202,7 +206,7 @@ mod tests {
             "prod",
             "vault",
         ]);
-        assert_eq!((s.env.as_str(), s.target), ("prod", Target::Vault));
+        assert_eq!((s.env.as_str(), s.target.name), ("prod", "vault"));
         assert!(s.dry_run);
         assert_eq!(s.workers, 2);
         assert_eq!(s.timeout, Duration::from_secs(5));

@@ -10,6 +10,7 @@
 //! this tool does not know survive a load/save round trip, and nothing here ever prints a
 //! value from the document (it holds credentials).
 
+use crate::targets;
 use anyhow::{Context, anyhow};
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
@@ -26,18 +27,6 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 const FILE_MODE: u32 = 0o600;
 const DIR_MODE: u32 = 0o700;
-
-/// Known `sync.<target>` blocks and the fields each must carry as non-empty strings.
-const REQUIRED_SYNC_FIELDS: &[(&str, &[&str])] = &[
-    ("gh", &["repo"]),
-    ("gcp", &["project"]),
-    ("aws", &["region"]),
-    ("azure", &["vaultName"]),
-    ("vault", &["addr", "mount", "secretPath"]),
-];
-
-/// Known optional fields that, when present, must be strings (possibly empty).
-const OPTIONAL_SYNC_FIELDS: &[(&str, &[&str])] = &[("aws", &["secretPrefix"])];
 
 /// A loaded (or new) config file. Only [`ConfigFile::load`] makes one from disk, and it
 /// refuses corrupt or invalid files, so a file vsync cannot read is never written back.
@@ -249,25 +238,23 @@ pub fn validate(doc: &Value) -> Result<(), String> {
         return Ok(());
     };
     let sync = sync.as_object().ok_or("sync must be an object")?;
-    for (target, fields) in REQUIRED_SYNC_FIELDS {
-        let Some(block) = sync.get(*target) else {
+    // Each known target's block: required settings are non-empty strings, optional ones
+    // strings (possibly empty). Unknown blocks and fields belong to other tools.
+    for kind in targets::REGISTRY {
+        let target = kind.name;
+        let Some(block) = sync.get(target) else {
             continue;
         };
         let block = block
             .as_object()
             .ok_or_else(|| format!("sync.{target} must be an object"))?;
-        for field in *fields {
-            if block.get(*field).and_then(non_empty_str).is_none() {
+        for setting in kind.settings {
+            let field = setting.config_key;
+            let value = block.get(field);
+            if setting.required && value.and_then(non_empty_str).is_none() {
                 return Err(format!("sync.{target}.{field} must be a non-empty string"));
             }
-        }
-    }
-    for (target, fields) in OPTIONAL_SYNC_FIELDS {
-        let Some(block) = sync.get(*target).and_then(Value::as_object) else {
-            continue;
-        };
-        for field in *fields {
-            if block.get(*field).is_some_and(|v| !v.is_string()) {
+            if value.is_some_and(|v| !v.is_string()) {
                 return Err(format!("sync.{target}.{field} must be a string"));
             }
         }
@@ -613,7 +600,14 @@ mod tests {
             "vault": {"addr": "https://v:8200", "mount": "secret", "secretPath": "a/b"}
         });
         assert_eq!(validate(&json!({"version": 1, "sync": complete})), Ok(()));
-        for (target, fields) in REQUIRED_SYNC_FIELDS {
+        let required: &[(&str, &[&str])] = &[
+            ("gh", &["repo"]),
+            ("gcp", &["project"]),
+            ("aws", &["region"]),
+            ("azure", &["vaultName"]),
+            ("vault", &["addr", "mount", "secretPath"]),
+        ];
+        for (target, fields) in required {
             for field in *fields {
                 let want = format!("sync.{target}.{field} must be a non-empty string");
                 for bad in [None, Some(json!("")), Some(json!(7)), Some(json!(null))] {

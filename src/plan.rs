@@ -1,10 +1,10 @@
-//! `--dry-run` (D7): what a run would do, without doing it. Pure; values are never shown,
-//! only where each came from and its size.
+//! `--dry-run`: what a run would do, without doing it. Pure; values are never shown, only
+//! where each came from and its size.
 
-use crate::targets::{Op, PerKey, Routing, VendorCmd};
+use crate::targets::{Op, PerKey, Target, VendorCmd, Writes};
 use crate::task::{SecretTask, Source};
 
-pub fn render(routing: &Routing, tasks: &[SecretTask], env: &str) -> Vec<String> {
+pub fn render(target: &dyn Target, tasks: &[SecretTask]) -> Vec<String> {
     let mut lines = vec![
         String::new(),
         "Dry run: no vendor CLI was run and nothing was saved. Planned calls (each value goes on stdin):".to_string(),
@@ -16,23 +16,20 @@ pub fn render(routing: &Routing, tasks: &[SecretTask], env: &str) -> Vec<String>
         };
         format!("  {}  {source}  {} bytes", t.key, t.value.len())
     };
-    match routing {
-        Routing::Vault(r) => {
+    match target.writes() {
+        Writes::Bulk(bulk) => {
             for t in tasks {
                 lines.push(key_line(t));
             }
-            let doc = crate::targets::vault::document(tasks);
+            let doc = bulk.document(tasks);
             lines.push(format!(
                 "  one write, a JSON object of {} keys ({} bytes) on stdin:",
                 tasks.len(),
                 doc.len()
             ));
-            lines.push(format!("    {}", r.write_cmd().display()));
+            lines.push(format!("    {}", bulk.write_cmd().display()));
         }
-        _ => {
-            let per_key = routing
-                .per_key()
-                .expect("every target but vault is per-key");
+        Writes::PerKey(per_key) => {
             if let Some(list) = per_key.list_cmd() {
                 lines.push(format!(
                     "  once, to learn which secrets exist: {}",
@@ -41,7 +38,7 @@ pub fn render(routing: &Routing, tasks: &[SecretTask], env: &str) -> Vec<String>
             }
             for t in tasks {
                 lines.push(key_line(t));
-                let cmds = planned_cmds(per_key, &t.key, env);
+                let cmds = planned_cmds(per_key, &t.key);
                 for (i, cmd) in cmds.iter().enumerate() {
                     let when = match (i, cmds.len()) {
                         (_, 1) => "",
@@ -57,11 +54,11 @@ pub fn render(routing: &Routing, tasks: &[SecretTask], env: &str) -> Vec<String>
 }
 
 /// The commands a per-key push may run, for the dry-run plan.
-fn planned_cmds(target: &dyn PerKey, key: &str, env: &str) -> Vec<VendorCmd> {
+fn planned_cmds(target: &dyn PerKey, key: &str) -> Vec<VendorCmd> {
     let first = target.update_op();
-    let mut cmds = vec![target.push_cmd(key, first, env)];
+    let mut cmds = vec![target.push_cmd(key, first)];
     if first == Op::Update {
-        cmds.push(target.push_cmd(key, Op::Create, env));
+        cmds.push(target.push_cmd(key, Op::Create));
     }
     cmds
 }
@@ -69,7 +66,7 @@ fn planned_cmds(target: &dyn PerKey, key: &str, env: &str) -> Vec<VendorCmd> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::targets::{gcp, gh, vault};
+    use crate::targets::{gcp::Gcp, gh::Gh, vault::Vault};
     use std::path::PathBuf;
 
     fn tasks() -> Vec<SecretTask> {
@@ -91,8 +88,11 @@ mod tests {
 
     #[test]
     fn the_gh_plan_names_each_key_its_source_size_and_command_but_no_value() {
-        let r = Routing::Gh(gh::Routing { repo: "o/r".into() });
-        let text = render(&r, &tasks(), "dev").join("\n");
+        let r = Gh {
+            repo: "o/r".into(),
+            env: "dev".into(),
+        };
+        let text = render(&r, &tasks()).join("\n");
         assert!(
             text.contains("  API  literal  12 bytes\n    gh secret set API --env dev --repo o/r"),
             "{text}"
@@ -103,10 +103,10 @@ mod tests {
 
     #[test]
     fn the_gcp_plan_shows_the_list_call_and_both_writes() {
-        let r = Routing::Gcp(gcp::Routing {
+        let r = Gcp {
             project: "p".into(),
-        });
-        let text = render(&r, &tasks(), "dev").join("\n");
+        };
+        let text = render(&r, &tasks()).join("\n");
         assert!(text.contains("once, to learn which secrets exist: gcloud secrets list --project=p '--format=value(name)'"), "{text}");
         assert!(
             text.contains(
@@ -124,12 +124,12 @@ mod tests {
 
     #[test]
     fn the_vault_plan_is_one_write() {
-        let r = Routing::Vault(vault::Routing {
+        let r = Vault {
             addr: "http://v:8200".into(),
             mount: "secret".into(),
             path: "app/dev".into(),
-        });
-        let text = render(&r, &tasks(), "dev").join("\n");
+        };
+        let text = render(&r, &tasks()).join("\n");
         assert!(
             text.contains("VAULT_ADDR=http://v:8200 vault kv put -mount=secret app/dev -"),
             "{text}"

@@ -1,11 +1,12 @@
-//! The push engine: a crossbeam job queue drained by worker threads (gh, gcp, aws, azure),
-//! or one bulk write (vault). Retries, fallbacks between create and update (D8), the
-//! per-call timeout and the run deadline are decided here; spawning is `exec`'s.
+//! The push engine: a crossbeam job queue drained by worker threads for targets that write
+//! per key, or one bulk write for those that write everything at once. Retries, switches
+//! between create and update, the per-call timeout and the run deadline are decided here;
+//! spawning is `exec`'s.
 
 use crate::exec::{self, Exit, Outcome};
 use crate::report::{self, Scrubber, Status};
 use crate::signals;
-use crate::targets::{Failure, Op, PerKey, vault};
+use crate::targets::{Bulk, Failure, Op, PerKey, Target, Writes};
 use crate::task::SecretTask;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,17 +20,30 @@ pub struct RunOpts {
     pub deadline: Instant,
     /// First retry waits about this long, doubling each time (with jitter).
     pub retry_base: Duration,
-    pub env: String,
 }
 
-/// Three attempts in all for a transient failure (D6).
+/// Three attempts in all for a transient failure.
 const MAX_ATTEMPTS: u32 = 3;
 /// Create ↔ update switches per key; two cover "list was stale" plus "created meanwhile".
 const MAX_SWITCHES: u32 = 2;
 
-/// Pushes every task through the target's per-key writes; statuses in task order.
-pub fn run_per_key(
-    target: &dyn PerKey,
+/// Pushes every task to the target; statuses in task order.
+pub fn run(
+    target: &dyn Target,
+    tasks: &[SecretTask],
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Vec<Status> {
+    match target.writes() {
+        Writes::PerKey(per_key) => run_per_key(target, per_key, tasks, opts, scrubber),
+        Writes::Bulk(bulk) => run_bulk(bulk, tasks, opts, scrubber),
+    }
+}
+
+/// Each key with its own calls, from a pool of workers.
+fn run_per_key(
+    target: &dyn Target,
+    per_key: &dyn PerKey,
     tasks: &[SecretTask],
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
@@ -39,7 +53,7 @@ pub fn run_per_key(
         tx.send(i).expect("receiver alive");
     }
     drop(tx);
-    // Names known to exist, filled by one list call running beside the first pushes (D8);
+    // Names known to exist, filled by one list call running beside the first pushes;
     // until (or unless) it answers, workers assume the steady state: the secret exists.
     // They are kept as sorted slices of the call's output (`listed`, which outlives the
     // workers so they can borrow from it), not as a set of copies: at 10,000 secrets that is
@@ -51,13 +65,13 @@ pub fn run_per_key(
     let mut statuses = vec![Status::NotAttempted; tasks.len()];
 
     std::thread::scope(|scope| {
-        if let Some(list) = target.list_cmd() {
+        if let Some(list) = per_key.list_cmd() {
             let (listed, existing, pushed_all) = (&listed, &existing, &pushed_all);
             scope.spawn(move || {
                 let out = exec::run_abortable(&list, b"", call_timeout(opts), pushed_all);
                 if out.success() {
                     let text = listed.get_or_init(|| into_text(out.stdout));
-                    let mut names = target.parse_list(text);
+                    let mut names = per_key.parse_list(text);
                     names.sort_unstable();
                     names.shrink_to_fit();
                     let _ = existing.set(names);
@@ -77,11 +91,10 @@ pub fn run_per_key(
                         let task = &tasks[i];
                         report::out(&format!("Setting secret: {}", task.key));
                         let exists = existing.get().map(|names| {
-                            names
-                                .binary_search(&target.secret_name(&task.key).as_str())
-                                .is_ok()
+                            let name = target.secret_name(&task.key);
+                            names.binary_search(&name.as_ref()).is_ok()
                         });
-                        match push_key(target, task, exists, opts) {
+                        match push_key(per_key, task, exists, opts) {
                             Ok(()) => {
                                 report::out(&format!("✓ {}", task.key));
                                 done.push((i, Status::Synced));
@@ -130,7 +143,7 @@ fn push_key(
     let mut attempt = 1;
     let mut switches = 0;
     loop {
-        let cmd = target.push_cmd(&task.key, op, &opts.env);
+        let cmd = target.push_cmd(&task.key, op);
         let out = exec::run(&cmd, &task.value, call_timeout(opts));
         if out.success() {
             return Ok(());
@@ -159,9 +172,9 @@ fn push_key(
     }
 }
 
-/// vault: one blocking bulk write of every task (atomic: all land or none).
-pub fn run_bulk(
-    routing: &vault::Routing,
+/// One blocking write of every task (atomic: all land or none).
+fn run_bulk(
+    bulk: &dyn Bulk,
     tasks: &[SecretTask],
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
@@ -169,27 +182,16 @@ pub fn run_bulk(
     if signals::stop_requested() || Instant::now() >= opts.deadline {
         return vec![Status::NotAttempted; tasks.len()];
     }
-    report::out(&format!(
-        "Writing {} keys to {}/{}",
-        tasks.len(),
-        routing.mount,
-        routing.path
-    ));
-    let cmd = routing.write_cmd();
-    let document = vault::document(tasks);
+    report::out(&bulk.announce(tasks.len()));
+    let cmd = bulk.write_cmd();
+    let document = bulk.document(tasks);
     let mut attempt = 1;
     let result = loop {
         let out: Outcome = exec::run(&cmd, &document, call_timeout(opts));
         if out.success() {
             break Ok(());
         }
-        let failure = classify(&out, |stderr, _| {
-            if vault::is_transient(stderr) {
-                Failure::Transient
-            } else {
-                Failure::Permanent
-            }
-        });
+        let failure = classify(&out, |stderr, code| bulk.classify(stderr, code));
         if failure == Failure::Transient && attempt < MAX_ATTEMPTS && backoff(attempt, opts) {
             attempt += 1;
             continue;
@@ -205,7 +207,8 @@ pub fn run_bulk(
         }
         Err(out) => {
             report::err(&format!(
-                "WARNING: vault kv put failed: {}",
+                "WARNING: {} failed: {}",
+                bulk.label(),
                 scrubber.vendor_text(&out.describe(), out.stderr_cut)
             ));
             vec![Status::Failed; tasks.len()]

@@ -1,72 +1,64 @@
 //! Routing resolution, shared by every target: flag → config → (TTY prompt) → error.
 //!
-//! Pure: the caller supplies the flags and a view of the config, and gets back the values plus
-//! the config updates to persist. Prompting lives in `main`, which feeds answers back in as
-//! flags, so an answer is persisted exactly like a flag.
+//! Pure: the caller supplies the flags and a view of the config, and gets back the settings
+//! plus the config updates to persist. Prompting lives in `sync`, which feeds answers back in
+//! as flags, so an answer is persisted exactly like a flag.
 
-use crate::targets::{Field, Target};
+use crate::targets::{Kind, Setting, Settings};
 use std::collections::BTreeMap;
-
-/// Resolved settings of one target, keyed by their config key (`repo`, `secretPrefix`, …).
-pub type Values = BTreeMap<&'static str, String>;
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Resolved {
-    pub values: Values,
-    /// `(config key, new value)` for every flag that differs from the config; `None` clears
-    /// an optional field (`--aws-secret-prefix=`).
-    pub updates: Vec<(&'static str, Option<String>)>,
+    pub settings: Settings,
+    /// Every setting whose flag differs from the config, with its new value; `None` clears
+    /// an optional setting (`--aws-secret-prefix=`).
+    pub updates: Vec<(&'static Setting, Option<String>)>,
 }
 
-/// Resolves every field of `target`; the first required field with neither flag nor config
+/// Resolves every setting of `kind`; the first required setting with neither flag nor config
 /// value is returned as the error.
 ///
 /// `flags` maps flag names (without `--`) to values; `config` reads `sync.<target>.<key>`.
 pub fn resolve(
-    target: Target,
+    kind: &'static Kind,
     flags: &BTreeMap<String, String>,
     config: &dyn Fn(&str) -> Option<String>,
-) -> Result<Resolved, &'static Field> {
-    let mut values = Values::new();
+) -> Result<Resolved, &'static Setting> {
+    let mut settings = Settings::default();
     let mut updates = Vec::new();
-    for field in target.fields() {
-        let stored = config(field.cfg_key).filter(|v| !v.is_empty());
-        match flags.get(field.flag) {
+    for setting in kind.settings {
+        let stored = config(setting.config_key).filter(|v| !v.is_empty());
+        let value = match flags.get(setting.flag) {
             Some(flag) => {
                 let new = Some(flag.clone()).filter(|v| !v.is_empty());
                 if new != stored {
-                    updates.push((field.cfg_key, new.clone()));
+                    updates.push((setting, new.clone()));
                 }
-                if let Some(v) = new {
-                    values.insert(field.cfg_key, v);
-                }
+                new
             }
-            None => {
-                if let Some(v) = stored {
-                    values.insert(field.cfg_key, v);
-                }
-            }
-        }
-        if field.required && !values.contains_key(field.cfg_key) {
-            return Err(field);
+            None => stored,
+        };
+        match value {
+            Some(v) => settings.set(setting, v),
+            None if setting.required => return Err(setting),
+            None => {}
         }
     }
-    Ok(Resolved { values, updates })
+    Ok(Resolved { settings, updates })
 }
 
-/// The 0.8 error for a missing setting when there is no TTY to ask on.
-pub fn missing_message(target: Target, field: &Field) -> String {
+/// The error for a missing setting when there is no TTY to ask on.
+pub fn missing_message(kind: &Kind, setting: &Setting) -> String {
     format!(
         "sync.{}.{} not configured for this (repo, env) and no --{} flag passed.",
-        target.name(),
-        field.cfg_key,
-        field.flag
+        kind.name, setting.config_key, setting.flag
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::{REGISTRY, find};
 
     fn flags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -84,10 +76,9 @@ mod tests {
         }
     }
 
-    /// Every required field of every target: one flag value for each.
-    fn all_flags(target: Target) -> Vec<(&'static str, &'static str)> {
-        target
-            .fields()
+    /// Every required setting of a target: one flag value for each.
+    fn all_flags(kind: &Kind) -> Vec<(&'static str, &'static str)> {
+        kind.settings
             .iter()
             .filter(|f| f.required)
             .map(|f| (f.flag, "from-flag"))
@@ -96,17 +87,16 @@ mod tests {
 
     #[test]
     fn a_flag_wins_over_the_config_and_marks_it_for_saving_for_every_field() {
-        for target in Target::ALL {
-            for field in target.fields() {
+        for &target in REGISTRY {
+            for field in target.settings {
                 let mut given = all_flags(target);
                 given.retain(|(f, _)| *f != field.flag);
                 given.push((field.flag, "new"));
                 let cfg = |_: &str| Some("old".to_string());
                 let r = resolve(target, &flags(&given), &cfg).unwrap();
-                assert_eq!(r.values[field.cfg_key], "new", "{}", field.flag);
+                assert_eq!(r.settings.get(field), Some("new"), "{}", field.flag);
                 assert!(
-                    r.updates
-                        .contains(&(field.cfg_key, Some("new".to_string()))),
+                    r.updates.contains(&(field, Some("new".to_string()))),
                     "{}",
                     field.flag
                 );
@@ -116,12 +106,12 @@ mod tests {
 
     #[test]
     fn the_config_is_used_unchanged_when_no_flag_is_given() {
-        for target in Target::ALL {
+        for &target in REGISTRY {
             let cfg = |_: &str| Some("stored".to_string());
             let r = resolve(target, &flags(&[]), &cfg).unwrap();
             assert!(r.updates.is_empty());
-            for field in target.fields() {
-                assert_eq!(r.values[field.cfg_key], "stored");
+            for field in target.settings {
+                assert_eq!(r.settings.get(field), Some("stored"));
             }
         }
     }
@@ -129,7 +119,7 @@ mod tests {
     #[test]
     fn a_flag_equal_to_the_config_needs_no_save() {
         let r = resolve(
-            Target::Gh,
+            find("gh").unwrap(),
             &flags(&[("gh-repo", "o/r")]),
             &config(&[("repo", "o/r")]),
         )
@@ -141,23 +131,23 @@ mod tests {
     fn each_missing_required_field_is_reported_with_the_exact_08_text() {
         let expected = [
             (
-                Target::Gh,
+                find("gh").unwrap(),
                 "sync.gh.repo not configured for this (repo, env) and no --gh-repo flag passed.",
             ),
             (
-                Target::Gcp,
+                find("gcp").unwrap(),
                 "sync.gcp.project not configured for this (repo, env) and no --gcp-project flag passed.",
             ),
             (
-                Target::Aws,
+                find("aws").unwrap(),
                 "sync.aws.region not configured for this (repo, env) and no --aws-region flag passed.",
             ),
             (
-                Target::Azure,
+                find("azure").unwrap(),
                 "sync.azure.vaultName not configured for this (repo, env) and no --azure-vault flag passed.",
             ),
             (
-                Target::Vault,
+                find("vault").unwrap(),
                 "sync.vault.addr not configured for this (repo, env) and no --vault-addr flag passed.",
             ),
         ];
@@ -184,38 +174,41 @@ mod tests {
             ),
         ];
         for (missing, text) in cases {
-            let given: Vec<_> = all_flags(Target::Vault)
+            let given: Vec<_> = all_flags(find("vault").unwrap())
                 .into_iter()
                 .filter(|(f, _)| *f != missing)
                 .collect();
-            let field = resolve(Target::Vault, &flags(&given), &|_| None).unwrap_err();
-            assert_eq!(missing_message(Target::Vault, field), text);
+            let field = resolve(find("vault").unwrap(), &flags(&given), &|_| None).unwrap_err();
+            assert_eq!(missing_message(find("vault").unwrap(), field), text);
         }
     }
 
     #[test]
     fn the_optional_aws_prefix_may_be_absent_set_or_cleared() {
-        let none = resolve(Target::Aws, &flags(&[("aws-region", "eu-west-1")]), &|_| {
-            None
-        })
+        let none = resolve(
+            find("aws").unwrap(),
+            &flags(&[("aws-region", "eu-west-1")]),
+            &|_| None,
+        )
         .unwrap();
-        assert!(!none.values.contains_key("secretPrefix"));
+        let prefix = &find("aws").unwrap().settings[1];
+        assert_eq!(none.settings.get(prefix), None);
 
         let stored = resolve(
-            Target::Aws,
+            find("aws").unwrap(),
             &flags(&[]),
             &config(&[("region", "eu-west-1"), ("secretPrefix", "app/")]),
         )
         .unwrap();
-        assert_eq!(stored.values["secretPrefix"], "app/");
+        assert_eq!(stored.settings.get(prefix), Some("app/"));
 
         let cleared = resolve(
-            Target::Aws,
+            find("aws").unwrap(),
             &flags(&[("aws-secret-prefix", "")]),
             &config(&[("region", "eu-west-1"), ("secretPrefix", "app/")]),
         )
         .unwrap();
-        assert!(!cleared.values.contains_key("secretPrefix"));
-        assert_eq!(cleared.updates, vec![("secretPrefix", None)]);
+        assert_eq!(cleared.settings.get(prefix), None);
+        assert_eq!(cleared.updates, vec![(prefix, None)]);
     }
 }

@@ -1,5 +1,5 @@
-//! One `vsync sync` run, in the order of 0.8: policy header → parse → routing (saved when
-//! changed) → pre-flight → vendor CLI located → banner → push → summary.
+//! One `vsync sync` run: policy header → parse → routing (saved when changed) → pre-flight
+//! → vendor CLI located → banner → push → summary.
 //!
 //! This is the thin shell around the pure modules: it reads the environment, the terminal
 //! and the files, and decides the exit status.
@@ -10,7 +10,7 @@ use crate::envfile::{self, Policy};
 use crate::pool::{self, RunOpts};
 use crate::report::{self, Scrubber, Status};
 use crate::routing::{self, Resolved};
-use crate::targets::{Routing, Target};
+use crate::targets::Kind;
 use crate::{plan, preflight, repo, signals};
 use anyhow::{Context, bail};
 use std::io::{BufRead, IsTerminal, Write};
@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// The 0.7 run deadline.
+/// The whole run's deadline.
 const RUN_DEADLINE: Duration = Duration::from_secs(600);
 const RETRY_BASE: Duration = Duration::from_secs(1);
 
@@ -42,46 +42,45 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         bail!("no secrets to sync from {}", env_path.display());
     }
 
-    let target = args.target;
+    let kind = args.target;
     for flag in &args.ignored {
         report::err(&format!(
             "warning: ignoring {flag}: it does not apply to the {} target",
-            target.name()
+            kind.name
         ));
     }
-    let resolved = resolve_routing(target, &args, &config)?;
-    let routing = Routing::from_values(target, &resolved.values);
-    let warnings =
-        preflight::check(target.name(), &routing, &parsed.tasks).map_err(anyhow::Error::msg)?;
+    let resolved = resolve_routing(kind, &args, &config)?;
+    let target = (kind.open)(&resolved.settings, &args.env);
+    let warnings = preflight::check(&*target, &parsed.tasks).map_err(anyhow::Error::msg)?;
     for warning in warnings {
         report::err(&format!("warning: {warning}"));
     }
 
     if args.dry_run {
         report::out("");
-        report::out(&routing.banner(&args.env, parsed.tasks.len()));
+        report::out(&target.banner(parsed.tasks.len()));
         print_skipped(&parsed.skipped);
-        for line in plan::render(&routing, &parsed.tasks, &args.env) {
+        for line in plan::render(&*target, &parsed.tasks) {
             report::out(&line);
         }
         return Ok(ExitCode::SUCCESS);
     }
 
     if !resolved.updates.is_empty() {
-        for (key, value) in &resolved.updates {
-            config.set_sync_field(target.name(), key, value.as_deref());
+        for (setting, value) in &resolved.updates {
+            config.set_sync_field(kind.name, setting.config_key, value.as_deref());
         }
         config.save()?;
     }
-    if find_on_path(target.bin(), var("PATH").as_deref()).is_none() {
+    if find_on_path(kind.bin, var("PATH").as_deref()).is_none() {
         bail!(
             "{} not found on PATH — install it before running vsync sync.",
-            target.bin()
+            kind.bin
         );
     }
 
     report::out("");
-    report::out(&routing.banner(&args.env, parsed.tasks.len()));
+    report::out(&target.banner(parsed.tasks.len()));
     print_skipped(&parsed.skipped);
 
     let started = Instant::now();
@@ -90,14 +89,9 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         timeout: args.timeout,
         deadline: started + env_duration("VSYNC_RUN_DEADLINE_SECS", 1000).unwrap_or(RUN_DEADLINE),
         retry_base: env_duration("VSYNC_RETRY_BASE_MS", 1).unwrap_or(RETRY_BASE),
-        env: args.env.clone(),
     };
     let scrubber = Scrubber::new(&parsed.tasks);
-    let statuses = match (&routing, routing.per_key()) {
-        (Routing::Vault(r), _) => pool::run_bulk(r, &parsed.tasks, &opts, &scrubber),
-        (_, Some(per_key)) => pool::run_per_key(per_key, &parsed.tasks, &opts, &scrubber),
-        (_, None) => unreachable!("only vault writes in bulk"),
-    };
+    let statuses = pool::run(&*target, &parsed.tasks, &opts, &scrubber);
     let results: Vec<(&str, Status)> = parsed
         .tasks
         .iter()
@@ -106,7 +100,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         .collect();
     report::out("");
     report::out(&report::summary_line(
-        target.name(),
+        kind.name,
         &results,
         started.elapsed(),
     ));
@@ -120,7 +114,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The `Parser policy:` block of 0.8, printed before the env file is read.
+/// The `Parser policy:` block, printed before the env file is read.
 fn policy_header(policy: &Policy) -> Vec<String> {
     let mut lines = vec![String::new(), "Parser policy:".to_string()];
     if policy.inline_file_suffixes.is_empty() {
@@ -144,21 +138,21 @@ fn print_skipped(skipped: &[String]) {
     }
 }
 
-/// flag → config → prompt (on a TTY) → the 0.8 error. Prompt answers count as flags, so
+/// flag → config → prompt (on a TTY) → an error naming the setting and its flag. Prompt answers count as flags, so
 /// they are saved like flags.
 fn resolve_routing(
-    target: Target,
+    kind: &'static Kind,
     args: &SyncArgs,
     config: &ConfigFile,
 ) -> anyhow::Result<Resolved> {
     let mut flags = args.routing.clone();
-    let stored = |key: &str| config.sync_field(target.name(), key).map(str::to_string);
+    let stored = |key: &str| config.sync_field(kind.name, key).map(str::to_string);
     loop {
-        match routing::resolve(target, &flags, &stored) {
+        match routing::resolve(kind, &flags, &stored) {
             Ok(resolved) => return Ok(resolved),
             Err(field) => {
                 if !std::io::stdin().is_terminal() {
-                    bail!(routing::missing_message(target, field));
+                    bail!(routing::missing_message(kind, field));
                 }
                 let answer = prompt(field.prompt)?;
                 if answer.is_empty() {
@@ -205,7 +199,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_policy_header_matches_08_for_empty_and_given_lists() {
+    fn the_policy_header_lists_empty_and_given_policies() {
         assert_eq!(
             policy_header(&Policy::default()),
             [

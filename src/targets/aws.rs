@@ -1,59 +1,101 @@
 //! AWS Secrets Manager through `aws secretsmanager` (value on stdin via `file:///dev/stdin`).
 //!
-//! `file://`, not the spec's `fileb://`: the real CLI rejects bytes for SecretString (and
-//! quotes the value in its error). D8 as for gcp: one list call per run, then one write per
+//! `file://`, not `fileb://`: the real CLI rejects bytes for SecretString (and
+//! quotes the value in its error). As for gcp, one list call per run, then one write per
 //! key, switching between `put-secret-value` and `create-secret` on a wrong guess.
 
-use super::{Failure, Field, Op, PerKey, VendorCmd, looks_transient};
-use crate::routing::Values;
+use super::{
+    CRLF_TRANSLATED, Failure, Kind, Op, PerKey, Setting, Target, ValueRules, VendorCmd, Writes,
+    looks_transient,
+};
+use std::borrow::Cow;
 
-pub const FIELDS: &[Field] = &[
-    Field {
-        cfg_key: "region",
-        flag: "aws-region",
-        prompt: "AWS region for sync",
-        required: true,
+pub const KIND: Kind = Kind {
+    name: "aws",
+    bin: "aws",
+    settings: &[REGION, PREFIX],
+    open: |settings, _env| {
+        Box::new(Aws {
+            region: settings.required(&REGION),
+            prefix: settings.get(&PREFIX).map(str::to_string),
+        })
     },
-    Field {
-        cfg_key: "secretPrefix",
-        flag: "aws-secret-prefix",
-        prompt: "AWS secret name prefix",
-        required: false,
-    },
-];
+};
+
+const REGION: Setting = Setting {
+    config_key: "region",
+    flag: "aws-region",
+    prompt: "AWS region for sync",
+    required: true,
+};
+
+const PREFIX: Setting = Setting {
+    config_key: "secretPrefix",
+    flag: "aws-secret-prefix",
+    prompt: "AWS secret name prefix",
+    required: false,
+};
+
+/// A SecretString holds 1 to 65,536 bytes of text, read with newline translation.
+const VALUES: ValueRules = ValueRules {
+    max_bytes: Some(65_536),
+    empty_ok: false,
+    utf8: true,
+    altered: Some(CRLF_TRANSLATED),
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Routing {
+pub struct Aws {
     pub region: String,
     pub prefix: Option<String>,
 }
 
-impl Routing {
-    pub fn from_values(values: &Values) -> Routing {
-        Routing {
-            region: values["region"].clone(),
-            prefix: values.get("secretPrefix").cloned(),
+impl Target for Aws {
+    fn kind(&self) -> &'static Kind {
+        &KIND
+    }
+
+    fn banner(&self, n: usize) -> String {
+        match &self.prefix {
+            Some(p) => format!(
+                "Syncing {n} secrets to AWS Secrets Manager: region={}, prefix={p}",
+                self.region
+            ),
+            None => format!(
+                "Syncing {n} secrets to AWS Secrets Manager: region={}",
+                self.region
+            ),
         }
     }
 
-    pub fn secret_name(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix.as_deref().unwrap_or(""))
+    fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {
+        match &self.prefix {
+            Some(p) => Cow::Owned(format!("{p}{key}")),
+            None => Cow::Borrowed(key),
+        }
+    }
+
+    fn name_problem(&self, name: &str) -> Option<String> {
+        name_problem(name)
+    }
+
+    fn value_rules(&self) -> &'static ValueRules {
+        &VALUES
+    }
+
+    fn writes(&self) -> Writes<'_> {
+        Writes::PerKey(self)
     }
 }
 
 const STDIN_TEXT: &str = "file:///dev/stdin";
 
-impl PerKey for Routing {
-    fn secret_name(&self, key: &str) -> String {
-        // The inherent method (pre-flight checks the same name).
-        Routing::secret_name(self, key)
-    }
-
+impl PerKey for Aws {
     fn update_op(&self) -> Op {
         Op::Update
     }
 
-    fn push_cmd(&self, key: &str, op: Op, _env: &str) -> VendorCmd {
+    fn push_cmd(&self, key: &str, op: Op) -> VendorCmd {
         let name = self.secret_name(key);
         let (verb, name_flag) = match op {
             Op::Create => ("create-secret", "--name"),
@@ -131,8 +173,8 @@ pub fn name_problem(name: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn routing(prefix: Option<&str>) -> Routing {
-        Routing {
+    fn routing(prefix: Option<&str>) -> Aws {
+        Aws {
             region: "eu-west-1".into(),
             prefix: prefix.map(str::to_string),
         }
@@ -140,7 +182,7 @@ mod tests {
 
     #[test]
     fn update_puts_a_value_read_as_text_from_stdin_under_the_prefixed_name() {
-        let cmd = routing(Some("app/dev/")).push_cmd("DB_URL", Op::Update, "dev");
+        let cmd = routing(Some("app/dev/")).push_cmd("DB_URL", Op::Update);
         assert_eq!(cmd.program, "aws");
         assert_eq!(
             cmd.args,
@@ -160,7 +202,7 @@ mod tests {
 
     #[test]
     fn create_names_the_secret_with_name() {
-        let cmd = routing(None).push_cmd("DB_URL", Op::Create, "dev");
+        let cmd = routing(None).push_cmd("DB_URL", Op::Create);
         assert_eq!(
             cmd.args,
             [

@@ -2,32 +2,71 @@
 //!
 //! `-o none` matters: by default `az` prints the stored secret, value included, on stdout.
 
-use super::{Failure, Field, Op, PerKey, VendorCmd, looks_transient};
-use crate::routing::Values;
+use super::{
+    CRLF_TRANSLATED, Failure, Kind, Op, PerKey, Setting, Target, ValueRules, VendorCmd, Writes,
+    looks_transient,
+};
 
-pub const FIELDS: &[Field] = &[Field {
-    cfg_key: "vaultName",
+pub const KIND: Kind = Kind {
+    name: "azure",
+    bin: "az",
+    settings: &[VAULT_NAME],
+    open: |settings, _env| {
+        Box::new(Azure {
+            vault_name: settings.required(&VAULT_NAME),
+        })
+    },
+};
+
+const VAULT_NAME: Setting = Setting {
+    config_key: "vaultName",
     flag: "azure-vault",
     prompt: "Azure Key Vault name",
     required: true,
-}];
+};
+
+/// `--file` is read as text with newline translation; an empty value is refused; a secret
+/// holds at most 25 KB.
+const VALUES: ValueRules = ValueRules {
+    max_bytes: Some(25 * 1024),
+    empty_ok: false,
+    utf8: true,
+    altered: Some(CRLF_TRANSLATED),
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Routing {
+pub struct Azure {
     /// The vault name, not its URL.
     pub vault_name: String,
 }
 
-impl Routing {
-    pub fn from_values(values: &Values) -> Routing {
-        Routing {
-            vault_name: values["vaultName"].clone(),
-        }
+impl Target for Azure {
+    fn kind(&self) -> &'static Kind {
+        &KIND
+    }
+
+    fn banner(&self, n: usize) -> String {
+        format!(
+            "Syncing {n} secrets to Azure Key Vault: vault={}",
+            self.vault_name
+        )
+    }
+
+    fn name_problem(&self, name: &str) -> Option<String> {
+        name_problem(name)
+    }
+
+    fn value_rules(&self) -> &'static ValueRules {
+        &VALUES
+    }
+
+    fn writes(&self) -> Writes<'_> {
+        Writes::PerKey(self)
     }
 }
 
-impl PerKey for Routing {
-    fn push_cmd(&self, key: &str, _op: Op, _env: &str) -> VendorCmd {
+impl PerKey for Azure {
+    fn push_cmd(&self, key: &str, _op: Op) -> VendorCmd {
         VendorCmd::new(
             "az",
             &[
@@ -75,10 +114,10 @@ mod tests {
 
     #[test]
     fn the_push_reads_the_value_from_stdin_and_prints_nothing() {
-        let r = Routing {
+        let r = Azure {
             vault_name: "my-vault".into(),
         };
-        let cmd = r.push_cmd("db-url", Op::Set, "dev");
+        let cmd = r.push_cmd("db-url", Op::Set);
         assert_eq!(cmd.program, "az");
         assert_eq!(
             cmd.args,

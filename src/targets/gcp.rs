@@ -1,43 +1,82 @@
 //! GCP Secret Manager through `gcloud secrets` (raw bytes on stdin via `--data-file=-`).
 //!
-//! D8: instead of describe-then-write (two gcloud processes per secret, ~1 s each), vsync
-//! lists the project's secrets once and writes each key with one call; a wrong guess
+//! Instead of describe-then-write (two gcloud processes per secret, each mostly start-up
+//! time), vsync lists the project's secrets once and writes each key with one call; a wrong guess
 //! (list failed, or someone created/deleted a secret meanwhile) is repaired by switching
 //! between `versions add` and `create` on NOT_FOUND / ALREADY_EXISTS.
 
-use super::{Failure, Field, Op, PerKey, VendorCmd, looks_transient};
-use crate::routing::Values;
+use super::{
+    Failure, Kind, Op, PerKey, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
+};
 
-pub const FIELDS: &[Field] = &[Field {
-    cfg_key: "project",
+pub const KIND: Kind = Kind {
+    name: "gcp",
+    bin: "gcloud",
+    settings: &[PROJECT],
+    open: |settings, _env| {
+        Box::new(Gcp {
+            project: settings.required(&PROJECT),
+        })
+    },
+};
+
+const PROJECT: Setting = Setting {
+    config_key: "project",
     flag: "gcp-project",
     prompt: "GCP project ID for sync",
     required: true,
-}];
+};
+
+/// `--data-file=-` carries raw bytes; a payload holds at most 64 KiB.
+const VALUES: ValueRules = ValueRules {
+    max_bytes: Some(64 * 1024),
+    empty_ok: true,
+    utf8: false,
+    altered: None,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Routing {
+pub struct Gcp {
     pub project: String,
 }
 
-impl Routing {
-    pub fn from_values(values: &Values) -> Routing {
-        Routing {
-            project: values["project"].clone(),
-        }
-    }
-
+impl Gcp {
     fn project_flag(&self) -> String {
         format!("--project={}", self.project)
     }
 }
 
-impl PerKey for Routing {
+impl Target for Gcp {
+    fn kind(&self) -> &'static Kind {
+        &KIND
+    }
+
+    fn banner(&self, n: usize) -> String {
+        format!(
+            "Syncing {n} secrets to GCP Secret Manager: project={}",
+            self.project
+        )
+    }
+
+    fn name_problem(&self, name: &str) -> Option<String> {
+        name_problem(name)
+    }
+
+    fn value_rules(&self) -> &'static ValueRules {
+        &VALUES
+    }
+
+    fn writes(&self) -> Writes<'_> {
+        Writes::PerKey(self)
+    }
+}
+
+impl PerKey for Gcp {
     fn update_op(&self) -> Op {
         Op::Update
     }
 
-    fn push_cmd(&self, key: &str, op: Op, _env: &str) -> VendorCmd {
+    fn push_cmd(&self, key: &str, op: Op) -> VendorCmd {
         let project = self.project_flag();
         match op {
             Op::Create => VendorCmd::new(
@@ -125,15 +164,15 @@ pub fn name_problem(name: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn routing() -> Routing {
-        Routing {
+    fn routing() -> Gcp {
+        Gcp {
             project: "my-proj".into(),
         }
     }
 
     #[test]
     fn update_adds_a_version_from_stdin() {
-        let cmd = routing().push_cmd("API_KEY", Op::Update, "dev");
+        let cmd = routing().push_cmd("API_KEY", Op::Update);
         assert_eq!(cmd.program, "gcloud");
         assert_eq!(
             cmd.args,
@@ -154,7 +193,7 @@ mod tests {
 
     #[test]
     fn create_uses_automatic_replication_and_stdin() {
-        let cmd = routing().push_cmd("API_KEY", Op::Create, "dev");
+        let cmd = routing().push_cmd("API_KEY", Op::Create);
         assert_eq!(
             cmd.args,
             [

@@ -1,34 +1,79 @@
 //! GitHub Actions environment secrets through `gh secret set` (value on stdin).
 
-use super::{Failure, Field, Op, PerKey, VendorCmd, looks_transient};
-use crate::routing::Values;
+use super::{
+    Failure, Kind, Op, PerKey, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
+};
 
-pub const FIELDS: &[Field] = &[Field {
-    cfg_key: "repo",
+pub const KIND: Kind = Kind {
+    name: "gh",
+    bin: "gh",
+    settings: &[REPO],
+    open: |settings, env| {
+        Box::new(Gh {
+            repo: settings.required(&REPO),
+            env: env.to_string(),
+        })
+    },
+};
+
+const REPO: Setting = Setting {
+    config_key: "repo",
     flag: "gh-repo",
     prompt: "GitHub repo for sync (owner/name)",
     required: true,
-}];
+};
+
+/// gh reads stdin as text and strips trailing newlines; a secret holds at most 48 KB.
+const VALUES: ValueRules = ValueRules {
+    max_bytes: Some(48 * 1024),
+    empty_ok: true,
+    utf8: true,
+    altered: Some(super::Alteration {
+        applies: |v| v.ends_with(b"\n") || v.ends_with(b"\r"),
+        how: "gh strips trailing newlines from",
+    }),
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Routing {
+pub struct Gh {
     /// `owner/name`.
     pub repo: String,
+    /// The GitHub environment: the env name as typed.
+    pub env: String,
 }
 
-impl Routing {
-    pub fn from_values(values: &Values) -> Routing {
-        Routing {
-            repo: values["repo"].clone(),
-        }
+impl Target for Gh {
+    fn kind(&self) -> &'static Kind {
+        &KIND
+    }
+
+    fn banner(&self, n: usize) -> String {
+        format!(
+            "Syncing {n} secrets to GitHub: repo={}, environment={}",
+            self.repo, self.env
+        )
+    }
+
+    fn name_problem(&self, name: &str) -> Option<String> {
+        name_problem(name)
+    }
+
+    fn value_rules(&self) -> &'static ValueRules {
+        &VALUES
+    }
+
+    fn writes(&self) -> Writes<'_> {
+        Writes::PerKey(self)
     }
 }
 
-impl PerKey for Routing {
-    fn push_cmd(&self, key: &str, _op: Op, env: &str) -> VendorCmd {
+impl PerKey for Gh {
+    fn push_cmd(&self, key: &str, _op: Op) -> VendorCmd {
         VendorCmd::new(
             "gh",
-            &["secret", "set", key, "--env", env, "--repo", &self.repo],
+            &[
+                "secret", "set", key, "--env", &self.env, "--repo", &self.repo,
+            ],
         )
     }
 
@@ -69,15 +114,16 @@ pub fn name_problem(name: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn routing() -> Routing {
-        Routing {
+    fn routing() -> Gh {
+        Gh {
             repo: "owner/name".into(),
+            env: "dev".into(),
         }
     }
 
     #[test]
     fn the_push_is_gh_secret_set_with_env_and_repo_and_no_value() {
-        let cmd = routing().push_cmd("API_KEY", Op::Set, "dev");
+        let cmd = routing().push_cmd("API_KEY", Op::Set);
         assert_eq!(cmd.program, "gh");
         assert_eq!(
             cmd.args,
@@ -93,6 +139,14 @@ mod tests {
         );
         assert!(cmd.env.is_empty());
         assert_eq!(cmd.label(2), "gh secret set");
+    }
+
+    #[test]
+    fn the_banner_names_repo_and_environment() {
+        assert_eq!(
+            routing().banner(11),
+            "Syncing 11 secrets to GitHub: repo=owner/name, environment=dev"
+        );
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! The registry of targets: one enum variant and one module per vendor.
+//! The registry of targets and the descriptor each of them implements.
 //!
-//! Everything here is pure: which flags and config fields a target needs, how its vendor
-//! commands look, how its errors are classified. Running those commands is `exec`/`pool`'s job.
-//! Adding a target is one new module plus one line in each `match` below.
+//! A target is one module that owns everything about itself: its name and vendor CLI, its
+//! routing settings, its name and value rules, the commands it runs and how it reads their
+//! errors, and whether it writes per key or in bulk. The command line, the config file,
+//! pre-flight, the dry-run plan and the push engine ask these descriptors and name no
+//! target. A new target is one new module plus one line in [`REGISTRY`].
+//!
+//! Everything here is pure: running the commands is `exec`/`pool`'s job.
 
 pub mod aws;
 pub mod azure;
@@ -10,147 +14,151 @@ pub mod gcp;
 pub mod gh;
 pub mod vault;
 
-use crate::routing::Values;
+use crate::task::SecretTask;
+use std::borrow::Cow;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Target {
-    Gh,
-    Gcp,
-    Aws,
-    Azure,
-    Vault,
+/// Every target, in the order usage and errors list them.
+pub const REGISTRY: &[&Kind] = &[
+    &gh::KIND,
+    &gcp::KIND,
+    &aws::KIND,
+    &azure::KIND,
+    &vault::KIND,
+];
+
+/// The target named on the command line.
+pub fn find(name: &str) -> Option<&'static Kind> {
+    REGISTRY.iter().copied().find(|k| k.name == name)
 }
 
-impl Target {
-    pub const ALL: [Target; 5] = [
-        Target::Gh,
-        Target::Gcp,
-        Target::Aws,
-        Target::Azure,
-        Target::Vault,
-    ];
+/// The target a routing flag (without `--`) belongs to.
+pub fn owning_flag(flag: &str) -> Option<&'static Kind> {
+    REGISTRY
+        .iter()
+        .copied()
+        .find(|k| k.settings.iter().any(|s| s.flag == flag))
+}
 
-    /// The target named on the command line (also the `sync.<name>` config key).
-    pub fn parse(name: &str) -> Option<Target> {
-        Target::ALL.into_iter().find(|t| t.name() == name)
+/// The target names as a list for messages: `gh, gcp, aws, azure or vault`.
+pub fn names_for_humans() -> String {
+    let names: Vec<&str> = REGISTRY.iter().map(|k| k.name).collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
+}
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Gh => "gh",
-            Target::Gcp => "gcp",
-            Target::Aws => "aws",
-            Target::Azure => "azure",
-            Target::Vault => "vault",
-        }
-    }
-
+/// What a target is before its routing is known.
+pub struct Kind {
+    /// Named on the command line; also the `sync.<name>` block of the config file.
+    pub name: &'static str,
     /// The vendor CLI that must be on PATH.
-    pub fn bin(self) -> &'static str {
-        match self {
-            Target::Gh => "gh",
-            Target::Gcp => "gcloud",
-            Target::Aws => "aws",
-            Target::Azure => "az",
-            Target::Vault => "vault",
-        }
-    }
+    pub bin: &'static str,
+    /// Routing settings, in the order they are resolved and prompted for.
+    pub settings: &'static [Setting],
+    /// The target for resolved settings (every required one present) and an env name.
+    pub open: fn(&Settings, &str) -> Box<dyn Target>,
+}
 
-    /// The routing settings, in the order they are resolved and prompted for.
-    pub fn fields(self) -> &'static [Field] {
-        match self {
-            Target::Gh => gh::FIELDS,
-            Target::Gcp => gcp::FIELDS,
-            Target::Aws => aws::FIELDS,
-            Target::Azure => azure::FIELDS,
-            Target::Vault => vault::FIELDS,
-        }
+impl PartialEq for Kind {
+    fn eq(&self, other: &Kind) -> bool {
+        self.name == other.name
     }
+}
+impl Eq for Kind {}
 
-    /// The target a routing flag (without `--`) belongs to.
-    pub fn owning_flag(flag: &str) -> Option<Target> {
-        Target::ALL
-            .into_iter()
-            .find(|t| t.fields().iter().any(|f| f.flag == flag))
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
     }
 }
 
-/// One routing setting: where it is persisted, which flag sets it, how to ask for it.
+/// One routing setting: which flag sets it, where it is saved, how to ask for it.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Field {
+pub struct Setting {
     /// Key inside `sync.<target>` of the config file.
-    pub cfg_key: &'static str,
-    /// Flag name without the leading `--`.
+    pub config_key: &'static str,
+    /// Flag name without the leading `--`; unique across all targets.
     pub flag: &'static str,
-    /// TTY prompt text (0.8 wording).
+    /// TTY prompt text.
     pub prompt: &'static str,
     pub required: bool,
 }
 
-/// Resolved routing of the chosen target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Routing {
-    Gh(gh::Routing),
-    Gcp(gcp::Routing),
-    Aws(aws::Routing),
-    Azure(azure::Routing),
-    Vault(vault::Routing),
+/// The resolved values of one target's settings.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Settings(Vec<(&'static str, String)>);
+
+impl Settings {
+    pub fn set(&mut self, setting: &Setting, value: String) {
+        self.0.retain(|(flag, _)| *flag != setting.flag);
+        self.0.push((setting.flag, value));
+    }
+
+    pub fn get(&self, setting: &Setting) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(flag, _)| *flag == setting.flag)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A required setting; routing resolution guarantees it is present.
+    pub fn required(&self, setting: &Setting) -> String {
+        self.get(setting).unwrap_or_default().to_string()
+    }
 }
 
-impl Routing {
-    /// Builds the typed routing from resolved values; required fields are present by then.
-    pub fn from_values(target: Target, values: &Values) -> Routing {
-        match target {
-            Target::Gh => Routing::Gh(gh::Routing::from_values(values)),
-            Target::Gcp => Routing::Gcp(gcp::Routing::from_values(values)),
-            Target::Aws => Routing::Aws(aws::Routing::from_values(values)),
-            Target::Azure => Routing::Azure(azure::Routing::from_values(values)),
-            Target::Vault => Routing::Vault(vault::Routing::from_values(values)),
-        }
+/// A target with its routing resolved: what pre-flight, the plan and the push engine use.
+pub trait Target: Sync {
+    fn kind(&self) -> &'static Kind;
+
+    /// The `Syncing N secrets to …` line.
+    fn banner(&self, n: usize) -> String;
+
+    /// The name a key is stored under (aws and ssm add their prefix).
+    fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {
+        Cow::Borrowed(key)
     }
 
-    /// The `Syncing N secrets to …` line of 0.8, byte for byte.
-    pub fn banner(&self, env: &str, n: usize) -> String {
-        match self {
-            Routing::Gh(r) => format!(
-                "Syncing {n} secrets to GitHub: repo={}, environment={env}",
-                r.repo
-            ),
-            Routing::Gcp(r) => format!(
-                "Syncing {n} secrets to GCP Secret Manager: project={}",
-                r.project
-            ),
-            Routing::Aws(r) => match &r.prefix {
-                Some(p) => format!(
-                    "Syncing {n} secrets to AWS Secrets Manager: region={}, prefix={p}",
-                    r.region
-                ),
-                None => format!(
-                    "Syncing {n} secrets to AWS Secrets Manager: region={}",
-                    r.region
-                ),
-            },
-            Routing::Azure(r) => format!(
-                "Syncing {n} secrets to Azure Key Vault: vault={}",
-                r.vault_name
-            ),
-            Routing::Vault(r) => format!(
-                "Syncing {n} secrets to HashiCorp Vault: addr={}, mount={}, path={}",
-                r.addr, r.mount, r.path
-            ),
-        }
-    }
+    /// Why the target refuses a secret name (as `secret_name` spells it); `None` when fine.
+    fn name_problem(&self, name: &str) -> Option<String>;
 
-    /// The per-key write strategy; `None` for vault, which writes all keys at once.
-    pub fn per_key(&self) -> Option<&dyn PerKey> {
-        match self {
-            Routing::Gh(r) => Some(r),
-            Routing::Gcp(r) => Some(r),
-            Routing::Aws(r) => Some(r),
-            Routing::Azure(r) => Some(r),
-            Routing::Vault(_) => None,
-        }
-    }
+    /// What a value must be for this target.
+    fn value_rules(&self) -> &'static ValueRules;
+
+    /// How the target writes.
+    fn writes(&self) -> Writes<'_>;
+}
+
+/// What a value must be, and what the vendor CLI changes on the way.
+#[derive(Debug)]
+pub struct ValueRules {
+    pub max_bytes: Option<usize>,
+    pub empty_ok: bool,
+    /// The CLI carries text: the value must be UTF-8.
+    pub utf8: bool,
+    /// Values the CLI stores differently from the env file: which, and a warning's words.
+    pub altered: Option<Alteration>,
+}
+
+#[derive(Debug)]
+pub struct Alteration {
+    pub applies: fn(&[u8]) -> bool,
+    /// Completes "… : KEY, KEY" in a warning.
+    pub how: &'static str,
+}
+
+/// The CLIs that read their input as text turn `\r\n` into `\n`.
+pub const CRLF_TRANSLATED: Alteration = Alteration {
+    applies: |v| v.contains(&b'\r'),
+    how: "the vendor CLI reads values as text and turns \\r\\n into \\n in",
+};
+
+/// Per key through a worker pool, or everything in one write.
+pub enum Writes<'a> {
+    PerKey(&'a dyn PerKey),
+    Bulk(&'a dyn Bulk),
 }
 
 /// A vendor CLI invocation. Values never appear here: they go on the child's stdin.
@@ -229,7 +237,7 @@ pub enum Failure {
     Permanent,
 }
 
-/// The per-key half of a target (all but vault).
+/// A target that writes each key with its own vendor call.
 pub trait PerKey: Sync {
     /// The first write for a key, knowing (if a list call succeeded) whether it exists.
     fn first_op(&self, exists: Option<bool>) -> Op {
@@ -242,24 +250,32 @@ pub trait PerKey: Sync {
     fn update_op(&self) -> Op {
         Op::Set
     }
-    fn push_cmd(&self, key: &str, op: Op, env: &str) -> VendorCmd;
-    /// One call per run that lists existing names (D8), if the target needs create-vs-update.
+    fn push_cmd(&self, key: &str, op: Op) -> VendorCmd;
+    /// One call per run that lists existing names, if the target chooses between create and
+    /// update: one list call instead of a describe call per key.
     fn list_cmd(&self) -> Option<VendorCmd> {
         None
     }
-    /// The name a key is stored under on the target (aws adds its prefix).
-    fn secret_name(&self, key: &str) -> String {
-        key.to_string()
-    }
-
-    /// Names from the list call's stdout, as `secret_name` spells them: slices of it, so that
-    /// at 10,000 secrets the names are not held twice.
+    /// Names from the list call's stdout, as `Target::secret_name` spells them: slices of
+    /// it, so that at 10,000 secrets the names are not held twice.
     fn parse_list<'a>(&self, _stdout: &'a str) -> Vec<&'a str> {
         Vec::new()
     }
     fn classify(&self, stderr: &str, exit: Option<i32>) -> Failure;
     /// Words of the command that name the operation in WARNING lines.
     fn label_words(&self, op: Op) -> usize;
+}
+
+/// A target that writes every key in one vendor call: all land or none.
+pub trait Bulk: Sync {
+    /// The line printed before the write (`Writing N keys to M/P`).
+    fn announce(&self, n: usize) -> String;
+    fn write_cmd(&self) -> VendorCmd;
+    /// What goes on the write's stdin.
+    fn document(&self, tasks: &[SecretTask]) -> Vec<u8>;
+    fn classify(&self, stderr: &str, exit: Option<i32>) -> Failure;
+    /// `<vendor> <subcommand>` for the WARNING line.
+    fn label(&self) -> String;
 }
 
 /// Transient-error markers shared by every vendor (HTTP status texts, network trouble).
@@ -293,27 +309,41 @@ mod tests {
 
     #[test]
     fn every_target_is_found_by_its_name_and_unknown_names_are_not() {
-        for t in Target::ALL {
-            assert_eq!(Target::parse(t.name()), Some(t));
+        for &kind in REGISTRY {
+            assert_eq!(find(kind.name), Some(kind));
         }
-        assert_eq!(Target::parse("all"), None);
-        assert_eq!(Target::parse("GH"), None);
-        assert_eq!(Target::parse(""), None);
+        assert_eq!(find("all"), None);
+        assert_eq!(find("GH"), None);
+        assert_eq!(find(""), None);
+        assert_eq!(names_for_humans(), "gh, gcp, aws, azure or vault");
+    }
+
+    #[test]
+    fn every_target_opens_as_itself_from_its_settings() {
+        for &kind in REGISTRY {
+            let mut settings = Settings::default();
+            for setting in kind.settings {
+                settings.set(setting, "x".into());
+            }
+            let target = (kind.open)(&settings, "dev");
+            assert_eq!(target.kind(), kind);
+            assert!(target.banner(3).starts_with("Syncing 3 secrets to "));
+        }
     }
 
     #[test]
     fn every_routing_flag_belongs_to_exactly_one_target() {
-        let mut flags: Vec<&str> = Target::ALL
+        let mut flags: Vec<&str> = REGISTRY
             .iter()
-            .flat_map(|t| t.fields().iter().map(|f| f.flag))
+            .flat_map(|k| k.settings.iter().map(|s| s.flag))
             .collect();
         let n = flags.len();
         flags.sort();
         flags.dedup();
         assert_eq!(flags.len(), n);
-        assert_eq!(Target::owning_flag("aws-region"), Some(Target::Aws));
-        assert_eq!(Target::owning_flag("vault-path"), Some(Target::Vault));
-        assert_eq!(Target::owning_flag("workers"), None);
+        assert_eq!(owning_flag("aws-region"), Some(&aws::KIND));
+        assert_eq!(owning_flag("vault-path"), Some(&vault::KIND));
+        assert_eq!(owning_flag("workers"), None);
     }
 
     #[test]

@@ -1,52 +1,93 @@
 //! HashiCorp Vault KV v2 through ONE `vault kv put -mount=M PATH -` per run.
 //!
-//! The lone `-` makes the vault CLI read a JSON object from stdin (D1): positional `K=V`
+//! The lone `-` makes the vault CLI read a JSON object from stdin: positional `K=V`
 //! arguments would expose every value in argv, hit ARG_MAX, and let a value starting with `@`
 //! be read as a file path. `kv put` replaces the whole secret at PATH atomically.
 
-use super::{Field, VendorCmd, looks_transient};
-use crate::routing::Values;
+use super::{Bulk, Failure, Kind, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient};
 use crate::task::SecretTask;
 
-pub const FIELDS: &[Field] = &[
-    Field {
-        cfg_key: "addr",
-        flag: "vault-addr",
-        prompt: "Vault address (e.g. https://vault.example.com:8200)",
-        required: true,
+pub const KIND: Kind = Kind {
+    name: "vault",
+    bin: "vault",
+    settings: &[ADDR, MOUNT, PATH],
+    open: |settings, _env| {
+        Box::new(Vault {
+            addr: settings.required(&ADDR),
+            mount: settings.required(&MOUNT),
+            path: settings.required(&PATH),
+        })
     },
-    Field {
-        cfg_key: "mount",
-        flag: "vault-mount",
-        prompt: "Vault KV mount (e.g. secret)",
-        required: true,
-    },
-    Field {
-        cfg_key: "secretPath",
-        flag: "vault-path",
-        prompt: "Vault secret path (e.g. myapp/dev)",
-        required: true,
-    },
-];
+};
+
+const ADDR: Setting = Setting {
+    config_key: "addr",
+    flag: "vault-addr",
+    prompt: "Vault address (e.g. https://vault.example.com:8200)",
+    required: true,
+};
+
+const MOUNT: Setting = Setting {
+    config_key: "mount",
+    flag: "vault-mount",
+    prompt: "Vault KV mount (e.g. secret)",
+    required: true,
+};
+
+const PATH: Setting = Setting {
+    config_key: "secretPath",
+    flag: "vault-path",
+    prompt: "Vault secret path (e.g. myapp/dev)",
+    required: true,
+};
+
+/// Values travel as JSON strings, so they must be text; no size limit is checked here.
+const VALUES: ValueRules = ValueRules {
+    max_bytes: None,
+    empty_ok: true,
+    utf8: true,
+    altered: None,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Routing {
+pub struct Vault {
     pub addr: String,
     pub mount: String,
     pub path: String,
 }
 
-impl Routing {
-    pub fn from_values(values: &Values) -> Routing {
-        Routing {
-            addr: values["addr"].clone(),
-            mount: values["mount"].clone(),
-            path: values["secretPath"].clone(),
-        }
+impl Target for Vault {
+    fn kind(&self) -> &'static Kind {
+        &KIND
+    }
+
+    fn banner(&self, n: usize) -> String {
+        format!(
+            "Syncing {n} secrets to HashiCorp Vault: addr={}, mount={}, path={}",
+            self.addr, self.mount, self.path
+        )
+    }
+
+    fn name_problem(&self, name: &str) -> Option<String> {
+        name_problem(name)
+    }
+
+    fn value_rules(&self) -> &'static ValueRules {
+        &VALUES
+    }
+
+    fn writes(&self) -> Writes<'_> {
+        Writes::Bulk(self)
+    }
+}
+
+impl Bulk for Vault {
+    fn announce(&self, n: usize) -> String {
+        format!("Writing {n} keys to {}/{}", self.mount, self.path)
     }
 
     /// The single bulk write; the JSON document goes on stdin.
-    pub fn write_cmd(&self) -> VendorCmd {
+    fn write_cmd(&self) -> VendorCmd {
         let mut cmd = VendorCmd::new(
             "vault",
             &[
@@ -59,6 +100,22 @@ impl Routing {
         );
         cmd.env.push(("VAULT_ADDR", self.addr.clone()));
         cmd
+    }
+
+    fn document(&self, tasks: &[SecretTask]) -> Vec<u8> {
+        document(tasks)
+    }
+
+    fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
+        if is_transient(stderr) {
+            Failure::Transient
+        } else {
+            Failure::Permanent
+        }
+    }
+
+    fn label(&self) -> String {
+        "vault kv put".into()
     }
 }
 
@@ -127,7 +184,7 @@ mod tests {
 
     #[test]
     fn the_write_is_one_kv_put_reading_json_from_stdin_with_vault_addr_set() {
-        let r = Routing {
+        let r = Vault {
             addr: "https://vault:8200".into(),
             mount: "secret".into(),
             path: "myapp/dev".into(),
