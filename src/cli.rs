@@ -238,7 +238,7 @@ mod tests {
         }
         assert_eq!(
             error(&["sync", "dev", "all"]),
-            "unknown target 'all' (expected gh, gcp, aws, azure or vault)"
+            "unknown target 'all' (expected gh, gcp, aws, azure, vault or ssm)"
         );
     }
 

@@ -6,7 +6,7 @@ mod support;
 
 use support::Test;
 
-const TARGETS: [&str; 5] = ["gh", "gcp", "aws", "azure", "vault"];
+const TARGETS: [&str; 6] = ["gh", "gcp", "aws", "azure", "vault", "ssm"];
 
 fn dev() -> Test {
     Test::new().env_file("dev", "A=s3cr3t-a\n")
@@ -29,6 +29,8 @@ fn assert_usage_on_stderr(out: &support::Output) {
         "--vault-addr",
         "--vault-mount",
         "--vault-path",
+        "--ssm-region",
+        "--ssm-prefix",
     ] {
         out.stderr_has(flag);
     }
@@ -43,10 +45,10 @@ fn a_missing_target_prints_usage_and_exits_1() {
 
 #[test]
 fn an_unknown_target_prints_usage_and_exits_1() {
-    let mut t = dev().args(["sync", "dev", "ssm"]);
+    let mut t = dev().args(["sync", "dev", "sqs"]);
     let out = t.run();
     assert_usage_on_stderr(&out);
-    out.stderr_has("ssm");
+    out.stderr_has("unknown target 'sqs'");
     assert!(t.calls().is_empty());
 }
 

@@ -71,7 +71,16 @@ const VAULT: Target = Target {
     throttled: "Vault is sealed",
     denied: "permission denied",
 };
-const TARGETS: [Target; 5] = [GH, GCP, AWS, AZURE, VAULT];
+const SSM: Target = Target {
+    name: "ssm",
+    bin: "aws",
+    flags: &["--ssm-region=eu-west-1"],
+    service: "ssm",
+    scope: "eu-west-1",
+    throttled: "ThrottlingException",
+    denied: "AccessDeniedException",
+};
+const TARGETS: [Target; 6] = [GH, GCP, AWS, AZURE, VAULT, SSM];
 
 /// Two keys valid on every target (no `_` for Azure, no `-` for GitHub).
 const TWO_KEYS: &str = "ALPHA=alpha-new-value-1\nBRAVO=bravo-new-value-2\n";
@@ -115,7 +124,7 @@ fn writes_of(t: &Test, target: &Target, key: &str, skip: usize) -> Vec<Call> {
     t.calls()
         .into_iter()
         .skip(skip)
-        .filter(|c| target.name == "vault" || c.argv.iter().any(|a| a == key))
+        .filter(|c| target.name == "vault" || c.argv.iter().any(|a| names(a, key)))
         .collect()
 }
 
@@ -467,6 +476,14 @@ fn a_child_that_exits_without_reading_a_60_kib_value_fails_only_its_key() {
         Some(&b"small-value"[..])
     );
     assert!(!t.exists("gcp", "proj", "BIG"));
+}
+
+/// Whether an argument names `key`, alone or as the value of a `--flag=value`.
+fn names(arg: &str, key: &str) -> bool {
+    arg == key
+        || arg
+            .split_once('=')
+            .is_some_and(|(flag, v)| flag.starts_with("--") && v == key)
 }
 
 fn big_value(len: usize) -> String {

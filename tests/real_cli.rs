@@ -518,6 +518,87 @@ fn aws_secrets_arrive_exactly_through_the_real_aws_cli_and_moto() {
     );
 }
 
+#[test]
+fn ssm_parameters_arrive_exactly_through_the_real_aws_cli_and_moto() {
+    let Some(python) = prerequisites("aws", &["moto.server"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let mut cmd = Command::new(&python);
+    cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]);
+    let moto = Server::start(cmd, moto_port);
+    let aws = Aws {
+        env: vec![
+            (
+                "AWS_ENDPOINT_URL_SSM",
+                format!("http://127.0.0.1:{}", moto.port).into(),
+            ),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
+            ("AWS_CONFIG_FILE", repo.path("home/aws-config").into()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                repo.path("home/aws-credentials").into(),
+            ),
+        ],
+    };
+    let args = [
+        "sync",
+        "dev",
+        "ssm",
+        "--ssm-region=us-east-1",
+        "--ssm-prefix=/myapp/dev/",
+        "--inline-file-suffix=_PATH",
+    ];
+    // Every value, read back in one call, decrypted, as `--skip-unchanged` would read it.
+    let read_back = || -> BTreeMap<String, Vec<u8>> {
+        let v = aws.json(&[
+            "ssm",
+            "get-parameters-by-path",
+            "--path",
+            "/myapp/dev",
+            "--recursive",
+            "--with-decryption",
+        ]);
+        v["Parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                assert_eq!(p["Type"], "SecureString", "{p}");
+                let name = p["Name"].as_str().unwrap().to_string();
+                (name, p["Value"].as_str().unwrap().as_bytes().to_vec())
+            })
+            .collect()
+    };
+    let prefixed = |want: &[(String, Vec<u8>)]| -> BTreeMap<String, Vec<u8>> {
+        want.iter()
+            .map(|(k, v)| (format!("/myapp/dev/{k}"), v.clone()))
+            .collect()
+    };
+    repo.vault_file("crlf.txt", b"one\r\ntwo\r\n");
+
+    for run in [1, 2] {
+        let mut want = prefixed(&write_env(&repo, run, "CRLF_PATH=crlf.txt\n"));
+        want.insert("/myapp/dev/CRLF".into(), b"one\ntwo\n".to_vec());
+        let out = repo.vsync(&args, &aws.env);
+        assert_synced(&out, want.len(), "ssm");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("CRLF"),
+            "a warning names CRLF\n{}",
+            show(&out)
+        );
+        assert_values(&read_back(), &want);
+    }
+    let history = aws.json(&["ssm", "get-parameter-history", "--name", "/myapp/dev/PLAIN"]);
+    assert_eq!(
+        history["Parameters"].as_array().unwrap().len(),
+        2,
+        "--overwrite adds a version per run: {history:#}"
+    );
+}
+
 fn assert_values(got: &BTreeMap<String, Vec<u8>>, want: &BTreeMap<String, Vec<u8>>) {
     for (name, bytes) in want {
         let got = got

@@ -12,6 +12,7 @@ pub mod aws;
 pub mod azure;
 pub mod gcp;
 pub mod gh;
+pub mod ssm;
 pub mod vault;
 
 use crate::task::SecretTask;
@@ -24,6 +25,7 @@ pub const REGISTRY: &[&Kind] = &[
     &aws::KIND,
     &azure::KIND,
     &vault::KIND,
+    &ssm::KIND,
 ];
 
 /// The target named on the command line.
@@ -39,7 +41,7 @@ pub fn owning_flag(flag: &str) -> Option<&'static Kind> {
         .find(|k| k.settings.iter().any(|s| s.flag == flag))
 }
 
-/// The target names as a list for messages: `gh, gcp, aws, azure or vault`.
+/// The target names as a list for messages: `gh, gcp, …, vault or ssm`.
 pub fn names_for_humans() -> String {
     let names: Vec<&str> = REGISTRY.iter().map(|k| k.name).collect();
     match names.split_last() {
@@ -315,7 +317,7 @@ mod tests {
         assert_eq!(find("all"), None);
         assert_eq!(find("GH"), None);
         assert_eq!(find(""), None);
-        assert_eq!(names_for_humans(), "gh, gcp, aws, azure or vault");
+        assert_eq!(names_for_humans(), "gh, gcp, aws, azure, vault or ssm");
     }
 
     #[test]
