@@ -35,7 +35,7 @@
 //! * `BENCH_SEQ_MAX_S` — the sequential loop is skipped where it would take longer than this
 //!   (estimated as calls × latency), default 300.
 //! * `BENCH_SINGLE_RUNS` — runs of the single-key timings, default 200.
-//! * `BENCH_TARGETS` — a subset of `gh,gcp,aws,vault` (default: all four).
+//! * `BENCH_TARGETS` — a subset of `gh,gcp,aws,vault,ssm` (default: all five).
 //! * `BENCH_BASELINES=0` — skip the shell loop and `xargs` (to compare vsync builds quickly).
 //! * `BENCH_VSYNC=/path/to/vsync` — measure that (dynamically linked) binary instead of the
 //!   static build (an A/B of a change: build it elsewhere, point this at it).
@@ -448,10 +448,17 @@ enum Target {
     Gcp,
     Aws,
     Vault,
+    Ssm,
 }
 
 impl Target {
-    const ALL: [Target; 4] = [Target::Gh, Target::Gcp, Target::Aws, Target::Vault];
+    const ALL: [Target; 5] = [
+        Target::Gh,
+        Target::Gcp,
+        Target::Aws,
+        Target::Vault,
+        Target::Ssm,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -459,6 +466,7 @@ impl Target {
             Target::Gcp => "gcp",
             Target::Aws => "aws",
             Target::Vault => "vault",
+            Target::Ssm => "ssm",
         }
     }
 
@@ -472,6 +480,7 @@ impl Target {
                 "--vault-mount=secret",
                 "--vault-path=bench/dev",
             ],
+            Target::Ssm => &["--ssm-region=eu-west-1", "--ssm-prefix=/bench/dev/"],
         }
     }
 
@@ -488,11 +497,19 @@ impl Target {
                 r#"aws secretsmanager put-secret-value --secret-id "$k" --secret-string file:///dev/stdin --region eu-west-1 < "vals/$k" 2>/dev/null || aws secretsmanager create-secret --name "$k" --secret-string file:///dev/stdin --region eu-west-1 < "vals/$k""#
             }
             Target::Vault => "vault kv put -mount=secret bench/dev - < doc.json",
+            Target::Ssm => {
+                r#"aws ssm put-parameter --name="/bench/dev/$k" --type=SecureString --value=file:///dev/stdin --overwrite --region=eu-west-1 < "vals/$k""#
+            }
         }
     }
 
     fn bulk(self) -> bool {
         self == Target::Vault
+    }
+
+    /// gcp and aws choose between create and update, so a first sync may cost two calls a key.
+    fn list_call(self) -> bool {
+        matches!(self, Target::Gcp | Target::Aws)
     }
 }
 
@@ -756,8 +773,7 @@ fn measure(
     let xargs: Option<Vec<[Duration; 2]>> = (settings.baselines && !target.bulk())
         .then(|| (0..timed).map(|_| script_pair(true)).collect());
     // The loop's first sync of gcp/aws makes two calls per key.
-    let seq_estimate =
-        Duration::from_millis(latency * n * if target == Target::Gh { 1 } else { 2 });
+    let seq_estimate = Duration::from_millis(latency * n * if target.list_call() { 2 } else { 1 });
     let seq: Option<Vec<[Duration; 2]>> = (settings.baselines
         && (target.bulk() || seq_estimate <= settings.seq_max))
         .then(|| (0..timed).map(|_| script_pair(false)).collect());
