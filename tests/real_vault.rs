@@ -239,6 +239,10 @@ impl Server {
 
     /// The real CLI as root against this server, with `env` added.
     fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.cli_stdin(args, env, b"")
+    }
+
+    fn cli_stdin(&self, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
         let mut cmd = Command::new(&self.bao);
         cmd.args(args)
             .env_clear()
@@ -246,7 +250,7 @@ impl Server {
             .env("VAULT_ADDR", &self.addr)
             .env("VAULT_TOKEN", ROOT_TOKEN)
             .envs(env.iter().copied());
-        run_bounded(cmd, b"")
+        run_bounded(cmd, stdin)
     }
 
     /// Like [`Server::cli`], failing the test unless the command succeeds.
@@ -597,4 +601,72 @@ fn a_document_over_the_servers_json_string_limit_fails_without_retries() {
     t.run_again(sync_args(&server.addr, "secret")).success();
     let stored = server.kv2("secret", "app/dev", &[]).unwrap();
     assert_eq!(stored.as_object().unwrap().len(), 499);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fake's `vault` against the real one.
+
+/// Exit code, stderr (trailing blank lines aside) and the first two stdout lines: the part of
+/// an answer the fake emulates.
+fn answer(out: &Output) -> (Option<i32>, String, Vec<String>) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).trim_end().to_string(),
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .take(2)
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+#[test]
+fn the_fake_vault_answers_kv_put_as_the_real_one_does() {
+    let Some(bao) = bao_or_skip() else { return };
+    let server = Server::start(&bao);
+    let t = Test::new().env("VAULT_ADDR", &server.addr);
+    let doc = br#"{"A":"s3cr3t-a"}"#;
+    let both = |args: &[&str], env: &[(&str, &str)], knobs: &[(&str, &str)]| {
+        let real = server.cli_stdin(args, env, doc);
+        let mut fake = t.vendor_command("vault");
+        fake.args(args).envs(knobs.iter().copied());
+        (answer(&real), answer(&run_bounded(fake, doc)))
+    };
+
+    // Paths of every header width, and one starting with `-` after `--` (a warning, exit 0);
+    // without `--` it is an unknown flag (exit 1).
+    for args in [
+        &["kv", "put", "-mount=secret", "a/b", "-"][..],
+        &["kv", "put", "-mount=secret", "app/dev", "-"],
+        &["kv", "put", "-mount=secret", "some/longer/path", "-"],
+        &["kv", "put", "-mount=secret", "--", "-dash/path", "-"],
+        &["kv", "put", "-mount=secret", "--", "app/dev", "-"],
+        &["kv", "put", "-mount=secret", "-dash/path", "-"],
+    ] {
+        let (real, fake) = both(args, &[], &[]);
+        assert_eq!(fake, real, "vault {args:?}");
+    }
+
+    // A token that may read but not write: the PUT is refused.
+    let policy = b"path \"secret/*\" { capabilities = [\"read\"] }\n\
+        path \"sys/internal/ui/mounts/*\" { capabilities = [\"read\"] }\n";
+    assert!(
+        server
+            .cli_stdin(&["policy", "write", "read-only", "-"], &[], policy)
+            .status
+            .success()
+    );
+    let token = server.cli_ok(
+        &["token", "create", "-policy=read-only", "-field=token"],
+        &[],
+    );
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_string();
+    let put = ["kv", "put", "-mount=secret", "app/dev", "-"];
+    let (real, fake) = both(&put, &[("VAULT_TOKEN", &token)], &[("FAKE_FAIL_KEYS", "A")]);
+    assert_eq!(fake, real, "permission denied");
+
+    // A sealed server: refused by the CLI's mount lookup.
+    server.cli_ok(&["operator", "seal"], &[]);
+    let (real, fake) = both(&put, &[], &[("FAKE_TRANSIENT", "A:1")]);
+    assert_eq!(fake, real, "sealed");
 }
