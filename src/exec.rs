@@ -6,7 +6,11 @@
 //! and a value larger than one pipe page is written as the child takes it, so a child that
 //! never reads cannot block us either. No thread is started per call (three per call cost
 //! about half of vsync's own CPU; see BENCHMARKS.md). Once the pipes are done, the exit is
-//! reaped with `wait-timeout`, bounded by what is left of the call's time.
+//! awaited, bounded by what is left of the call's time.
+//!
+//! When a call ends, however it ends, its whole process group is killed before the child is
+//! reaped, so helpers the CLI left in its group die with it (see `finish`). Helpers that
+//! left the group are collected by `adopt_orphans` / `end_orphans` at the end of the run.
 
 use crate::signals::{self, ChildGuard};
 use crate::targets::VendorCmd;
@@ -76,12 +80,66 @@ impl Outcome {
     }
 }
 
+/// Makes vsync the reaper of its orphaned descendants: a helper a vendor CLI started in a
+/// session or group of its own (out of reach of the group kill) becomes vsync's child when
+/// its parent exits, so `end_orphans` can find it. Best effort: without it (a kernel before
+/// 3.4) such helpers go to init and outlive the run.
+pub fn adopt_orphans() {
+    // SAFETY: prctl(2) with integer arguments only.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+/// Once no call is running: kills and reaps every child vsync still has — the orphans
+/// `adopt_orphans` collected. Each is killed while unreaped (its pid cannot be reused), and
+/// killing one may hand its own children to vsync, hence the rounds.
+pub fn end_orphans() {
+    let me = std::process::id();
+    for _ in 0..100 {
+        let orphans = children_of(me);
+        if orphans.is_empty() {
+            return;
+        }
+        for pid in orphans {
+            // SAFETY: kill(2) and waitpid(2) on our own unreaped child; no memory passed.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+}
+
+/// The pids whose parent is `parent`, from `/proc/<pid>/stat` (field 4, after the command
+/// name in parentheses, which may itself hold spaces and parentheses).
+fn children_of(parent: u32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
 /// Most of a child's output vsync keeps; the rest is read and dropped.
 const STDOUT_CAP: usize = 16 << 20;
 const STDERR_CAP: usize = 256 << 10;
 /// A write this small always fits an empty pipe (at least one page), so it cannot block.
 const INLINE_STDIN: usize = 4096;
-/// How long to wait for output pipes after the child exited (a grandchild may hold them).
+/// How long to wait for output pipes after the child exited (a helper that left the call's
+/// process group may hold them).
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 /// How often a call that is still running is checked for an exit whose pipes stay open (a
 /// grandchild holds them) and for an abort.

@@ -41,8 +41,9 @@ pub fn run_per_key(
         tx.send(i).expect("receiver alive");
     }
     drop(tx);
-    // Names known to exist, filled by one list call running beside the first pushes (D8);
-    // until (or unless) it answers, workers assume the steady state: the secret exists.
+    // Names known to exist, filled by one list call that the first worker makes while the
+    // others push (D8); until (or unless) it answers, workers assume the steady state: the
+    // secret exists.
     // They are kept as sorted slices of the call's output (`listed`, which outlives the
     // workers so they can borrow from it), not as a set of copies: at 10,000 secrets that is
     // the output plus 16 bytes a name.

@@ -11,7 +11,7 @@ use crate::pool::{self, RunOpts};
 use crate::report::{self, Scrubber, Status};
 use crate::routing::{self, Resolved};
 use crate::targets::{Routing, Target};
-use crate::{plan, preflight, repo, signals};
+use crate::{exec, plan, preflight, repo, signals};
 use anyhow::{Context, bail};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -103,11 +103,13 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let scrubber = Scrubber::new(&parsed.tasks);
     // From here a signal stops dispatch; before, it ended the run at once.
     signals::start_pushing();
+    exec::adopt_orphans();
     let statuses = match (&routing, routing.per_key()) {
         (Routing::Vault(r), _) => pool::run_bulk(r, &parsed.tasks, &opts, &scrubber),
         (_, Some(per_key)) => pool::run_per_key(per_key, &parsed.tasks, &opts, &scrubber),
         (_, None) => unreachable!("only vault writes in bulk"),
     };
+    exec::end_orphans();
     let results: Vec<(&str, Status)> = parsed
         .tasks
         .iter()
