@@ -6,9 +6,13 @@
 //! and a value larger than one pipe page is written as the child takes it, so a child that
 //! never reads cannot block us either. No thread is started per call (three per call cost
 //! about half of vsync's own CPU; see BENCHMARKS.md). Once the pipes are done, the exit is
-//! reaped with `wait-timeout`, bounded by what is left of the call's time.
+//! awaited, bounded by what is left of the call's time.
+//!
+//! When a call ends, however it ends, its whole process group is killed before the child is
+//! reaped, so helpers the CLI left in its group die with it (see `finish`). Helpers that
+//! left the group are collected by `adopt_orphans` / `end_orphans` at the end of the run.
 
-use crate::signals;
+use crate::signals::{self, ChildGuard};
 use crate::targets::VendorCmd;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
@@ -16,7 +20,6 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use wait_timeout::ChildExt;
 
 /// How a call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +29,8 @@ pub enum Exit {
     Signal(i32),
     /// Killed by vsync after this long.
     TimedOut(Duration),
+    /// Killed by vsync because the run's deadline came, this long after the run started.
+    DeadlineReached(Duration),
     /// Killed by vsync because of a second interrupt.
     Interrupted,
     /// Could not be started (the OS error).
@@ -54,6 +59,10 @@ impl Outcome {
         let stderr = stderr.trim();
         match &self.exit {
             Exit::TimedOut(d) => format!("timed out after {}s", d.as_secs_f64().ceil() as u64),
+            Exit::DeadlineReached(d) => format!(
+                "run deadline reached after {}s",
+                d.as_secs_f64().round() as u64
+            ),
             Exit::Interrupted => "killed by a second interrupt".into(),
             Exit::SpawnFailed(e) => format!("could not start: {e}"),
             _ if !stderr.is_empty() => stderr.to_string(),
@@ -71,12 +80,66 @@ impl Outcome {
     }
 }
 
+/// Makes vsync the reaper of its orphaned descendants: a helper a vendor CLI started in a
+/// session or group of its own (out of reach of the group kill) becomes vsync's child when
+/// its parent exits, so `end_orphans` can find it. Best effort: without it (a kernel before
+/// 3.4) such helpers go to init and outlive the run.
+pub fn adopt_orphans() {
+    // SAFETY: prctl(2) with integer arguments only.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+/// Once no call is running: kills and reaps every child vsync still has — the orphans
+/// `adopt_orphans` collected. Each is killed while unreaped (its pid cannot be reused), and
+/// killing one may hand its own children to vsync, hence the rounds.
+pub fn end_orphans() {
+    let me = std::process::id();
+    for _ in 0..100 {
+        let orphans = children_of(me);
+        if orphans.is_empty() {
+            return;
+        }
+        for pid in orphans {
+            // SAFETY: kill(2) and waitpid(2) on our own unreaped child; no memory passed.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+}
+
+/// The pids whose parent is `parent`, from `/proc/<pid>/stat` (field 4, after the command
+/// name in parentheses, which may itself hold spaces and parentheses).
+fn children_of(parent: u32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
 /// Most of a child's output vsync keeps; the rest is read and dropped.
 const STDOUT_CAP: usize = 16 << 20;
 const STDERR_CAP: usize = 256 << 10;
 /// A write this small always fits an empty pipe (at least one page), so it cannot block.
 const INLINE_STDIN: usize = 4096;
-/// How long to wait for output pipes after the child exited (a grandchild may hold them).
+/// How long to wait for output pipes after the child exited (a helper that left the call's
+/// process group may hold them).
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 /// How often a call that is still running is checked for an exit whose pipes stay open (a
 /// grandchild holds them) and for an abort.
@@ -124,7 +187,7 @@ fn run_until(
             };
         }
     };
-    let guard = signals::register_child(child.id());
+    let mut guard = Some(signals::register_child(child.id()));
     let mut call = Call {
         stdout: Drain::new(child.stdout.take(), STDOUT_CAP),
         stderr: Drain::new(child.stderr.take(), STDERR_CAP),
@@ -137,14 +200,16 @@ fn run_until(
     let mut next_check = Instant::now() + TICK;
     let mut status: Option<ExitStatus> = None;
     let mut killed = false;
+    let mut interrupted = false;
     while call.busy() {
         let now = Instant::now();
         if now >= limit {
             if status.is_some() || killed {
-                // Past the grace: a grandchild holds the pipes; keep what was read.
+                // Past the grace: something outside the group holds the pipes; keep what
+                // was read.
                 break;
             }
-            kill(&mut child);
+            interrupted = finish(&mut child, &mut guard).1;
             killed = true;
             limit = Instant::now() + PIPE_GRACE;
             continue;
@@ -155,9 +220,12 @@ fn run_until(
                 if aborted() {
                     // Ended as at the deadline, by the branch above.
                     limit = now;
-                } else if let Ok(Some(s)) = child.try_wait() {
-                    status = Some(s);
-                    // An exited child reads no more; its pipes get the grace period.
+                } else if has_exited(&child) {
+                    let (s, by_interrupt) = finish(&mut child, &mut guard);
+                    (status, interrupted) = (s, by_interrupt);
+                    killed = status.is_none();
+                    // An exited child reads no more; its pipes get the grace period (only
+                    // a process that left the group can still hold them).
                     call.stdin.close();
                     limit = Instant::now() + PIPE_GRACE;
                 }
@@ -168,12 +236,13 @@ fn run_until(
     }
     call.stdin.close();
     if status.is_none() && !killed {
-        status = reap(&mut child, limit, aborted);
+        (status, interrupted) = reap(&mut child, &mut guard, limit, aborted);
     }
-    let interrupted = guard.was_killed();
-    drop(guard);
     let exit = match status {
-        _ if interrupted => Exit::Interrupted,
+        // The second interrupt killed it; a call that ended by itself just before the
+        // kill is reported as it ended.
+        Some(s) if interrupted && s.signal() == Some(libc::SIGKILL) => Exit::Interrupted,
+        None if interrupted => Exit::Interrupted,
         None => Exit::TimedOut(timeout),
         Some(s) if s.success() => Exit::Success,
         Some(s) => match s.code() {
@@ -191,29 +260,57 @@ fn run_until(
     }
 }
 
-/// Kills the child's process group and reaps it.
-fn kill(child: &mut Child) {
+/// Ends a call: kills whatever is left in its process group (helpers the CLI started, or
+/// the child itself when it is still running), forgets the group, then reaps the child.
+/// In that order because until the child is reaped its pid — the group's id — cannot be
+/// given to another process, so neither this kill nor the interrupt handler's can hit an
+/// unrelated group. Returns the child's status (`None` if it could not be read) and
+/// whether the second interrupt killed it.
+fn finish(child: &mut Child, guard: &mut Option<ChildGuard>) -> (Option<ExitStatus>, bool) {
     signals::kill_group(child.id());
-    let _ = child.wait();
+    let interrupted = guard.take().is_some_and(ChildGuard::release);
+    (child.wait().ok(), interrupted)
 }
 
-/// Waits for a child whose pipes are done (normally it has already exited), killing it at
-/// `limit` or on an abort; `None` when it was killed.
-fn reap(child: &mut Child, limit: Instant, aborted: impl Fn() -> bool) -> Option<ExitStatus> {
-    if let Ok(Some(s)) = child.try_wait() {
-        return Some(s);
+/// Whether the child has exited, without reaping it (`WNOWAIT`): the group is killed and
+/// forgotten before the reap.
+fn has_exited(child: &Child) -> bool {
+    // SAFETY: waitid(2) writes only into `info`, a zeroed siginfo_t we own.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_PID,
+            child.id() as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        // -1 (ECHILD) cannot happen for our own unreaped child; counted as exited, so the
+        // call ends instead of spinning.
+        rc != 0 || info.si_pid() != 0
     }
+}
+
+/// Waits for a child whose pipes are done (normally it has already exited, or is about to:
+/// its pipes close just before its exit is visible), killing it at `limit` or on an abort.
+/// Returns its status (`None` when it was killed) and whether the second interrupt did it.
+fn reap(
+    child: &mut Child,
+    guard: &mut Option<ChildGuard>,
+    limit: Instant,
+    aborted: impl Fn() -> bool,
+) -> (Option<ExitStatus>, bool) {
+    let mut nap = Duration::from_micros(100);
     loop {
-        let left = limit.saturating_duration_since(Instant::now());
-        let slice = left.min(TICK);
-        match child.wait_timeout(slice) {
-            Ok(Some(s)) => return Some(s),
-            Ok(None) if slice < left && !aborted() => {}
-            Ok(None) | Err(_) => {
-                kill(child);
-                return None;
-            }
+        if has_exited(child) {
+            return finish(child, guard);
         }
+        let now = Instant::now();
+        if now >= limit || aborted() {
+            let (_, interrupted) = finish(child, guard);
+            return (None, interrupted);
+        }
+        std::thread::sleep(nap.min(limit - now));
+        nap = (nap * 2).min(TICK);
     }
 }
 
@@ -312,11 +409,18 @@ impl<P: Read + AsRawFd> Drain<P> {
 struct Feed<'v> {
     pipe: Option<ChildStdin>,
     left: &'v [u8],
+    /// Setting `O_NONBLOCK` failed: each write is then kept to what poll's `POLLOUT`
+    /// promises room for.
+    blocking: bool,
 }
 
 impl<'v> Feed<'v> {
     fn new(pipe: Option<ChildStdin>, value: &'v [u8]) -> Self {
-        let mut feed = Feed { pipe, left: value };
+        let mut feed = Feed {
+            pipe,
+            left: value,
+            blocking: false,
+        };
         if value.len() <= INLINE_STDIN {
             // Fits the empty pipe: written at once. A child that exits without reading gives
             // EPIPE here: its exit status tells the story.
@@ -326,7 +430,7 @@ impl<'v> Feed<'v> {
             feed.close();
         } else if let Some(pipe) = &feed.pipe {
             // Larger values go as the child reads them, never blocking the loop.
-            set_nonblocking(pipe.as_raw_fd());
+            feed.blocking = !set_nonblocking(pipe.as_raw_fd());
         }
         feed
     }
@@ -339,7 +443,12 @@ impl<'v> Feed<'v> {
         let Some(pipe) = self.pipe.as_mut() else {
             return;
         };
-        match pipe.write(self.left) {
+        let chunk = if self.blocking {
+            &self.left[..self.left.len().min(INLINE_STDIN)]
+        } else {
+            self.left
+        };
+        match pipe.write(chunk) {
             Ok(n) => {
                 self.left = &self.left[n..];
                 if self.left.is_empty() {
@@ -358,13 +467,14 @@ impl<'v> Feed<'v> {
     }
 }
 
-fn set_nonblocking(fd: RawFd) {
-    // SAFETY: fcntl(2) on a descriptor we own; no memory is passed. It cannot fail for an
-    // open pipe, and if it did the writes would block, which the child's timeout still ends.
+/// Whether the descriptor is now non-blocking. A write to a blocking pipe that is full
+/// would stall the whole loop, timeout included (the clock is only looked at between
+/// writes), so when this fails the writes are kept to `INLINE_STDIN` bytes: `POLLOUT` on a
+/// pipe means at least one free page, which such a write always fits.
+fn set_nonblocking(fd: RawFd) -> bool {
+    // SAFETY: fcntl(2) on a descriptor we own; no memory is passed.
     unsafe {
         let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags >= 0 {
-            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-        }
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
     }
 }

@@ -1,8 +1,9 @@
 //! vsync: push the secrets of a dotenv file to GitHub, GCP, AWS, Azure or HashiCorp Vault
 //! through each vendor's own CLI, each value on the CLI's stdin.
 //!
-//! Exit statuses (decided here and in `sync::run` only): 0 all synced, 1 usage/input/config
-//! error or any key failed, 130 interrupted.
+//! Exit statuses (decided here and in `sync::run`, and by the interrupt handler for a signal
+//! before the first push): 0 all synced, 1 usage/input/config error or any key failed, 130
+//! interrupted.
 
 mod cli;
 mod config;
@@ -22,6 +23,7 @@ mod task;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    forbid_core_dumps();
     match run() {
         Ok(code) => code,
         Err(err) => {
@@ -35,6 +37,24 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// First thing, before any value is read: this process will hold every secret in memory,
+/// and a core dump (SIGQUIT from the keyboard, SIGABRT, a crash; with `ulimit -c` raised and
+/// a `core_pattern` writing to the working directory) would leave them all in a file. Not
+/// dumpable also keeps other processes of the same user from reading its memory through
+/// `/proc` or ptrace. RLIMIT_CORE 0 is inherited by the vendor CLIs, which hold a value
+/// each. The results are not checked: neither call can fail with these arguments.
+fn forbid_core_dumps() {
+    // SAFETY: prctl(2) and setrlimit(2) with plain integer arguments and a struct we own.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &none);
     }
 }
 

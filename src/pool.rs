@@ -6,7 +6,7 @@
 use crate::exec::{self, Exit, Outcome};
 use crate::report::{self, Scrubber, Status};
 use crate::signals;
-use crate::targets::{Bulk, Failure, Op, PerKey, Target, Writes};
+use crate::targets::{Bulk, Failure, Op, PerKey, Target, VendorCmd, Writes};
 use crate::task::SecretTask;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,6 +20,8 @@ pub struct RunOpts {
     pub deadline: Instant,
     /// First retry waits about this long, doubling each time (with jitter).
     pub retry_base: Duration,
+    /// When the run started (the deadline is counted from it).
+    pub started: Instant,
 }
 
 /// Three attempts in all for a transient failure.
@@ -53,8 +55,9 @@ fn run_per_key(
         tx.send(i).expect("receiver alive");
     }
     drop(tx);
-    // Names known to exist, filled by one list call running beside the first pushes;
-    // until (or unless) it answers, workers assume the steady state: the secret exists.
+    // Names known to exist, filled by one list call that the first worker makes while the
+    // others push; until (or unless) it answers, workers assume the steady state: the
+    // secret exists.
     // They are kept as sorted slices of the call's output (`listed`, which outlives the
     // workers so they can borrow from it), not as a set of copies: at 10,000 secrets that is
     // the output plus 16 bytes a name.
@@ -64,25 +67,26 @@ fn run_per_key(
     let pushed_all = AtomicBool::new(false);
     let mut statuses = vec![Status::NotAttempted; tasks.len()];
 
+    let mut list = per_key.list_cmd();
     std::thread::scope(|scope| {
-        if let Some(list) = per_key.list_cmd() {
-            let (listed, existing, pushed_all) = (&listed, &existing, &pushed_all);
-            scope.spawn(move || {
-                let out = exec::run_abortable(&list, b"", call_timeout(opts), pushed_all);
-                if out.success() {
-                    let text = listed.get_or_init(|| into_text(out.stdout));
-                    let mut names = per_key.parse_list(text);
-                    names.sort_unstable();
-                    names.shrink_to_fit();
-                    let _ = existing.set(names);
-                }
-            });
-        }
         let handles: Vec<_> = (0..opts.workers.max(1))
             .map(|_| {
                 let rx = rx.clone();
-                let existing = &existing;
+                let (listed, existing, pushed_all) = (&listed, &existing, &pushed_all);
+                // The first worker makes the list call, so that `--workers` bounds every
+                // vendor process at once; the others push meanwhile.
+                let list = list.take();
                 scope.spawn(move || {
+                    if let Some(list) = list.filter(|_| !signals::stop_requested()) {
+                        let out = exec::run_abortable(&list, b"", call_timeout(opts), pushed_all);
+                        if out.success() {
+                            let text = listed.get_or_init(|| into_text(out.stdout));
+                            let mut names = per_key.parse_list(text);
+                            names.sort_unstable();
+                            names.shrink_to_fit();
+                            let _ = existing.set(names);
+                        }
+                    }
                     let mut done = Vec::new();
                     for i in rx.iter() {
                         if signals::stop_requested() || Instant::now() >= opts.deadline {
@@ -113,12 +117,21 @@ fn run_per_key(
                 })
             })
             .collect();
-        for h in handles {
+        // The other workers first: once they are done and the queue is empty, every key
+        // is pushed or being pushed, and a list call still running is not worth waiting
+        // for. (A lone worker empties the queue only after its list call.)
+        let mut handles = handles.into_iter();
+        let first = handles.next();
+        let mut collect = |h: std::thread::ScopedJoinHandle<'_, Vec<(usize, Status)>>| {
             for (i, status) in h.join().expect("worker panicked") {
                 statuses[i] = status;
             }
+        };
+        handles.for_each(&mut collect);
+        if rx.is_empty() {
+            pushed_all.store(true, Ordering::SeqCst);
         }
-        pushed_all.store(true, Ordering::SeqCst);
+        first.into_iter().for_each(collect);
     });
     statuses
 }
@@ -144,11 +157,22 @@ fn push_key(
     let mut switches = 0;
     loop {
         let cmd = target.push_cmd(&task.key, op);
-        let out = exec::run(&cmd, &task.value, call_timeout(opts));
+        let out = run_call(&cmd, &task.value, opts);
         if out.success() {
             return Ok(());
         }
         let failure = classify(&out, |stderr, code| target.classify(stderr, code));
+        let switch = matches!(
+            (failure, op),
+            (Failure::NotFound, Op::Update) | (Failure::AlreadyExists, Op::Create)
+        );
+        if switch && switches < MAX_SWITCHES && signals::stop_requested() {
+            // The switch would be a new vendor call, and nothing new starts after an
+            // interrupt: the key fails with what this call said.
+            let next = if op == Op::Create { "update" } else { "create" };
+            let label = cmd.label(target.label_words(op));
+            return Err((format!("{label} (no {next} attempted: interrupted)"), out));
+        }
         let give_up = match (failure, op) {
             (Failure::NotFound, Op::Update) if switches < MAX_SWITCHES => {
                 op = Op::Create;
@@ -187,7 +211,7 @@ fn run_bulk(
     let document = bulk.document(tasks);
     let mut attempt = 1;
     let result = loop {
-        let out: Outcome = exec::run(&cmd, &document, call_timeout(opts));
+        let out: Outcome = run_call(&cmd, &document, opts);
         if out.success() {
             break Ok(());
         }
@@ -220,9 +244,20 @@ fn run_bulk(
 fn classify(out: &Outcome, vendor: impl Fn(&str, Option<i32>) -> Failure) -> Failure {
     match out.exit {
         Exit::TimedOut(_) => Failure::Transient,
-        Exit::Interrupted | Exit::SpawnFailed(_) => Failure::Permanent,
+        Exit::DeadlineReached(_) | Exit::Interrupted | Exit::SpawnFailed(_) => Failure::Permanent,
         _ => vendor(&String::from_utf8_lossy(&out.stderr), out.code()),
     }
+}
+
+/// One push call under the per-call timeout, cut short by the run deadline; a call the
+/// deadline cut is reported as such, not as a per-call timeout.
+fn run_call(cmd: &VendorCmd, stdin: &[u8], opts: &RunOpts) -> Outcome {
+    let timeout = call_timeout(opts);
+    let mut out = exec::run(cmd, stdin, timeout);
+    if matches!(out.exit, Exit::TimedOut(_)) && timeout < opts.timeout {
+        out.exit = Exit::DeadlineReached(opts.started.elapsed());
+    }
+    out
 }
 
 /// The per-call timeout, cut short by the run deadline.

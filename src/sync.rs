@@ -11,7 +11,7 @@ use crate::pool::{self, RunOpts};
 use crate::report::{self, Scrubber, Status};
 use crate::routing::{self, Resolved};
 use crate::targets::Kind;
-use crate::{plan, preflight, repo, signals};
+use crate::{exec, plan, preflight, repo, signals};
 use anyhow::{Context, bail};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -72,11 +72,18 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         }
         config.save()?;
     }
-    if find_on_path(kind.bin, var("PATH").as_deref()).is_none() {
-        bail!(
+    match find_on_path(kind.bin, var("PATH").as_deref()) {
+        OnPath::Found => {}
+        OnPath::NotExecutable(path) => bail!(
+            "{} is not executable ({}) — fix its permissions or install it before running \
+             vsync sync.",
+            kind.bin,
+            path.display()
+        ),
+        OnPath::Missing => bail!(
             "{} not found on PATH — install it before running vsync sync.",
             kind.bin
-        );
+        ),
     }
 
     report::out("");
@@ -89,9 +96,14 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         timeout: args.timeout,
         deadline: started + env_duration("VSYNC_RUN_DEADLINE_SECS", 1000).unwrap_or(RUN_DEADLINE),
         retry_base: env_duration("VSYNC_RETRY_BASE_MS", 1).unwrap_or(RETRY_BASE),
+        started,
     };
     let scrubber = Scrubber::new(&parsed.tasks);
+    // From here a signal stops dispatch; before, it ended the run at once.
+    signals::start_pushing();
+    exec::adopt_orphans();
     let statuses = pool::run(&*target, &parsed.tasks, &opts, &scrubber);
+    exec::end_orphans();
     let results: Vec<(&str, Status)> = parsed
         .tasks
         .iter()
@@ -169,22 +181,44 @@ fn resolve_routing(
 }
 
 fn prompt(question: &str) -> anyhow::Result<String> {
-    let mut stderr = std::io::stderr().lock();
-    write!(stderr, "{question}: ")?;
-    stderr.flush()?;
+    {
+        // Not held while reading: the interrupt handler writes to stderr too, and must not
+        // wait for an answer.
+        let mut stderr = std::io::stderr().lock();
+        write!(stderr, "{question}: ")?;
+        stderr.flush()?;
+    }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim().to_string())
 }
 
-/// The vendor CLI as the OS would find it: an executable file in a PATH directory.
-fn find_on_path(bin: &str, path: Option<&str>) -> Option<PathBuf> {
+enum OnPath {
+    Found,
+    /// Only a file without execute permission has that name (the first one found).
+    NotExecutable(PathBuf),
+    Missing,
+}
+
+/// The vendor CLI as the OS would find it: an executable file in a PATH directory. A
+/// non-executable file of that name is skipped, as execvp(3) skips it, but remembered: it
+/// is most likely the CLI with broken permissions.
+fn find_on_path(bin: &str, path: Option<&str>) -> OnPath {
     use std::os::unix::fs::PermissionsExt;
-    std::env::split_paths(path?)
-        .map(|dir| dir.join(bin))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+    let Some(path) = path else {
+        return OnPath::Missing;
+    };
+    let mut not_executable = None;
+    for candidate in std::env::split_paths(path).map(|dir| dir.join(bin)) {
+        match std::fs::metadata(&candidate) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return OnPath::Found,
+            Ok(m) if m.is_file() => {
+                not_executable.get_or_insert(candidate);
+            }
+            _ => {}
+        }
+    }
+    not_executable.map_or(OnPath::Missing, OnPath::NotExecutable)
 }
 
 /// Test hooks: `VSYNC_RUN_DEADLINE_SECS` and `VSYNC_RETRY_BASE_MS` shorten the run deadline

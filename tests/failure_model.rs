@@ -257,7 +257,7 @@ fn the_run_deadline_kills_the_call_in_flight_and_reports_keys_never_started_as_n
     // The call was cut short by the deadline, not by the (default, 120 s) call timeout.
     let warning = out.stderr.strip_suffix('\n').unwrap_or(&out.stderr);
     assert!(
-        warning.starts_with("WARNING: skipping ALPHA: gh secret set: timed out after ")
+        warning.starts_with("WARNING: skipping ALPHA: gh secret set: run deadline reached after ")
             && !warning.contains('\n'),
         "stderr: {}",
         out.stderr

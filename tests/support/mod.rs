@@ -934,3 +934,19 @@ impl Running {
         }
     }
 }
+
+// ----- vsync under a hand-built command ---------------------------------------------------------
+
+impl Test {
+    /// A `Command` for vsync with the arguments given so far (then forgotten), the test's
+    /// environment and working directory, and nothing else set: for tests that choose its
+    /// stdio, resource limits or process group themselves.
+    pub fn vsync_command(&mut self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vsync"));
+        cmd.args(std::mem::take(&mut self.args))
+            .current_dir(&self.cwd)
+            .env_clear()
+            .envs(self.base_env());
+        cmd
+    }
+}
