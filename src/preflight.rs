@@ -4,16 +4,17 @@
 //! rule it broke and what to do. Warnings name values the vendor CLI will alter on the way.
 
 use crate::targets::{Routing, aws, azure, gcp, gh, vault};
-use crate::task::SecretTask;
+use crate::task::{SecretTask, Source};
 
 /// Per-target value rules: (max bytes, empty allowed, must be UTF-8).
 fn value_rules(routing: &Routing) -> (Option<usize>, bool, bool) {
+    let max = Some(routing.target().value_limit());
     match routing {
-        Routing::Gh(_) => (Some(48 * 1024), true, true),
-        Routing::Gcp(_) => (Some(64 * 1024), true, false),
-        Routing::Aws(_) => (Some(65_536), false, true),
-        Routing::Azure(_) => (Some(25 * 1024), false, true),
-        Routing::Vault(_) => (None, true, true),
+        Routing::Gh(_) => (max, true, true),
+        Routing::Gcp(_) => (max, true, false),
+        Routing::Aws(_) => (max, false, true),
+        Routing::Azure(_) => (max, false, true),
+        Routing::Vault(_) => (max, true, true),
     }
 }
 
@@ -35,10 +36,16 @@ fn problems(routing: &Routing, task: &SecretTask) -> Vec<String> {
         out.push("the value is empty, which this target rejects".into());
     }
     if let Some(max) = max.filter(|&m| task.value.len() > m) {
-        out.push(format!(
-            "the value is {} bytes; the limit is {max} bytes",
-            task.value.len()
-        ));
+        // A referenced file is read only up to one byte past the limit.
+        out.push(match task.source {
+            Source::File(_) => {
+                format!("the file holds more than {max} bytes; the limit is {max} bytes")
+            }
+            Source::Literal => format!(
+                "the value is {} bytes; the limit is {max} bytes",
+                task.value.len()
+            ),
+        });
     }
     if utf8 && std::str::from_utf8(&task.value).is_err() {
         out.push("the value is not UTF-8 text, which this target's CLI cannot carry".into());

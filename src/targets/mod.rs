@@ -11,6 +11,7 @@ pub mod gh;
 pub mod vault;
 
 use crate::routing::Values;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
@@ -67,6 +68,29 @@ impl Target {
         }
     }
 
+    /// What two keys must agree on to be one secret on this target. GitHub upper-cases
+    /// secret names and Azure Key Vault compares them case-insensitively, so there `api_key`
+    /// and `API_KEY` are the same secret; everywhere else names are case-sensitive.
+    pub fn name_identity(self, key: &str) -> Cow<'_, str> {
+        match self {
+            Target::Gh | Target::Azure => Cow::Owned(key.to_uppercase()),
+            Target::Gcp | Target::Aws | Target::Vault => Cow::Borrowed(key),
+        }
+    }
+
+    /// The largest value, in bytes, this target stores. Vault has no per-value limit of its
+    /// own; 1 MiB is its server's default limit for a whole storage entry, so no larger
+    /// value can be written either.
+    pub fn value_limit(self) -> usize {
+        match self {
+            Target::Gh => 48 * 1024,
+            Target::Gcp => 64 * 1024,
+            Target::Aws => 65_536,
+            Target::Azure => 25 * 1024,
+            Target::Vault => 1024 * 1024,
+        }
+    }
+
     /// The target a routing flag (without `--`) belongs to.
     pub fn owning_flag(flag: &str) -> Option<Target> {
         Target::ALL
@@ -98,6 +122,16 @@ pub enum Routing {
 }
 
 impl Routing {
+    pub fn target(&self) -> Target {
+        match self {
+            Routing::Gh(_) => Target::Gh,
+            Routing::Gcp(_) => Target::Gcp,
+            Routing::Aws(_) => Target::Aws,
+            Routing::Azure(_) => Target::Azure,
+            Routing::Vault(_) => Target::Vault,
+        }
+    }
+
     /// Builds the typed routing from resolved values; required fields are present by then.
     pub fn from_values(target: Target, values: &Values) -> Routing {
         match target {
@@ -314,6 +348,20 @@ mod tests {
         assert_eq!(Target::owning_flag("aws-region"), Some(Target::Aws));
         assert_eq!(Target::owning_flag("vault-path"), Some(Target::Vault));
         assert_eq!(Target::owning_flag("workers"), None);
+    }
+
+    #[test]
+    fn names_differing_in_case_are_one_secret_only_on_gh_and_azure() {
+        for t in Target::ALL {
+            let same = t.name_identity("api_key") == t.name_identity("API_KEY");
+            assert_eq!(
+                same,
+                matches!(t, Target::Gh | Target::Azure),
+                "{}",
+                t.name()
+            );
+            assert_ne!(t.name_identity("A"), t.name_identity("B"));
+        }
     }
 
     #[test]
