@@ -2,7 +2,8 @@
 //! (decision D4, `background.md` §1, spec §6).
 //!
 //! This module owns reading (gzip or plain JSON), validating, editing the `sync.*` routing
-//! fields, and writing the file back atomically with private permissions. It does not decide
+//! fields, and writing the file back atomically with private permissions — under a lock, re-read
+//! once locked, so concurrent runs never drop each other's changes. It does not decide
 //! *where* the file is (`repo.rs`), nor which routing a run uses (flags, prompts: the caller).
 //!
 //! The file is shared with the TypeScript tool, which keeps much more in it (`s3` credentials,
@@ -420,8 +421,7 @@ fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
         Err(()) => anyhow::bail!(
             "config directory {} is read-only for you (mode {mode:04o}), so the routing cannot \
              be saved and nothing was pushed; vsync does not undo a permission you removed: \
-             make it writable again (chmod 700 {}) or pass the routing flags on every run \
-             without changing the saved routing",
+             make it writable again (chmod 700 {}) or set XDG_CONFIG_HOME to another directory",
             dir.display(),
             dir.display()
         ),

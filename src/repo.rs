@@ -5,6 +5,8 @@
 //! variables into paths. It does not read or write the config file (`config.rs`), does not
 //! parse the env file (`envfile.rs`), and does not look at `std::env` itself: the caller passes
 //! a `vars` lookup so every rule is testable without touching the process environment.
+//! The one outside source it reads is the password database, for the account's home
+//! directory when `HOME` is unset.
 //!
 //! The rules match the TypeScript tool byte for byte where it matters, because both tools
 //! share the config directory: a different repo name would silently split one repo's routing
