@@ -2,7 +2,8 @@
 //! (decision D4, `background.md` §1, spec §6).
 //!
 //! This module owns reading (gzip or plain JSON), validating, editing the `sync.*` routing
-//! fields, and writing the file back atomically with private permissions. It does not decide
+//! fields, and writing the file back atomically with private permissions — under a lock, re-read
+//! once locked, so concurrent runs never drop each other's changes. It does not decide
 //! *where* the file is (`repo.rs`), nor which routing a run uses (flags, prompts: the caller).
 //!
 //! The file is shared with the TypeScript tool, which keeps much more in it (`s3` credentials,
@@ -122,6 +123,22 @@ impl ConfigFile {
         }
     }
 
+    /// Changes the file on disk under an exclusive lock: loads it afresh once the lock is
+    /// held, lets `change` edit that copy, and saves it.
+    ///
+    /// Two runs that route different targets of one repo at once would otherwise both load,
+    /// change their own target and save, and the later rename would drop the other's change.
+    /// The lock is `flock` on `<file>.lock` beside the file (0600, left in place: removing it
+    /// would let a third run lock a fresh file while the second still holds the old one).
+    pub fn update(path: &Path, change: impl FnOnce(&mut ConfigFile)) -> anyhow::Result<()> {
+        ensure_private_dir(parent_dir(path))?;
+        let _lock = lock_beside(path)?;
+        let mut fresh = ConfigFile::load(path)?;
+        change(&mut fresh);
+        fresh.save()
+        // The lock is released when `_lock` closes, after the rename.
+    }
+
     /// Writes the document as gzip JSON, atomically, file 0600 and directory 0700 whatever
     /// the umask (D4).
     ///
@@ -142,10 +159,7 @@ impl ConfigFile {
         let file_name = path
             .file_name()
             .ok_or_else(|| anyhow!("config file path {} has no file name", path.display()))?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
+        let dir = parent_dir(path);
 
         ensure_private_dir(dir)?;
         refuse_to_replace_unreadable(path)?;
@@ -299,6 +313,51 @@ fn object_entry<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<S
     as_object_or_reset(slot)
 }
 
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Opens (creating it 0600) `<path>.lock` and takes an exclusive `flock` on it, waiting for
+/// any other holder. Closing the returned file releases the lock.
+fn lock_beside(path: &Path) -> anyhow::Result<File> {
+    use std::os::fd::AsRawFd;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    let lock_path = path.with_file_name(name);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(FILE_MODE)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&lock_path)
+        .and_then(|f| {
+            f.set_permissions(Permissions::from_mode(FILE_MODE))?;
+            Ok(f)
+        })
+        .with_context(|| {
+            format!(
+                "opening lock file {}; check that the directory is writable",
+                lock_path.display()
+            )
+        })?;
+    loop {
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(file);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != ErrorKind::Interrupted {
+            return Err(e)
+                .with_context(|| format!("locking {} before saving", lock_path.display()));
+        }
+    }
+}
+
 /// Creates `dir` (and missing parents) and makes `dir` itself 0700.
 ///
 /// Each directory this creates is chmod-ed to 0700 right after `mkdir`, because `mkdir`'s
@@ -328,18 +387,43 @@ fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
         fs::set_permissions(d, Permissions::from_mode(DIR_MODE))
             .with_context(|| format!("making directory {} private (0700)", d.display()))?;
     }
-    if !dir.is_dir() {
+    let meta = fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
+    if !meta.is_dir() {
         anyhow::bail!(
             "config directory {} exists but is not a directory; move it away",
             dir.display()
         );
     }
-    fs::set_permissions(dir, Permissions::from_mode(DIR_MODE)).with_context(|| {
-        format!(
-            "making config directory {} private (0700); check that you own it",
+    let mode = meta.permissions().mode() & 0o7777;
+    match private_mode(mode) {
+        Ok(None) => Ok(()),
+        Ok(Some(tight)) => {
+            fs::set_permissions(dir, Permissions::from_mode(tight)).with_context(|| {
+                format!(
+                    "making config directory {} private ({tight:04o}); check that you own it",
+                    dir.display()
+                )
+            })
+        }
+        Err(()) => anyhow::bail!(
+            "config directory {} is read-only for you (mode {mode:04o}), so the routing cannot \
+             be saved and nothing was pushed; vsync does not undo a permission you removed: \
+             make it writable again (chmod 700 {}) or set XDG_CONFIG_HOME to another directory",
+            dir.display(),
             dir.display()
-        )
-    })
+        ),
+    }
+}
+
+/// The mode an existing config directory should get: `None` when it is fine as it is, the
+/// mode with the group and other bits cleared when those are set, and `Err` when its owner
+/// lacks write or search permission. Only loose bits are ever removed; an owner permission
+/// the user took away is theirs to give back.
+fn private_mode(mode: u32) -> Result<Option<u32>, ()> {
+    if mode & 0o300 != 0o300 {
+        return Err(());
+    }
+    Ok((mode & 0o077 != 0).then_some(mode & 0o700))
 }
 
 /// Refuses to replace a file that does not load. `load` already refuses such a file, so this
@@ -840,6 +924,50 @@ mod tests {
         ConfigFile::load(&path).unwrap().save().unwrap();
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(dir), 0o700);
+    }
+
+    #[test]
+    fn only_loose_directory_bits_are_removed_and_owner_bits_never_added() {
+        assert_eq!(private_mode(0o700), Ok(None));
+        assert_eq!(private_mode(0o755), Ok(Some(0o700)));
+        assert_eq!(private_mode(0o777), Ok(Some(0o700)));
+        assert_eq!(private_mode(0o1777), Ok(Some(0o700)));
+        assert_eq!(private_mode(0o300), Ok(None));
+        assert_eq!(private_mode(0o500), Err(()));
+        assert_eq!(private_mode(0o555), Err(()));
+        assert_eq!(private_mode(0o600), Err(()));
+        assert_eq!(private_mode(0o000), Err(()));
+    }
+
+    #[test]
+    fn save_refuses_a_directory_the_user_made_read_only_and_leaves_it_so() {
+        let (_tmp, path) = temp_config();
+        let dir = path.parent().unwrap();
+        fs::create_dir_all(dir).unwrap();
+        fs::set_permissions(dir, Permissions::from_mode(0o500)).unwrap();
+        let err = format!("{:#}", ConfigFile::empty(&path).save().unwrap_err());
+        assert!(
+            err.contains(&format!("config directory {} is read-only", dir.display())),
+            "{err}"
+        );
+        assert!(err.contains("chmod 700"), "{err}");
+        assert_eq!(mode(dir), 0o500);
+        fs::set_permissions(dir, Permissions::from_mode(0o700)).unwrap();
+    }
+
+    #[test]
+    fn update_applies_the_change_to_the_file_as_it_is_now() {
+        let (_tmp, path) = temp_config();
+        let stale = ConfigFile::empty(&path);
+        let mut other = ConfigFile::empty(&path);
+        other.set_sync_field("gh", "repo", Some("o/r"));
+        other.save().unwrap();
+        drop(stale);
+        ConfigFile::update(&path, |c| c.set_sync_field("gcp", "project", Some("p"))).unwrap();
+        let after = ConfigFile::load(&path).unwrap();
+        assert_eq!(after.sync_field("gh", "repo"), Some("o/r"));
+        assert_eq!(after.sync_field("gcp", "project"), Some("p"));
+        assert_eq!(mode(&path.with_file_name("env_dev.lock")), 0o600);
     }
 
     #[test]

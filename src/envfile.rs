@@ -7,7 +7,11 @@
 //!
 //! It deliberately does not: validate key names or values (per target, in pre-flight, D2),
 //! treat an empty result as an error (the caller prints `no secrets to sync from …`), or look
-//! at the environment (`$HOME` is passed in).
+//! at the environment (the home directory is passed in, `None` when there is none).
+//!
+//! It knows the target for two things only: which keys name the same secret there (GitHub
+//! and Azure ignore case), and how many bytes of a referenced file are worth reading (one
+//! past the target's value limit, so pre-flight can still say the file is too long).
 //!
 //! The work is split in two: [`parse_tasks`] is pure (text in, tasks out, file references
 //! left unread), and [`load_env_file`] is the thin shell that reads the env file and then the
@@ -17,9 +21,13 @@
 //! once, in a vector sized by a first pass over the lines, duplicates are dropped in place, and
 //! a file reference is a task whose value is filled in later: no second per-key collection.
 
+use crate::targets::Kind;
 use crate::task::{SecretTask, Source};
+use std::borrow::Cow;
 use std::ffi::OsString;
-use std::io;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 /// The parser policy of one invocation (v0.7): no defaults, both lists as typed.
@@ -46,7 +54,15 @@ pub struct ParsedEnv {
 /// bad key, and no task at all. Only the files of definitions that win (D3) are read: an
 /// overridden line is never pushed, so a stale path in it must not abort the run — the
 /// duplicate warning already points at it.
-pub fn load_env_file(path: &Path, policy: &Policy, home: &Path) -> anyhow::Result<ParsedEnv> {
+///
+/// `home` is `None` when there is no home directory; then a value using `~/` or `${HOME}` is
+/// an error rather than a path at the filesystem root.
+pub fn load_env_file(
+    path: &Path,
+    policy: &Policy,
+    home: Option<&Path>,
+    target: &Kind,
+) -> anyhow::Result<ParsedEnv> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -61,14 +77,16 @@ pub fn load_env_file(path: &Path, policy: &Policy, home: &Path) -> anyhow::Resul
         Err(line) => anyhow::bail!("{}:{line}: not valid UTF-8", path.display()),
     };
     let vault_root = path.parent().unwrap_or(Path::new(""));
-    let mut parsed = parse_tasks(text, policy, vault_root, home);
+    let mut parsed =
+        parse_tasks(text, policy, vault_root, home, target).map_err(anyhow::Error::msg)?;
     // The tasks own copies of what they need; the file text is not held through the run.
     drop(bytes);
 
+    let limit = target.value_limit();
     let mut problems = Vec::new();
     for task in &mut parsed.tasks {
         if let Source::File(file) = &task.source {
-            match std::fs::read(&file.path) {
+            match read_reference(&file.path, limit) {
                 Ok(bytes) => task.value = bytes,
                 Err(e) => problems.push(describe_read_error(&file.written_as, &file.path, &e)),
             }
@@ -82,6 +100,52 @@ pub fn load_env_file(path: &Path, policy: &Policy, home: &Path) -> anyhow::Resul
         );
     }
     Ok(parsed)
+}
+
+/// A referenced file's contents, at most `limit + 1` bytes: enough for pre-flight to see a
+/// file is over the target's limit without reading (or waiting for) the rest.
+///
+/// Only a regular file (or a symlink to one) is read. A FIFO would block forever and a device
+/// like `/dev/zero` never ends, so the file is opened without blocking (`O_NONBLOCK`, which
+/// changes nothing for a regular file) and without becoming a controlling terminal, and the
+/// *open* file is checked, so a path swapped after the check cannot slip through.
+fn read_reference(path: &Path, limit: usize) -> io::Result<Vec<u8>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file (it is {})", file_kind(kind)),
+        ));
+    }
+    read_at_most(file, limit)
+}
+
+fn read_at_most(file: File, limit: usize) -> io::Result<Vec<u8>> {
+    let cap = limit.saturating_add(1);
+    let len = file.metadata()?.len();
+    let mut value = Vec::with_capacity(usize::try_from(len).unwrap_or(cap).min(cap));
+    file.take(cap as u64).read_to_end(&mut value)?;
+    Ok(value)
+}
+
+fn file_kind(kind: std::fs::FileType) -> &'static str {
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
 }
 
 /// One line of the aggregated file-reference error (v0.6 wording, kept byte for byte).
@@ -107,13 +171,21 @@ fn decode(bytes: &[u8]) -> Result<&str, usize> {
 /// The pure core: every rule of §2 except reading files, plus D3's duplicate resolution.
 ///
 /// A file reference comes out as a task with an empty value and `Source::File`, its path
-/// resolved against VAULT_ROOT / home but not read.
-fn parse_tasks(text: &str, policy: &Policy, vault_root: &Path, home: &Path) -> ParsedEnv {
+/// resolved against VAULT_ROOT / home but not read. The error lists the lines that need a
+/// home directory when there is none.
+fn parse_tasks(
+    text: &str,
+    policy: &Policy,
+    vault_root: &Path,
+    home: Option<&Path>,
+    target: &Kind,
+) -> Result<ParsedEnv, String> {
     let definitions = text.split('\n').filter_map(definition);
     let mut parsed = ParsedEnv {
         tasks: Vec::with_capacity(definitions.count()),
         ..ParsedEnv::default()
     };
+    let mut homeless = Vec::new();
     for (index, line) in text.split('\n').enumerate() {
         let Some((raw_key, raw_value)) = definition(line) else {
             continue;
@@ -124,7 +196,10 @@ fn parse_tasks(text: &str, policy: &Policy, vault_root: &Path, home: &Path) -> P
             }
             continue;
         }
-        let expanded = expand(unquote(raw_value), vault_root, home);
+        let Some(expanded) = expand(unquote(raw_value), vault_root, home) else {
+            homeless.push(format!("line {} ({})", index + 1, shown_key(raw_key)));
+            continue;
+        };
         let (key, value, source) = match file_reference_stem(raw_key, &policy.inline_file_suffixes)
         {
             Some(stem) => (
@@ -141,8 +216,15 @@ fn parse_tasks(text: &str, policy: &Policy, vault_root: &Path, home: &Path) -> P
             line: index + 1,
         });
     }
-    parsed.warnings = resolve_duplicates(&mut parsed.tasks);
-    parsed
+    if !homeless.is_empty() {
+        return Err(format!(
+            "HOME is not set and this account has no home directory on record, but {} \
+             use ~/ or ${{HOME}}; set HOME and run again",
+            join_and(&homeless)
+        ));
+    }
+    parsed.warnings = resolve_duplicates(&mut parsed.tasks, target);
+    Ok(parsed)
 }
 
 /// The trimmed key and value of a `KEY=value` line; `None` for blank lines, comments and
@@ -173,12 +255,16 @@ fn unquote(value: &str) -> &str {
 /// The result is an `OsString` so a non-UTF-8 home or vault directory survives intact, both as
 /// a path and as the bytes of a literal value. It is sized for the common case, a value
 /// without placeholders, so that one is stored without slack.
-fn expand(value: &str, vault_root: &Path, home: &Path) -> OsString {
-    let placeholders: [(&str, &Path); 2] = [("${VAULT_ROOT}", vault_root), ("${HOME}", home)];
+///
+/// `None` when the value uses the home directory and there is none: expanding to an empty
+/// home would silently turn `~/x` into `/x`.
+fn expand(value: &str, vault_root: &Path, home: Option<&Path>) -> Option<OsString> {
+    let placeholders: [(&str, Option<&Path>); 2] =
+        [("${VAULT_ROOT}", Some(vault_root)), ("${HOME}", home)];
     let mut out = OsString::with_capacity(value.len());
     let mut rest = value;
     if let Some(after) = rest.strip_prefix("~/") {
-        out.push(home);
+        out.push(home?);
         out.push("/");
         rest = after;
     }
@@ -187,7 +273,7 @@ fn expand(value: &str, vault_root: &Path, home: &Path) -> OsString {
         rest = &rest[at..];
         match placeholders.iter().find(|(name, _)| rest.starts_with(name)) {
             Some((name, replacement)) => {
-                out.push(replacement);
+                out.push((*replacement)?);
                 rest = &rest[name.len()..];
             }
             None => {
@@ -197,7 +283,7 @@ fn expand(value: &str, vault_root: &Path, home: &Path) -> OsString {
         }
     }
     out.push(rest);
-    out
+    Some(out)
 }
 
 /// The stem of `raw_key` under the first suffix that leaves a non-empty one.
@@ -229,17 +315,20 @@ fn resolve(expanded: OsString, vault_root: &Path) -> PathBuf {
 
 /// D3: two definitions of one secret would race in the worker pool, so only the last one is
 /// kept, at its own position. One warning per secret, ordered by its first definition, naming
-/// every line (and the raw key of each line when they differ, e.g. `FOO` vs `FOO_PATH`).
+/// every line (and the raw key of each line when they differ, e.g. `FOO` vs `FOO_PATH`, or
+/// `api_key` vs `API_KEY` on a target that ignores case).
 ///
-/// Repeats are found by sorting indices by key (stable, so each key's definitions stay in file
-/// order) rather than with a hash table: a few bytes per key instead of a table of them.
-fn resolve_duplicates(tasks: &mut Vec<SecretTask>) -> Vec<String> {
+/// Repeats are found by sorting indices by the target's name identity (stable, so each
+/// secret's definitions stay in file order) rather than with a hash table: a few bytes per
+/// key instead of a table of them. The identity borrows the key where case matters.
+fn resolve_duplicates(tasks: &mut Vec<SecretTask>, target: &Kind) -> Vec<String> {
+    let ids: Vec<Cow<str>> = tasks.iter().map(|t| target.name_identity(&t.key)).collect();
     let mut order: Vec<usize> = (0..tasks.len()).collect();
-    order.sort_by(|&a, &b| tasks[a].key.cmp(&tasks[b].key));
+    order.sort_by(|&a, &b| ids[a].cmp(&ids[b]));
     let mut overridden = vec![false; tasks.len()];
     // (first definition, warning), put in file order below.
     let mut warnings = Vec::new();
-    for group in order.chunk_by(|&a, &b| tasks[a].key == tasks[b].key) {
+    for group in order.chunk_by(|&a, &b| ids[a] == ids[b]) {
         if group.len() < 2 {
             continue;
         }
@@ -255,6 +344,7 @@ fn resolve_duplicates(tasks: &mut Vec<SecretTask>) -> Vec<String> {
             overridden[i] = true;
         }
     }
+    drop(ids);
     warnings.sort_unstable_by_key(|(first, _)| *first);
     // `retain` visits the tasks once each, in order.
     let mut overridden = overridden.into_iter();
@@ -301,6 +391,7 @@ fn join_and(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::{aws, azure, gcp, gh, vault};
     use proptest::prelude::*;
     use std::fs;
     use tempfile::TempDir;
@@ -327,7 +418,7 @@ mod tests {
     }
 
     fn parse_text(text: &str, policy: &Policy, vault_root: &Path, home: &Path) -> Parsed {
-        let parsed = parse_tasks(text, policy, vault_root, home);
+        let parsed = parse_tasks(text, policy, vault_root, Some(home), &vault::KIND).unwrap();
         let entries = parsed
             .tasks
             .into_iter()
@@ -379,8 +470,17 @@ mod tests {
         }
 
         fn load(&self, env: &[u8], policy: &Policy) -> anyhow::Result<ParsedEnv> {
+            self.load_for(env, policy, &gcp::KIND)
+        }
+
+        fn load_for(
+            &self,
+            env: &[u8],
+            policy: &Policy,
+            target: &Kind,
+        ) -> anyhow::Result<ParsedEnv> {
             fs::write(self.env_path(), env).unwrap();
-            load_env_file(&self.env_path(), policy, &self.home)
+            load_env_file(&self.env_path(), policy, Some(&self.home), target)
         }
 
         fn ok(&self, env: &str, policy: &Policy) -> ParsedEnv {
@@ -582,7 +682,8 @@ mod tests {
     #[test]
     fn a_missing_env_file_is_an_error_with_the_exact_text() {
         let fx = Fixture::new();
-        let err = load_env_file(&fx.env_path(), &no_policy(), &fx.home).unwrap_err();
+        let err =
+            load_env_file(&fx.env_path(), &no_policy(), Some(&fx.home), &gh::KIND).unwrap_err();
         assert_eq!(
             format!("{err:#}"),
             format!(".env file not found: {}", fx.env_path().display())
@@ -817,13 +918,12 @@ mod tests {
             "A=1\nOK_PATH=keys/ok\nSSH_PRIVATE_KEY_PATH=keys/missing\nDEPLOY_KEY_FILE=./keys/dir\n",
             &policy(&["_PATH", "_FILE"], &[]),
         );
-        let dir_error = fs::read(fx.vault.join("keys/dir")).unwrap_err();
         assert_eq!(
             err,
             format!(
                 "parseEnvFile: aborting sync — 2 file reference(s) could not be resolved:\n  \
                  - SSH_PRIVATE_KEY_PATH: file not found at {}\n  \
-                 - DEPLOY_KEY_FILE: error reading {}: {dir_error}",
+                 - DEPLOY_KEY_FILE: error reading {}: not a regular file (it is a directory)",
                 fx.vault.join("keys/missing").display(),
                 fx.vault.join("keys/dir").display(),
             )
@@ -836,12 +936,79 @@ mod tests {
         let err = fx.err("KEY_PATH=${HOME}\n", &policy(&["_PATH"], &[]));
         assert!(
             err.ends_with(&format!(
-                "  - KEY_PATH: error reading {}: {}",
+                "  - KEY_PATH: error reading {}: not a regular file (it is a directory)",
                 fx.home.display(),
-                fs::read(&fx.home).unwrap_err()
             )),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_reference_is_read_only_one_byte_past_the_targets_limit() {
+        let fx = Fixture::new();
+        fx.file("big", &vec![b'x'; 30_000]);
+        let parsed = fx
+            .load_for(b"BIG_FILE=big\n", &policy(&["_FILE"], &[]), &azure::KIND)
+            .unwrap();
+        assert_eq!(parsed.tasks[0].value.len(), azure::KIND.value_limit() + 1);
+        let parsed = fx
+            .load_for(b"BIG_FILE=big\n", &policy(&["_FILE"], &[]), &gh::KIND)
+            .unwrap();
+        assert_eq!(parsed.tasks[0].value.len(), 30_000);
+    }
+
+    #[test]
+    fn a_reference_to_a_device_is_refused_without_reading_it() {
+        let fx = Fixture::new();
+        let err = fx.err("Z_PATH=/dev/zero\n", &policy(&["_PATH"], &[]));
+        assert!(
+            err.ends_with(
+                "  - Z_PATH: error reading /dev/zero: not a regular file (it is a character device)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_symlink_to_a_regular_file_is_read() {
+        let fx = Fixture::new();
+        let target = fx.file("real", b"linked");
+        std::os::unix::fs::symlink(target, fx.vault.join("link")).unwrap();
+        let parsed = fx.ok("L_PATH=link\n", &policy(&["_PATH"], &[]));
+        assert_eq!(pairs(&parsed), kv(&[("L", "linked")]));
+    }
+
+    // --- without a home directory ---
+
+    #[test]
+    fn without_a_home_a_value_using_it_is_an_error_naming_home() {
+        let err = parse_tasks(
+            "A=1\nB=~/x\nC=${VAULT_ROOT}\nD=pre${HOME}\n",
+            &no_policy(),
+            Path::new("/v"),
+            None,
+            &gh::KIND,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "HOME is not set and this account has no home directory on record, but line 2 (B) \
+             and line 4 (D) use ~/ or ${HOME}; set HOME and run again"
+        );
+    }
+
+    #[test]
+    fn without_a_home_values_not_using_it_still_parse() {
+        let parsed = parse_tasks(
+            "A=1\nB=a~/x\nC=${VAULT_ROOT}/k\nD=$HOME\n",
+            &no_policy(),
+            Path::new("/v"),
+            None,
+            &gh::KIND,
+        )
+        .unwrap();
+        assert_eq!(parsed.tasks.len(), 4);
+        assert_eq!(parsed.tasks[2].value, b"/v/k");
     }
 
     // --- exclusions ---
@@ -902,6 +1069,28 @@ mod tests {
             parsed.warnings,
             ["FOO is defined more than once (lines 2 and 7); the value from line 7 is pushed"]
         );
+    }
+
+    #[test]
+    fn keys_differing_in_case_are_duplicates_where_the_target_ignores_case() {
+        let fx = Fixture::new();
+        let env = b"api_key=1\nB=2\nAPI_KEY=3\nApi_Key=4\n";
+        for target in [&gh::KIND, &azure::KIND] {
+            let parsed = fx.load_for(env, &no_policy(), target).unwrap();
+            assert_eq!(pairs(&parsed), kv(&[("B", "2"), ("Api_Key", "4")]));
+            assert_eq!(
+                parsed.warnings,
+                [
+                    "api_key is defined more than once (line 1 as api_key, line 3 as API_KEY \
+                     and line 4 as Api_Key); the value from line 4 is pushed"
+                ]
+            );
+        }
+        for target in [&gcp::KIND, &aws::KIND, &vault::KIND] {
+            let parsed = fx.load_for(env, &no_policy(), target).unwrap();
+            assert_eq!(parsed.tasks.len(), 4, "{}", target.name);
+            assert!(parsed.warnings.is_empty());
+        }
     }
 
     #[test]

@@ -5,21 +5,27 @@
 //! The rules themselves belong to each target (`Target::name_problem`, `value_rules`).
 
 use crate::targets::Target;
-use crate::task::SecretTask;
+use crate::task::{SecretTask, Source};
 
 /// Everything wrong with one task for this target (empty when it can be pushed).
 fn problems(target: &dyn Target, task: &SecretTask) -> Vec<String> {
-    let rules = target.value_rules();
+    let rules = target.kind().values;
     let name = target.secret_name(&task.key);
     let mut out: Vec<String> = target.name_problem(&name).into_iter().collect();
     if task.value.is_empty() && !rules.empty_ok {
         out.push("the value is empty, which this target rejects".into());
     }
-    if let Some(max) = rules.max_bytes.filter(|&m| task.value.len() > m) {
-        out.push(format!(
-            "the value is {} bytes; the limit is {max} bytes",
-            task.value.len()
-        ));
+    if let Some(max) = Some(rules.max_bytes).filter(|&m| task.value.len() > m) {
+        // A referenced file is read only up to one byte past the limit.
+        out.push(match task.source {
+            Source::File(_) => {
+                format!("the file holds more than {max} bytes; the limit is {max} bytes")
+            }
+            Source::Literal => format!(
+                "the value is {} bytes; the limit is {max} bytes",
+                task.value.len()
+            ),
+        });
     }
     if rules.utf8 && std::str::from_utf8(&task.value).is_err() {
         out.push("the value is not UTF-8 text, which this target's CLI cannot carry".into());
@@ -64,7 +70,7 @@ fn display_key(key: &str) -> String {
 
 /// Values the vendor CLI will store differently from the env file.
 fn warnings(target: &dyn Target, tasks: &[SecretTask]) -> Vec<String> {
-    let Some(altered) = &target.value_rules().altered else {
+    let Some(altered) = &target.kind().values.altered else {
         return Vec::new();
     };
     let keys: Vec<&str> = tasks

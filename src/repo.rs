@@ -5,13 +5,16 @@
 //! variables into paths. It does not read or write the config file (`config.rs`), does not
 //! parse the env file (`envfile.rs`), and does not look at `std::env` itself: the caller passes
 //! a `vars` lookup so every rule is testable without touching the process environment.
+//! The one outside source it reads is the password database, for the account's home
+//! directory when `HOME` is unset.
 //!
 //! The rules match the TypeScript tool byte for byte where it matters, because both tools
 //! share the config directory: a different repo name would silently split one repo's routing
 //! into two files.
 
 use anyhow::bail;
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
 
 /// Resolved locations for one `(repo, env)` pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,17 +60,105 @@ pub fn layout(
 /// The folder is always taken relative to the root, like the TypeScript tool's
 /// `path.join(root, vaultFolder, …)`: a leading `/` in `files.vaultFolder` does not escape the
 /// repo. `env` is expected to have passed [`check_env_name`] (done by [`layout`]).
-pub fn env_file_path(root: &Path, vault_folder: Option<&str>, env: &str) -> PathBuf {
+///
+/// A folder that leaves the repository — through `..`, or through a symlink that resolves
+/// outside it — is refused: the error (the quoted setting and where it leads) completes
+/// "files.vaultFolder …". Whatever the config file says, vsync only pushes files of this repo.
+pub fn env_file_path(
+    root: &Path,
+    vault_folder: Option<&str>,
+    env: &str,
+) -> Result<PathBuf, String> {
     let folder = match vault_folder.filter(|f| !f.is_empty()) {
         Some(f) => f.trim_start_matches('/').to_owned(),
         None => format!("infra/vault/{}", env.to_lowercase()),
     };
     let mut path = root.to_path_buf();
     if !folder.is_empty() {
-        path.push(folder);
+        if climbs_out(Path::new(&folder)) {
+            return Err(format!(
+                "{folder:?} points outside the repository {}",
+                root.display()
+            ));
+        }
+        path.push(&folder);
+        // Only an existing folder can hold a symlink; a missing one fails later as a missing
+        // env file, naming its path.
+        if let (Ok(real), Ok(real_root)) = (path.canonicalize(), root.canonicalize()) {
+            if !real.starts_with(&real_root) {
+                return Err(format!(
+                    "{folder:?} leads outside the repository {} (to {})",
+                    root.display(),
+                    real.display()
+                ));
+            }
+        }
     }
     path.push(format!(".env.{env}"));
-    path
+    Ok(path)
+}
+
+/// Whether a relative path's `..` components take it above its starting point, read
+/// lexically (symlinks are checked separately, on the real path).
+fn climbs_out(relative: &Path) -> bool {
+    let mut depth = 0usize;
+    for component in relative.components() {
+        match component {
+            Component::ParentDir => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            },
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => return true,
+        }
+    }
+    false
+}
+
+/// The home directory: `$HOME` when set and non-empty, else the account's (`account`,
+/// normally [`account_home`]). `None` when neither is known — never an empty path, which
+/// would turn `~/x` into `/x`.
+pub fn home_dir(
+    env_home: Option<OsString>,
+    account: impl FnOnce() -> Option<PathBuf>,
+) -> Option<PathBuf> {
+    match env_home.filter(|h| !h.is_empty()) {
+        Some(home) => Some(PathBuf::from(home)),
+        None => account().filter(|h| !h.as_os_str().is_empty()),
+    }
+}
+
+/// The home directory of the account running vsync, from the password database
+/// (`getpwuid_r`), as a login shell would set `HOME`.
+pub fn account_home() -> Option<PathBuf> {
+    use std::ffi::CStr;
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = vec![0 as libc::c_char; 4096];
+    loop {
+        // SAFETY: `pwd` and `buf` outlive the call; on success `pw_dir` points into `buf`.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getpwuid_r(
+                libc::getuid(),
+                &mut pwd,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut found,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || found.is_null() || pwd.pw_dir.is_null() {
+            return None;
+        }
+        // SAFETY: a successful lookup leaves a NUL-terminated string in `buf`.
+        let dir = unsafe { CStr::from_ptr(pwd.pw_dir) };
+        return Some(PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes())));
+    }
 }
 
 /// The env name becomes part of two file names (`env_<env>`, `.env.<env>`) and, by default,
@@ -377,7 +468,7 @@ mod tests {
     #[test]
     fn env_file_defaults_to_infra_vault_lowercased_env_with_env_as_typed() {
         assert_eq!(
-            env_file_path(Path::new("/r"), None, "Dev"),
+            env_file_path(Path::new("/r"), None, "Dev").unwrap(),
             PathBuf::from("/r/infra/vault/dev/.env.Dev")
         );
     }
@@ -385,7 +476,7 @@ mod tests {
     #[test]
     fn env_file_uses_a_custom_vault_folder() {
         assert_eq!(
-            env_file_path(Path::new("/r"), Some("apps/api/vault"), "dev"),
+            env_file_path(Path::new("/r"), Some("apps/api/vault"), "dev").unwrap(),
             PathBuf::from("/r/apps/api/vault/.env.dev")
         );
     }
@@ -393,7 +484,7 @@ mod tests {
     #[test]
     fn an_empty_vault_folder_means_the_default() {
         assert_eq!(
-            env_file_path(Path::new("/r"), Some(""), "dev"),
+            env_file_path(Path::new("/r"), Some(""), "dev").unwrap(),
             PathBuf::from("/r/infra/vault/dev/.env.dev")
         );
     }
@@ -401,13 +492,67 @@ mod tests {
     #[test]
     fn an_absolute_vault_folder_stays_inside_the_root() {
         assert_eq!(
-            env_file_path(Path::new("/r"), Some("/secrets"), "dev"),
+            env_file_path(Path::new("/r"), Some("/secrets"), "dev").unwrap(),
             PathBuf::from("/r/secrets/.env.dev")
         );
         assert_eq!(
-            env_file_path(Path::new("/r"), Some("/"), "dev"),
+            env_file_path(Path::new("/r"), Some("/"), "dev").unwrap(),
             PathBuf::from("/r/.env.dev")
         );
+    }
+
+    #[test]
+    fn a_vault_folder_climbing_out_of_the_root_is_refused() {
+        for folder in ["..", "../../etc", "a/../../b", "/../x", "./.."] {
+            let err = env_file_path(Path::new("/r"), Some(folder), "dev").unwrap_err();
+            assert!(
+                err.contains("points outside the repository /r"),
+                "{folder}: {err}"
+            );
+        }
+        assert_eq!(
+            env_file_path(Path::new("/r"), Some("a/../b"), "dev").unwrap(),
+            PathBuf::from("/r/a/../b/.env.dev")
+        );
+    }
+
+    #[test]
+    fn a_vault_folder_that_is_a_symlink_out_of_the_root_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("repo");
+        fs::create_dir_all(root.join("inside")).unwrap();
+        fs::create_dir_all(tmp.path().join("outside")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("outside"), root.join("out")).unwrap();
+        std::os::unix::fs::symlink("inside", root.join("in")).unwrap();
+        let err = env_file_path(&root, Some("out"), "dev").unwrap_err();
+        assert!(err.contains("leads outside the repository"), "{err}");
+        assert_eq!(
+            env_file_path(&root, Some("in"), "dev").unwrap(),
+            root.join("in/.env.dev")
+        );
+    }
+
+    // --- home -----------------------------------------------------------------------------
+
+    #[test]
+    fn home_is_the_variable_else_the_accounts_and_never_empty() {
+        let account = || Some(PathBuf::from("/home/acct"));
+        assert_eq!(
+            home_dir(Some("/h".into()), account),
+            Some(PathBuf::from("/h"))
+        );
+        assert_eq!(
+            home_dir(Some("".into()), account),
+            Some(PathBuf::from("/home/acct"))
+        );
+        assert_eq!(home_dir(None, account), Some(PathBuf::from("/home/acct")));
+        assert_eq!(home_dir(None, || None), None);
+        assert_eq!(home_dir(None, || Some(PathBuf::new())), None);
+    }
+
+    #[test]
+    fn the_account_home_is_found() {
+        assert!(account_home().is_some_and(|h| h.is_absolute()));
     }
 
     // --- env name -------------------------------------------------------------------------

@@ -29,12 +29,24 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     }
 
     let cwd = std::env::current_dir().context("reading the current directory")?;
-    let var = |name: &str| std::env::var(name).ok();
+    // An unset or empty HOME falls back to the account's home directory, for the config
+    // location and for `~/` / `${HOME}` in the env file alike.
+    let home = repo::home_dir(std::env::var_os("HOME"), repo::account_home);
+    let var = |name: &str| match name {
+        "HOME" => home.as_ref().and_then(|h| h.to_str()).map(str::to_owned),
+        _ => std::env::var(name).ok(),
+    };
     let layout = repo::layout(&cwd, args.repo.as_deref(), &args.env, &var)?;
-    let mut config = ConfigFile::load(&layout.config_path)?;
-    let env_path = repo::env_file_path(&layout.root, config.vault_folder(), &args.env);
-    let home = PathBuf::from(var("HOME").unwrap_or_default());
-    let parsed = envfile::load_env_file(&env_path, &args.policy, &home)?;
+    let config = ConfigFile::load(&layout.config_path)?;
+    let env_path =
+        repo::env_file_path(&layout.root, config.vault_folder(), &args.env).map_err(|problem| {
+            anyhow::anyhow!(
+                "config file {}: files.vaultFolder {problem}; change that setting to a folder \
+                 inside the repository",
+                layout.config_path.display()
+            )
+        })?;
+    let parsed = envfile::load_env_file(&env_path, &args.policy, home.as_deref(), args.target)?;
     for warning in &parsed.warnings {
         report::err(&format!("warning: {warning}"));
     }
@@ -67,10 +79,12 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     }
 
     if !resolved.updates.is_empty() {
-        for (setting, value) in &resolved.updates {
-            config.set_sync_field(kind.name, setting.config_key, value.as_deref());
-        }
-        config.save()?;
+        // Applied to the file as it is once locked, so a concurrent run's routing survives.
+        ConfigFile::update(&layout.config_path, |fresh| {
+            for (setting, value) in &resolved.updates {
+                fresh.set_sync_field(kind.name, setting.config_key, value.as_deref());
+            }
+        })?;
     }
     match find_on_path(kind.bin, var("PATH").as_deref()) {
         OnPath::Found => {}

@@ -39,13 +39,15 @@ fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
-/// Files in the config directory other than the config itself (temp files left behind).
+/// Files in the config directory other than the config itself and its lock file (temp files
+/// left behind). `env_dev.lock` stays on purpose: see `ConfigFile::update`.
 fn leftovers(config: &Path) -> Vec<String> {
+    let name = config.file_name().unwrap().to_str().unwrap();
     fs::read_dir(config.parent().unwrap())
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| Some(n.as_str()) != config.file_name().and_then(|f| f.to_str()))
+        .filter(|n| n != name && *n != format!("{name}.lock"))
         .collect()
 }
 

@@ -225,30 +225,6 @@ fn an_abort_signal_dumps_no_core_even_with_core_dumps_allowed() {
 
 // ----- signals before the first push ------------------------------------------------------------
 
-#[test]
-fn a_ctrl_c_while_a_file_reference_blocks_on_a_fifo_ends_the_run_at_once_with_130() {
-    let mut t =
-        gh(Test::new().env_file("dev", "KEY_PATH=pipe\n")).arg("--inline-file-suffix=_PATH");
-    let fifo = t.root().join("infra/vault/dev/pipe");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo(3) with a NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-    let mut run = t.spawn();
-    run.wait_for_line("  exclude-property:   (none — nothing skipped)", WAIT);
-    std::thread::sleep(Duration::from_millis(300));
-    run.signal_group("INT");
-    let started = Instant::now();
-    let out = run.wait();
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
-    out.failure(130)
-        .stderr_is("vsync: interrupted before anything was pushed\n");
-    assert!(t.calls().is_empty());
-}
-
 /// A pseudo-terminal: (master, slave).
 fn pty() -> (File, File) {
     // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r on the descriptor just opened;

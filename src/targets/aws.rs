@@ -14,6 +14,8 @@ pub const KIND: Kind = Kind {
     name: "aws",
     bin: "aws",
     settings: &[REGION, PREFIX],
+    values: &VALUES,
+    case_insensitive_names: false,
     open: |settings, _env| {
         Box::new(Aws {
             region: settings.required(&REGION),
@@ -38,7 +40,7 @@ const PREFIX: Setting = Setting {
 
 /// A SecretString holds 1 to 65,536 bytes of text, read with newline translation.
 const VALUES: ValueRules = ValueRules {
-    max_bytes: Some(65_536),
+    max_bytes: 65_536,
     empty_ok: false,
     utf8: true,
     altered: Some(CRLF_TRANSLATED),
@@ -77,10 +79,6 @@ impl Target for Aws {
 
     fn name_problem(&self, name: &str) -> Option<String> {
         name_problem(name)
-    }
-
-    fn value_rules(&self) -> &'static ValueRules {
-        &VALUES
     }
 
     fn writes(&self) -> Writes<'_> {

@@ -11,6 +11,8 @@ pub const KIND: Kind = Kind {
     name: "azure",
     bin: "az",
     settings: &[VAULT_NAME],
+    values: &VALUES,
+    case_insensitive_names: true,
     open: |settings, _env| {
         Box::new(Azure {
             vault_name: settings.required(&VAULT_NAME),
@@ -28,7 +30,7 @@ const VAULT_NAME: Setting = Setting {
 /// `--file` is read as text with newline translation; an empty value is refused; a secret
 /// holds at most 25 KB.
 const VALUES: ValueRules = ValueRules {
-    max_bytes: Some(25 * 1024),
+    max_bytes: 25 * 1024,
     empty_ok: false,
     utf8: true,
     altered: Some(CRLF_TRANSLATED),
@@ -54,10 +56,6 @@ impl Target for Azure {
 
     fn name_problem(&self, name: &str) -> Option<String> {
         name_problem(name)
-    }
-
-    fn value_rules(&self) -> &'static ValueRules {
-        &VALUES
     }
 
     fn writes(&self) -> Writes<'_> {

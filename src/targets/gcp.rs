@@ -13,6 +13,8 @@ pub const KIND: Kind = Kind {
     name: "gcp",
     bin: "gcloud",
     settings: &[PROJECT],
+    values: &VALUES,
+    case_insensitive_names: false,
     open: |settings, _env| {
         Box::new(Gcp {
             project: settings.required(&PROJECT),
@@ -29,7 +31,7 @@ const PROJECT: Setting = Setting {
 
 /// `--data-file=-` carries raw bytes; a payload holds at most 64 KiB.
 const VALUES: ValueRules = ValueRules {
-    max_bytes: Some(64 * 1024),
+    max_bytes: 64 * 1024,
     empty_ok: true,
     utf8: false,
     altered: None,
@@ -60,10 +62,6 @@ impl Target for Gcp {
 
     fn name_problem(&self, name: &str) -> Option<String> {
         name_problem(name)
-    }
-
-    fn value_rules(&self) -> &'static ValueRules {
-        &VALUES
     }
 
     fn writes(&self) -> Writes<'_> {

@@ -8,6 +8,8 @@ pub const KIND: Kind = Kind {
     name: "gh",
     bin: "gh",
     settings: &[REPO],
+    values: &VALUES,
+    case_insensitive_names: true,
     open: |settings, env| {
         Box::new(Gh {
             repo: settings.required(&REPO),
@@ -25,7 +27,7 @@ const REPO: Setting = Setting {
 
 /// gh reads stdin as text and strips trailing newlines; a secret holds at most 48 KB.
 const VALUES: ValueRules = ValueRules {
-    max_bytes: Some(48 * 1024),
+    max_bytes: 48 * 1024,
     empty_ok: true,
     utf8: true,
     altered: Some(super::Alteration {
@@ -56,10 +58,6 @@ impl Target for Gh {
 
     fn name_problem(&self, name: &str) -> Option<String> {
         name_problem(name)
-    }
-
-    fn value_rules(&self) -> &'static ValueRules {
-        &VALUES
     }
 
     fn writes(&self) -> Writes<'_> {

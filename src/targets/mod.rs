@@ -59,8 +59,28 @@ pub struct Kind {
     pub bin: &'static str,
     /// Routing settings, in the order they are resolved and prompted for.
     pub settings: &'static [Setting],
+    /// What a value must be.
+    pub values: &'static ValueRules,
+    /// Whether the service compares secret names ignoring case (`api_key` is `API_KEY`).
+    pub case_insensitive_names: bool,
     /// The target for resolved settings (every required one present) and an env name.
     pub open: fn(&Settings, &str) -> Box<dyn Target>,
+}
+
+impl Kind {
+    /// What two keys must agree on to be one secret on this target.
+    pub fn name_identity<'k>(&self, key: &'k str) -> Cow<'k, str> {
+        if self.case_insensitive_names {
+            Cow::Owned(key.to_uppercase())
+        } else {
+            Cow::Borrowed(key)
+        }
+    }
+
+    /// The largest value, in bytes, this target stores.
+    pub fn value_limit(&self) -> usize {
+        self.values.max_bytes
+    }
 }
 
 impl PartialEq for Kind {
@@ -126,9 +146,6 @@ pub trait Target: Sync {
     /// Why the target refuses a secret name (as `secret_name` spells it); `None` when fine.
     fn name_problem(&self, name: &str) -> Option<String>;
 
-    /// What a value must be for this target.
-    fn value_rules(&self) -> &'static ValueRules;
-
     /// How the target writes.
     fn writes(&self) -> Writes<'_>;
 }
@@ -136,7 +153,7 @@ pub trait Target: Sync {
 /// What a value must be, and what the vendor CLI changes on the way.
 #[derive(Debug)]
 pub struct ValueRules {
-    pub max_bytes: Option<usize>,
+    pub max_bytes: usize,
     pub empty_ok: bool,
     /// The CLI carries text: the value must be UTF-8.
     pub utf8: bool,
@@ -346,6 +363,15 @@ mod tests {
         assert_eq!(owning_flag("aws-region"), Some(&aws::KIND));
         assert_eq!(owning_flag("vault-path"), Some(&vault::KIND));
         assert_eq!(owning_flag("workers"), None);
+    }
+
+    #[test]
+    fn names_differing_in_case_are_one_secret_only_on_gh_and_azure() {
+        for &t in REGISTRY {
+            let same = t.name_identity("api_key") == t.name_identity("API_KEY");
+            assert_eq!(same, matches!(t.name, "gh" | "azure"), "{}", t.name);
+            assert_ne!(t.name_identity("A"), t.name_identity("B"));
+        }
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub const KIND: Kind = Kind {
     name: "ssm",
     bin: "aws",
     settings: &[REGION, PREFIX],
+    values: &VALUES,
+    case_insensitive_names: false,
     open: |settings, _env| {
         Box::new(Ssm {
             region: settings.required(&REGION),
@@ -40,7 +42,7 @@ const PREFIX: Setting = Setting {
 /// Standard-tier parameters hold 1 to 4096 characters; vsync counts bytes, which is never
 /// fewer, so a value that passes here fits.
 const VALUES: ValueRules = ValueRules {
-    max_bytes: Some(4096),
+    max_bytes: 4096,
     empty_ok: false,
     utf8: true,
     altered: Some(CRLF_TRANSLATED),
@@ -83,10 +85,6 @@ impl Target for Ssm {
 
     fn name_problem(&self, name: &str) -> Option<String> {
         name_problem(name)
-    }
-
-    fn value_rules(&self) -> &'static ValueRules {
-        &VALUES
     }
 
     fn writes(&self) -> Writes<'_> {

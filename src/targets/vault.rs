@@ -11,6 +11,8 @@ pub const KIND: Kind = Kind {
     name: "vault",
     bin: "vault",
     settings: &[ADDR, MOUNT, PATH],
+    values: &VALUES,
+    case_insensitive_names: false,
     open: |settings, _env| {
         Box::new(Vault {
             addr: settings.required(&ADDR),
@@ -41,9 +43,11 @@ const PATH: Setting = Setting {
     required: true,
 };
 
-/// Values travel as JSON strings, so they must be text; no size limit is checked here.
+/// Values travel as JSON strings, so they must be text. Vault has no per-value limit of its
+/// own; 1 MiB is its server's default limit for a whole storage entry, so no larger value
+/// can be written either.
 const VALUES: ValueRules = ValueRules {
-    max_bytes: None,
+    max_bytes: 1024 * 1024,
     empty_ok: true,
     utf8: true,
     altered: None,
@@ -70,10 +74,6 @@ impl Target for Vault {
 
     fn name_problem(&self, name: &str) -> Option<String> {
         name_problem(name)
-    }
-
-    fn value_rules(&self) -> &'static ValueRules {
-        &VALUES
     }
 
     fn writes(&self) -> Writes<'_> {

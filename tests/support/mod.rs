@@ -950,3 +950,36 @@ impl Test {
         cmd
     }
 }
+
+// ----- runs without a variable, or under a memory limit -------------------------------------
+
+impl Test {
+    /// Runs vsync like [`Test::run`], with `name` removed from its environment (e.g. `HOME`).
+    pub fn run_without_var(&mut self, name: &str) -> Output {
+        let args = std::mem::take(&mut self.args);
+        let stdin = std::mem::take(&mut self.stdin);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vsync"));
+        cmd.args(&args).current_dir(&self.cwd);
+        let env = self
+            .base_env()
+            .into_iter()
+            .filter(|(k, _)| k != name)
+            .collect();
+        run_command(cmd, env, stdin, &format!("vsync (no {name})"), &args)
+    }
+
+    /// Runs vsync like [`Test::run`] under `ulimit -v KIB`, so a run that tries to hold more
+    /// memory fails instead of pressing the whole machine.
+    pub fn run_with_memory_limit(&mut self, kib: u64) -> Output {
+        let args = std::mem::take(&mut self.args);
+        let stdin = std::mem::take(&mut self.stdin);
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_vsync"))
+            .args(&args)
+            .current_dir(&self.cwd);
+        let label = format!("ulimit -v {kib}; vsync");
+        run_command(cmd, self.base_env(), stdin, &label, &args)
+    }
+}
