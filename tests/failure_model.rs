@@ -115,7 +115,7 @@ fn writes_of(t: &Test, target: &Target, key: &str, skip: usize) -> Vec<Call> {
     t.calls()
         .into_iter()
         .skip(skip)
-        .filter(|c| target.name == "vault" || c.argv.iter().any(|a| a == key))
+        .filter(|c| target.name == "vault" || c.secret() == Some(key))
         .collect()
 }
 
@@ -267,7 +267,7 @@ fn the_run_deadline_kills_the_call_in_flight_and_reports_keys_never_started_as_n
         1,
         "nothing starts after the deadline: {calls:#?}"
     );
-    assert_eq!(calls[0].argv[2], "ALPHA");
+    assert_eq!(calls[0].secret(), Some("ALPHA"));
     assert!(t.secret_names("gh", GH.scope).is_empty());
     assert_no_fake_left(&t);
 }
