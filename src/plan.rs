@@ -94,7 +94,9 @@ mod tests {
         };
         let text = render(&r, &tasks()).join("\n");
         assert!(
-            text.contains("  API  literal  12 bytes\n    gh secret set API --env dev --repo o/r"),
+            text.contains(
+                "  API  literal  12 bytes\n    gh secret set --env=dev --repo=o/r -- API"
+            ),
             "{text}"
         );
         assert!(text.contains("  SSH  file /r/keys/id  3 bytes"), "{text}");
@@ -110,13 +112,13 @@ mod tests {
         assert!(text.contains("once, to learn which secrets exist: gcloud secrets list --project=p '--format=value(name)'"), "{text}");
         assert!(
             text.contains(
-                "if it exists: gcloud secrets versions add API --data-file=- --project=p"
+                "if it exists: gcloud secrets versions add --data-file=- --project=p -- API"
             ),
             "{text}"
         );
         assert!(
             text.contains(
-                "if it does not: gcloud secrets create API --replication-policy=automatic"
+                "if it does not: gcloud secrets create --replication-policy=automatic --data-file=- --project=p -- API"
             ),
             "{text}"
         );
@@ -131,7 +133,7 @@ mod tests {
         };
         let text = render(&r, &tasks()).join("\n");
         assert!(
-            text.contains("VAULT_ADDR=http://v:8200 vault kv put -mount=secret app/dev -"),
+            text.contains("VAULT_ADDR=http://v:8200 vault kv put -mount=secret -- app/dev -"),
             "{text}"
         );
         assert!(!text.contains("s3cr3t"), "{text}");

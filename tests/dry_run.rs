@@ -100,9 +100,9 @@ fn a_gh_dry_run_plans_one_gh_secret_set_per_key_and_runs_nothing() {
     let (t, out) = dry_run(ENV, "SKIPPED", &["gh", "--gh-repo=acme/api"]);
     out.stdout_is(&format!(
         "{}  API_KEY  literal  20 bytes\n\
-         \x20   gh secret set API_KEY --env dev --repo acme/api\n\
+         \x20   gh secret set --env=dev --repo=acme/api -- API_KEY\n\
          \x20 SSH_KEY  file {}  19 bytes\n\
-         \x20   gh secret set SSH_KEY --env dev --repo acme/api\n",
+         \x20   gh secret set --env=dev --repo=acme/api -- SSH_KEY\n",
         header(
             "SKIPPED",
             "Syncing 2 secrets to GitHub: repo=acme/api, environment=dev"
@@ -118,9 +118,9 @@ fn a_gcp_dry_run_plans_the_list_call_and_both_writes_per_key() {
     let (t, out) = dry_run(ENV, "SKIPPED", &["gcp", "--gcp-project=acme-dev"]);
     let writes = |key: &str| {
         format!(
-            "    if it exists: gcloud secrets versions add {key} --data-file=- --project=acme-dev\n\
-             \x20   if it does not: gcloud secrets create {key} --replication-policy=automatic \
-             --data-file=- --project=acme-dev\n"
+            "    if it exists: gcloud secrets versions add --data-file=- --project=acme-dev -- {key}\n\
+             \x20   if it does not: gcloud secrets create --replication-policy=automatic \
+             --data-file=- --project=acme-dev -- {key}\n"
         )
     };
     out.stdout_is(&format!(
@@ -152,15 +152,15 @@ fn an_aws_dry_run_plans_prefixed_names_read_from_stdin() {
     );
     let writes = |key: &str| {
         format!(
-            "    if it exists: aws secretsmanager put-secret-value --secret-id api/dev/{key} \
-             --secret-string file:///dev/stdin --region eu-west-1\n\
-             \x20   if it does not: aws secretsmanager create-secret --name api/dev/{key} \
-             --secret-string file:///dev/stdin --region eu-west-1\n"
+            "    if it exists: aws secretsmanager put-secret-value --secret-id=api/dev/{key} \
+             --secret-string file:///dev/stdin --region=eu-west-1\n\
+             \x20   if it does not: aws secretsmanager create-secret --name=api/dev/{key} \
+             --secret-string file:///dev/stdin --region=eu-west-1\n"
         )
     };
     out.stdout_is(&format!(
-        "{}  once, to learn which secrets exist: aws secretsmanager list-secrets --region \
-         eu-west-1 --filters Key=name,Values=api/dev/ --query 'SecretList[].Name' --output text\n\
+        "{}  once, to learn which secrets exist: aws secretsmanager list-secrets \
+         --region=eu-west-1 --filters=Key=name,Values=api/dev/ --query 'SecretList[].Name' --output text\n\
          \x20 API_KEY  literal  20 bytes\n{}\
          \x20 SSH_KEY  file {}  19 bytes\n{}",
         header(
@@ -179,9 +179,9 @@ fn an_azure_dry_run_plans_az_with_its_output_off() {
     let (t, out) = dry_run(AZURE_ENV, "skipped", &["azure", "--azure-vault=acme-kv"]);
     out.stdout_is(&format!(
         "{}  api-key  literal  20 bytes\n\
-         \x20   az keyvault secret set --vault-name acme-kv --name api-key --file /dev/stdin -o none\n\
+         \x20   az keyvault secret set --vault-name=acme-kv --name=api-key --file /dev/stdin -o none\n\
          \x20 ssh-key  file {}  19 bytes\n\
-         \x20   az keyvault secret set --vault-name acme-kv --name ssh-key --file /dev/stdin -o none\n",
+         \x20   az keyvault secret set --vault-name=acme-kv --name=ssh-key --file /dev/stdin -o none\n",
         header("skipped", "Syncing 2 secrets to Azure Key Vault: vault=acme-kv"),
         key_file(&t)
     ));
@@ -206,7 +206,7 @@ fn a_vault_dry_run_plans_one_kv_put_of_the_whole_document() {
         "{}  API_KEY  literal  20 bytes\n\
          \x20 SSH_KEY  file {}  19 bytes\n\
          \x20 one write, a JSON object of 2 keys ({doc_len} bytes) on stdin:\n\
-         \x20   VAULT_ADDR=https://vault:8200 vault kv put -mount=secret api/dev -\n",
+         \x20   VAULT_ADDR=https://vault:8200 vault kv put -mount=secret -- api/dev -\n",
         header(
             "SKIPPED",
             "Syncing 2 secrets to HashiCorp Vault: addr=https://vault:8200, mount=secret, \
@@ -229,7 +229,7 @@ fn a_dry_run_leaves_an_existing_config_untouched_even_when_a_flag_changes_routin
     let out = t.run();
     out.success()
         .stdout_has("Syncing 2 secrets to GitHub: repo=acme/new, environment=dev")
-        .stdout_has("    gh secret set API_KEY --env dev --repo acme/new\n");
+        .stdout_has("    gh secret set --env=dev --repo=acme/new -- API_KEY\n");
     // A real run would save acme/new (as gzip); the dry run leaves the plain JSON as it was.
     assert_eq!(std::fs::read_to_string(&config).unwrap(), saved);
     assert!(t.calls().is_empty());
@@ -238,7 +238,7 @@ fn a_dry_run_leaves_an_existing_config_untouched_even_when_a_flag_changes_routin
     let mut t = t.args(["sync", "dev", "gh"]).args(policy("SKIPPED"));
     let out = t.run();
     out.success()
-        .stdout_has("    gh secret set SSH_KEY --env dev --repo acme/old\n");
+        .stdout_has("    gh secret set --env=dev --repo=acme/old -- SSH_KEY\n");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), saved);
 }
 

@@ -111,7 +111,7 @@ fn a_ctrl_c_with_its_output_pipe_closed_lets_the_calls_in_flight_finish_and_exit
     let mut ended: Vec<(String, Option<i32>)> = t
         .calls()
         .iter()
-        .map(|c| (c.argv[2].clone(), c.exit))
+        .map(|c| (c.secret().unwrap_or_default().to_string(), c.exit))
         .collect();
     ended.sort();
     assert_eq!(
@@ -312,7 +312,9 @@ fn a_call_that_ended_before_the_second_ctrl_c_is_reported_as_it_ended() {
     .arg("--workers=2");
     let run = t.spawn();
     let done = |calls: &[Call], key: &str, exit: Option<i32>| {
-        calls.iter().any(|c| c.argv[2] == key && c.exit == exit)
+        calls
+            .iter()
+            .any(|c| c.secret() == Some(key) && c.exit == exit)
     };
     wait_until("ALPHA done and BRAVO hung", || {
         let calls = t.calls();

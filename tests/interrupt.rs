@@ -129,8 +129,10 @@ fn first_signal(sig: &str, via: Via) {
 
     // Both calls in flight ran to their end; nothing else started.
     let calls = t.calls();
-    let mut ended: Vec<(String, Option<i32>)> =
-        calls.iter().map(|c| (c.argv[2].clone(), c.exit)).collect();
+    let mut ended: Vec<(String, Option<i32>)> = calls
+        .iter()
+        .map(|c| (c.secret().unwrap().to_string(), c.exit))
+        .collect();
     ended.sort();
     assert_eq!(
         ended,

@@ -195,7 +195,7 @@ fn a_200_kib_value_syncs_on_vault_through_stdin_and_is_stored_exactly() {
     assert_eq!(calls.len(), 1, "one bulk write");
     assert_eq!(
         calls[0].argv,
-        ["kv", "put", "-mount=secret", "app/dev", "-"]
+        ["kv", "put", "-mount=secret", "--", "app/dev", "-"]
     );
     assert_eq!(calls[0].env["VAULT_ADDR"], "http://127.0.0.1:8200");
     assert_eq!(calls[0].env.len(), 1, "{:?}", calls[0].env);

@@ -1,6 +1,6 @@
 //! `vsync sync <env> aws` end to end, against the fake `aws` (`fixtures/fake_vendor.rs`):
-//! `aws secretsmanager put-secret-value --secret-id NAME --secret-string file:///dev/stdin
-//! --region R` / `create-secret --name NAME …`, the value on stdin read as text (D1: the spec's
+//! `aws secretsmanager put-secret-value --secret-id=NAME --secret-string file:///dev/stdin
+//! --region=R` / `create-secret --name=NAME …`, the value on stdin read as text (D1: the spec's
 //! `fileb://` is rejected by the real CLI), at most one extra call per run (D8).
 
 mod support;

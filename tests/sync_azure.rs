@@ -1,5 +1,5 @@
 //! `vsync sync <env> azure` end to end, against the fake `az` (`fixtures/fake_vendor.rs`):
-//! `az keyvault secret set --vault-name V --name KEY --file /dev/stdin -o none`, the value on
+//! `az keyvault secret set --vault-name=V --name=KEY --file /dev/stdin -o none`, the value on
 //! stdin read as text (D1); `-o none` because `az` otherwise prints the value.
 
 mod support;

@@ -1,6 +1,6 @@
 //! `vsync sync <env> gcp` end to end, against the fake `gcloud` (`fixtures/fake_vendor.rs`):
-//! `gcloud secrets versions add KEY --data-file=- --project=P` or `gcloud secrets create KEY
-//! --replication-policy=automatic --data-file=- --project=P`, raw bytes on stdin (D1), and at
+//! `gcloud secrets versions add --data-file=- --project=P -- KEY` or `gcloud secrets create
+//! --replication-policy=automatic --data-file=- --project=P -- KEY`, raw bytes on stdin (D1), and at
 //! most one extra call per run (D8).
 
 mod support;
@@ -19,13 +19,14 @@ fn sync(t: Test) -> Test {
 fn writes(t: &Test) -> Vec<(String, String)> {
     t.calls()
         .into_iter()
-        .filter_map(
-            |c| match c.argv.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-                ["secrets", "create", key, ..] => Some(("create".into(), key.to_string())),
-                ["secrets", "versions", "add", key, ..] => Some(("add".into(), key.to_string())),
+        .filter_map(|c| {
+            let key = c.secret()?.to_string();
+            match c.argv[..3].iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                ["secrets", "create", _] => Some(("create".into(), key)),
+                ["secrets", "versions", "add"] => Some(("add".into(), key)),
                 _ => None,
-            },
-        )
+            }
+        })
         .collect()
 }
 

@@ -1,5 +1,5 @@
 //! `vsync sync <env> gh` end to end, against the fake `gh` (`fixtures/fake_vendor.rs`):
-//! `gh secret set KEY --env ENV --repo OWNER/NAME`, the value on stdin (D1).
+//! `gh secret set --env=ENV --repo=OWNER/NAME -- KEY`, the value on stdin (D1).
 
 mod support;
 
@@ -40,8 +40,11 @@ fn pushes_every_value_exactly_and_prints_the_0_8_lines() {
     assert!(t.stored("gh", SCOPE, "GITHUB_TOKEN").is_none(), "excluded");
     assert_eq!(t.calls().len(), 7, "one gh call per secret");
     for call in t.calls() {
-        assert_eq!(call.argv[..2], ["secret", "set"]);
-        assert_eq!(call.argv[3..], ["--env", "dev", "--repo", "acme/api"]);
+        assert_eq!(call.argv.len(), 6);
+        assert_eq!(
+            call.argv[..5],
+            ["secret", "set", "--env=dev", "--repo=acme/api", "--"]
+        );
     }
 }
 
@@ -100,7 +103,7 @@ fn no_secret_value_ever_appears_in_argv() {
     let plain = t
         .calls()
         .into_iter()
-        .find(|c| c.argv[2] == "PLAIN")
+        .find(|c| c.secret() == Some("PLAIN"))
         .unwrap();
     assert_eq!(
         plain.stdin_str(),
@@ -121,7 +124,7 @@ fn routing_is_saved_and_reused_on_the_next_run() {
     assert!(
         t.calls()
             .iter()
-            .all(|c| c.argv.ends_with(&["--repo".into(), "acme/api".into()]))
+            .all(|c| c.argv.contains(&"--repo=acme/api".into()))
     );
     assert_eq!(t.versions("gh", SCOPE, "B").len(), 2);
 }
@@ -176,7 +179,10 @@ fn transient_failures_are_retried() {
             .env("FAKE_TRANSIENT", "A:2")
             .args(["sync", "dev", "gh", "--gh-repo=acme/api"]);
     t.run().success();
-    assert_eq!(t.calls().iter().filter(|c| c.argv[2] == "A").count(), 3);
+    assert_eq!(
+        t.calls().iter().filter(|c| c.secret() == Some("A")).count(),
+        3
+    );
     assert!(t.stored("gh", SCOPE, "A").is_some());
 }
 

@@ -1,5 +1,5 @@
 //! `vsync sync <env> vault` end to end, against the fake `vault` (`fixtures/fake_vendor.rs`):
-//! one `vault kv put -mount=M PATH -` with a JSON object of every key on stdin and
+//! one `vault kv put -mount=M -- PATH -` with a JSON object of every key on stdin and
 //! `VAULT_ADDR` in the child's environment (D1); one atomic write, all keys or none.
 
 mod support;
@@ -54,7 +54,7 @@ fn writes_every_value_exactly_in_one_call_and_prints_the_0_8_lines() {
     assert_eq!(calls.len(), 1, "one bulk write");
     assert_eq!(
         calls[0].argv,
-        ["kv", "put", "-mount=secret", "app/dev", "-"]
+        ["kv", "put", "-mount=secret", "--", "app/dev", "-"]
     );
     assert_eq!(
         calls[0].env.get("VAULT_ADDR").map(String::as_str),

@@ -74,18 +74,16 @@ impl Backend {
     fn kind(&self, call: &Call) -> Kind {
         let argv: Vec<&str> = call.argv.iter().map(String::as_str).collect();
         let key = |name: &str| name.strip_prefix(self.prefix).unwrap_or(name).to_string();
-        match argv[..] {
-            ["secrets", "list", ..] | ["secretsmanager", "list-secrets", ..] => Kind::List,
-            ["secrets", "create", name, ..]
-            | ["secretsmanager", "create-secret", "--name", name, ..] => Kind::Create(key(name)),
-            ["secrets", "versions", "add", name, ..]
-            | [
-                "secretsmanager",
-                "put-secret-value",
-                "--secret-id",
-                name,
-                ..,
-            ] => Kind::Update(key(name)),
+        let name = call.secret().map(key);
+        match (&argv[..], name) {
+            (["secrets", "list", ..] | ["secretsmanager", "list-secrets", ..], None) => Kind::List,
+            (["secrets", "create", ..] | ["secretsmanager", "create-secret", ..], Some(name)) => {
+                Kind::Create(name)
+            }
+            (
+                ["secrets", "versions", "add", ..] | ["secretsmanager", "put-secret-value", ..],
+                Some(name),
+            ) => Kind::Update(name),
             _ => Kind::Other,
         }
     }

@@ -86,6 +86,12 @@ impl Target for Aws {
     }
 }
 
+impl Aws {
+    fn region_flag(&self) -> String {
+        format!("--region={}", self.region)
+    }
+}
+
 const STDIN_TEXT: &str = "file:///dev/stdin";
 
 impl PerKey for Aws {
@@ -93,33 +99,42 @@ impl PerKey for Aws {
         Op::Update
     }
 
+    /// Every value that comes from the user is joined to its flag with `=`: aws-cli parses
+    /// with argparse, which reads a separate word such as `-h` as an option (`--secret-id -h`
+    /// fails with "expected one argument"), while `--secret-id=-h` is the name `-h`.
     fn push_cmd(&self, key: &str, op: Op) -> VendorCmd {
         let name = self.secret_name(key);
-        let (verb, name_flag) = match op {
-            Op::Create => ("create-secret", "--name"),
-            Op::Update | Op::Set => ("put-secret-value", "--secret-id"),
+        let name_flag = match op {
+            Op::Create => format!("--name={name}"),
+            Op::Update | Op::Set => format!("--secret-id={name}"),
+        };
+        let verb = match op {
+            Op::Create => "create-secret",
+            Op::Update | Op::Set => "put-secret-value",
         };
         VendorCmd::new(
             "aws",
             &[
                 "secretsmanager",
                 verb,
-                name_flag,
-                &name,
+                &name_flag,
                 "--secret-string",
                 STDIN_TEXT,
-                "--region",
-                &self.region,
+                &self.region_flag(),
             ],
         )
     }
 
     fn list_cmd(&self) -> Option<VendorCmd> {
-        let mut args = vec!["secretsmanager", "list-secrets", "--region", &self.region];
+        let region = self.region_flag();
+        let mut args = vec!["secretsmanager", "list-secrets", &region];
         // The name filter is a prefix match: it keeps the listing (and its pages) small.
-        let filter = self.prefix.as_ref().map(|p| format!("Key=name,Values={p}"));
+        let filter = self
+            .prefix
+            .as_ref()
+            .map(|p| format!("--filters=Key=name,Values={p}"));
         if let Some(f) = &filter {
-            args.extend(["--filters", f]);
+            args.push(f);
         }
         args.extend(["--query", "SecretList[].Name", "--output", "text"]);
         Some(VendorCmd::new("aws", &args))
@@ -170,6 +185,7 @@ pub fn name_problem(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::assert_option_safe;
 
     fn routing(prefix: Option<&str>) -> Aws {
         Aws {
@@ -187,12 +203,10 @@ mod tests {
             [
                 "secretsmanager",
                 "put-secret-value",
-                "--secret-id",
-                "app/dev/DB_URL",
+                "--secret-id=app/dev/DB_URL",
                 "--secret-string",
                 "file:///dev/stdin",
-                "--region",
-                "eu-west-1"
+                "--region=eu-west-1"
             ]
         );
         assert_eq!(cmd.label(2), "aws secretsmanager put-secret-value");
@@ -206,12 +220,10 @@ mod tests {
             [
                 "secretsmanager",
                 "create-secret",
-                "--name",
-                "DB_URL",
+                "--name=DB_URL",
                 "--secret-string",
                 "file:///dev/stdin",
-                "--region",
-                "eu-west-1"
+                "--region=eu-west-1"
             ]
         );
     }
@@ -223,8 +235,7 @@ mod tests {
             [
                 "secretsmanager",
                 "list-secrets",
-                "--region",
-                "eu-west-1",
+                "--region=eu-west-1",
                 "--query",
                 "SecretList[].Name",
                 "--output",
@@ -232,7 +243,7 @@ mod tests {
             ]
         );
         let with = routing(Some("app/")).list_cmd().unwrap().args;
-        assert_eq!(with[4..6], ["--filters", "Key=name,Values=app/"]);
+        assert_eq!(with[3], "--filters=Key=name,Values=app/");
         assert_eq!(
             routing(None).parse_list("a/B\tc/D\ne\n"),
             vec!["a/B".to_string(), "c/D".into(), "e".into()]
@@ -266,5 +277,17 @@ mod tests {
         assert!(name_problem("app dev/X").is_some());
         assert!(name_problem("").is_some());
         assert!(name_problem(&"a".repeat(513)).is_some());
+    }
+
+    #[test]
+    fn names_regions_and_prefixes_that_look_like_options_are_joined_to_their_flags() {
+        let r = Aws {
+            region: "-r".into(),
+            prefix: Some("-x".into()),
+        };
+        for op in [Op::Update, Op::Create] {
+            assert_option_safe(&r.push_cmd("-h", op), &["-x-h", "-r"]);
+        }
+        assert_option_safe(&r.list_cmd().unwrap(), &["-r", "-x"]);
     }
 }

@@ -64,6 +64,8 @@ impl Target for Azure {
 }
 
 impl PerKey for Azure {
+    /// The vault and secret names are joined to their flags with `=`: az parses with
+    /// argparse, which reads a separate word such as `-h` (a valid secret name) as an option.
     fn push_cmd(&self, key: &str, _op: Op) -> VendorCmd {
         VendorCmd::new(
             "az",
@@ -71,10 +73,8 @@ impl PerKey for Azure {
                 "keyvault",
                 "secret",
                 "set",
-                "--vault-name",
-                &self.vault_name,
-                "--name",
-                key,
+                &format!("--vault-name={}", self.vault_name),
+                &format!("--name={key}"),
                 "--file",
                 "/dev/stdin",
                 "-o",
@@ -109,6 +109,7 @@ pub fn name_problem(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::assert_option_safe;
 
     #[test]
     fn the_push_reads_the_value_from_stdin_and_prints_nothing() {
@@ -123,10 +124,8 @@ mod tests {
                 "keyvault",
                 "secret",
                 "set",
-                "--vault-name",
-                "my-vault",
-                "--name",
-                "db-url",
+                "--vault-name=my-vault",
+                "--name=db-url",
                 "--file",
                 "/dev/stdin",
                 "-o",
@@ -142,5 +141,15 @@ mod tests {
         assert!(name_problem("DB_URL").is_some());
         assert!(name_problem("").is_some());
         assert!(name_problem(&"a".repeat(128)).is_some());
+    }
+
+    #[test]
+    fn names_and_vaults_that_look_like_options_are_joined_to_their_flags() {
+        let r = Azure {
+            vault_name: "-v".into(),
+        };
+        for key in ["-h", "--help"] {
+            assert_option_safe(&r.push_cmd(key, Op::Set), &[key, "-v"]);
+        }
     }
 }

@@ -74,6 +74,8 @@ impl PerKey for Gcp {
         Op::Update
     }
 
+    /// The id comes last, after `--`: gcloud reads an id such as `-h` as its help flag
+    /// otherwise, prints usage and exits 0 having stored nothing.
     fn push_cmd(&self, key: &str, op: Op) -> VendorCmd {
         let project = self.project_flag();
         match op {
@@ -82,15 +84,24 @@ impl PerKey for Gcp {
                 &[
                     "secrets",
                     "create",
-                    key,
                     "--replication-policy=automatic",
                     "--data-file=-",
                     &project,
+                    "--",
+                    key,
                 ],
             ),
             Op::Update | Op::Set => VendorCmd::new(
                 "gcloud",
-                &["secrets", "versions", "add", key, "--data-file=-", &project],
+                &[
+                    "secrets",
+                    "versions",
+                    "add",
+                    "--data-file=-",
+                    &project,
+                    "--",
+                    key,
+                ],
             ),
         }
     }
@@ -161,6 +172,7 @@ pub fn name_problem(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::assert_option_safe;
 
     fn routing() -> Gcp {
         Gcp {
@@ -178,9 +190,10 @@ mod tests {
                 "secrets",
                 "versions",
                 "add",
-                "API_KEY",
                 "--data-file=-",
-                "--project=my-proj"
+                "--project=my-proj",
+                "--",
+                "API_KEY"
             ]
         );
         assert_eq!(
@@ -197,10 +210,11 @@ mod tests {
             [
                 "secrets",
                 "create",
-                "API_KEY",
                 "--replication-policy=automatic",
                 "--data-file=-",
-                "--project=my-proj"
+                "--project=my-proj",
+                "--",
+                "API_KEY"
             ]
         );
         assert_eq!(
@@ -267,5 +281,20 @@ mod tests {
         assert!(name_problem("A.B").is_some());
         assert!(name_problem("").is_some());
         assert!(name_problem(&"a".repeat(256)).is_some());
+    }
+
+    #[test]
+    fn ids_and_projects_that_look_like_options_are_never_read_as_options() {
+        let r = Gcp {
+            project: "-p".into(),
+        };
+        for key in ["-h", "--help", "-x"] {
+            for op in [Op::Update, Op::Create] {
+                let cmd = r.push_cmd(key, op);
+                assert_option_safe(&cmd, &[key, "-p"]);
+                assert_eq!(cmd.args[cmd.args.len() - 2..], ["--", key]);
+            }
+        }
+        assert_option_safe(&r.list_cmd().unwrap(), &["-p"]);
     }
 }

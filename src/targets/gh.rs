@@ -66,11 +66,18 @@ impl Target for Gh {
 }
 
 impl PerKey for Gh {
+    /// Flag values joined with `=` and the name after `--`, so that no word from the user
+    /// can be read as one of gh's options (`-h` would print help and exit 0).
     fn push_cmd(&self, key: &str, _op: Op) -> VendorCmd {
         VendorCmd::new(
             "gh",
             &[
-                "secret", "set", key, "--env", &self.env, "--repo", &self.repo,
+                "secret",
+                "set",
+                &format!("--env={}", self.env),
+                &format!("--repo={}", self.repo),
+                "--",
+                key,
             ],
         )
     }
@@ -111,6 +118,7 @@ pub fn name_problem(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::assert_option_safe;
 
     fn routing() -> Gh {
         Gh {
@@ -128,11 +136,10 @@ mod tests {
             [
                 "secret",
                 "set",
-                "API_KEY",
-                "--env",
-                "dev",
-                "--repo",
-                "owner/name"
+                "--env=dev",
+                "--repo=owner/name",
+                "--",
+                "API_KEY"
             ]
         );
         assert!(cmd.env.is_empty());
@@ -173,5 +180,16 @@ mod tests {
             r.classify("HTTP 404: Not Found", Some(1)),
             Failure::Permanent
         );
+    }
+
+    #[test]
+    fn names_repos_and_envs_that_look_like_options_are_never_read_as_options() {
+        let r = Gh {
+            repo: "-o/r".into(),
+            env: "-e".into(),
+        };
+        let cmd = r.push_cmd("-h", Op::Set);
+        assert_option_safe(&cmd, &["-h", "-o/r", "-e"]);
+        assert_eq!(cmd.args[cmd.args.len() - 2..], ["--", "-h"]);
     }
 }

@@ -322,6 +322,30 @@ pub fn looks_transient(stderr: &str) -> bool {
     MARKERS.iter().any(|m| lower.contains(m))
 }
 
+/// Checks that none of `user` (names and routing values from the env file, config or flags)
+/// stands alone before `--` in `cmd`, where a vendor CLI could read it as an option, and that
+/// each still reaches the command, joined to a flag with `=` or after `--`.
+#[cfg(test)]
+pub fn assert_option_safe(cmd: &VendorCmd, user: &[&str]) {
+    let end = cmd
+        .args
+        .iter()
+        .position(|a| a == "--")
+        .unwrap_or(cmd.args.len());
+    for value in user {
+        assert!(
+            !cmd.args[..end].iter().any(|a| a == value),
+            "{value:?} stands alone before `--` in {:?}",
+            cmd.args
+        );
+        let joined = cmd.args[..end].iter().any(|a| {
+            a.starts_with('-') && a.split_once('=').is_some_and(|(_, v)| v.contains(value))
+        });
+        let after = cmd.args[end..].iter().skip(1).any(|a| a == value);
+        assert!(joined || after, "{value:?} missing from {:?}", cmd.args);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -192,6 +192,15 @@ mod tests {
     }
 
     #[test]
+    fn names_regions_and_prefixes_that_look_like_options_are_joined_to_their_flags() {
+        let r = Ssm {
+            region: "-r".into(),
+            prefix: Some("-x".into()),
+        };
+        super::super::assert_option_safe(&r.push_cmd("-h", Op::Set), &["-x-h", "-r"]);
+    }
+
+    #[test]
     fn the_banner_shows_the_prefix_only_when_there_is_one() {
         assert_eq!(
             ssm(None).banner(2),

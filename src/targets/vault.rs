@@ -1,4 +1,4 @@
-//! HashiCorp Vault KV v2 through ONE `vault kv put -mount=M PATH -` per run.
+//! HashiCorp Vault KV v2 through ONE `vault kv put -mount=M -- PATH -` per run.
 //!
 //! The lone `-` makes the vault CLI read a JSON object from stdin: positional `K=V`
 //! arguments would expose every value in argv, hit ARG_MAX, and let a value starting with `@`
@@ -86,7 +86,9 @@ impl Bulk for Vault {
         format!("Writing {n} keys to {}/{}", self.mount, self.path)
     }
 
-    /// The single bulk write; the JSON document goes on stdin.
+    /// The single bulk write; the JSON document goes on stdin. The path follows `--`: the
+    /// vault CLI reads `-h` anywhere before it as a request for help (exit 0, nothing
+    /// written), and Go's flag parsing would take any other leading `-` as a flag.
     fn write_cmd(&self) -> VendorCmd {
         let mut cmd = VendorCmd::new(
             "vault",
@@ -94,6 +96,7 @@ impl Bulk for Vault {
                 "kv",
                 "put",
                 &format!("-mount={}", self.mount),
+                "--",
                 &self.path,
                 "-",
             ],
@@ -171,6 +174,7 @@ pub fn name_problem(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::assert_option_safe;
     use crate::task::Source;
 
     fn task(key: &str, value: &str) -> SecretTask {
@@ -191,7 +195,10 @@ mod tests {
         };
         let cmd = r.write_cmd();
         assert_eq!(cmd.program, "vault");
-        assert_eq!(cmd.args, ["kv", "put", "-mount=secret", "myapp/dev", "-"]);
+        assert_eq!(
+            cmd.args,
+            ["kv", "put", "-mount=secret", "--", "myapp/dev", "-"]
+        );
         assert_eq!(cmd.env, [("VAULT_ADDR", "https://vault:8200".to_string())]);
     }
 
@@ -261,5 +268,17 @@ mod tests {
         assert!(!is_transient(
             "Error writing data to secret/data/x: Code: 403. Errors: * permission denied"
         ));
+    }
+
+    #[test]
+    fn mounts_and_paths_that_look_like_options_are_never_read_as_options() {
+        let r = Vault {
+            addr: "http://x:1".into(),
+            mount: "-m".into(),
+            path: "-h".into(),
+        };
+        let cmd = r.write_cmd();
+        assert_option_safe(&cmd, &["-m", "-h"]);
+        assert_eq!(cmd.args[cmd.args.len() - 3..], ["--", "-h", "-"]);
     }
 }

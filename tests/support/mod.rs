@@ -983,3 +983,21 @@ impl Test {
         run_command(cmd, self.base_env(), stdin, &label, &args)
     }
 }
+
+// ----- the secret a logged call names ----------------------------------------------------------------
+
+impl Call {
+    /// The secret a per-key call names, as vsync writes it: the word after `--` (gh, gcloud)
+    /// or the value of `--secret-id=`/`--name=` (aws, az). `None` for list and vault calls.
+    pub fn secret(&self) -> Option<&str> {
+        if let Some(i) = self.argv.iter().position(|a| a == "--") {
+            if self.bin != "vault" {
+                return self.argv.get(i + 1).map(String::as_str);
+            }
+        }
+        self.argv.iter().find_map(|a| {
+            a.strip_prefix("--secret-id=")
+                .or_else(|| a.strip_prefix("--name="))
+        })
+    }
+}
