@@ -41,7 +41,15 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<ExitCode> {
     match cli::parse(std::env::args_os().skip(1))? {
         cli::Command::Help => report::out(cli::USAGE.trim_end()),
-        cli::Command::Version => report::out(concat!("vsync ", env!("CARGO_PKG_VERSION"))),
+        cli::Command::Version => report::out(concat!(
+            "vsync ",
+            env!("CARGO_PKG_VERSION"),
+            " (",
+            env!("VSYNC_TARGET"),
+            ", commit ",
+            env!("VSYNC_COMMIT"),
+            ")"
+        )),
         cli::Command::Sync(args) => return sync::run(args),
     }
     Ok(ExitCode::SUCCESS)
