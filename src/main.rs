@@ -5,6 +5,7 @@
 //! error or any key failed, 130 interrupted.
 
 mod cli;
+mod completions;
 mod config;
 mod envfile;
 mod exec;
@@ -50,6 +51,7 @@ fn run() -> anyhow::Result<ExitCode> {
             env!("VSYNC_COMMIT"),
             ")"
         )),
+        cli::Command::Completions(shell) => report::out(completions::script(shell).trim_end()),
         cli::Command::Sync(args) => return sync::run(args),
     }
     Ok(ExitCode::SUCCESS)
