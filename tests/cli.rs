@@ -69,16 +69,20 @@ fn help_prints_usage_on_stdout() {
 #[test]
 fn version_prints_the_crate_version_target_and_commit() {
     // The commit vsync was built from: VSYNC_COMMIT if the build had it, else git's HEAD.
-    let commit = std::env::var("VSYNC_COMMIT").ok().or_else(|| {
-        let out = std::process::Command::new("git")
-            .args(["rev-parse", "--short=12", "HEAD"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-    });
+    let set = std::env::var("VSYNC_COMMIT").ok();
+    let commit = set
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| c.trim().to_string())
+        .or_else(|| {
+            let out = std::process::Command::new("git")
+                .args(["rev-parse", "--short=12", "HEAD"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        });
     for flag in ["--version", "-V"] {
         let out = Test::new().arg(flag).run();
         out.success().stderr_is("");

@@ -43,8 +43,11 @@ fn host_target() -> &'static str {
 
 /// The commit `--version` names: what scripts/dist uses, VSYNC_COMMIT or git's HEAD.
 fn commit() -> String {
-    if let Ok(c) = std::env::var("VSYNC_COMMIT") {
-        return c;
+    if let Some(c) = std::env::var("VSYNC_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+    {
+        return c.trim().to_string();
     }
     let out = Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
