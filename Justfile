@@ -23,9 +23,17 @@ demo:
 bench:
     cargo bench --bench sync
 
-# Static release tarball, man page and SHA256SUMS in dist/.
+# Static musl release tarballs (x86_64, aarch64) and SHA256SUMS in dist/.
 dist:
     bash scripts/dist
+
+# The release checks: both tarballs, reproducibility, the aarch64 build under qemu.
+test-dist:
+    VSYNC_TEST_DIST=1 cargo test --test dist
+
+# Print a shell completion script (bash, zsh or fish).
+completions shell:
+    cargo run --quiet -- completions {{shell}}
 
 # What CI runs on a clean clone.
 ci:

@@ -1,6 +1,7 @@
 //! The command line: a `lexopt` loop over the arguments exactly as typed, then a validated
 //! `SyncArgs` the rest of the program uses (nothing past here re-checks a flag).
 
+use crate::completions::Shell;
 use crate::envfile::Policy;
 use crate::targets::{self, Kind};
 use anyhow::{Context, bail};
@@ -15,6 +16,8 @@ pub enum Command {
     Help,
     Version,
     Sync(SyncArgs),
+    /// `vsync completions <shell>`: print that shell's completion script.
+    Completions(Shell),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -98,6 +101,20 @@ where
     let mut words = positional.into_iter();
     match words.next().as_deref() {
         Some("sync") => {}
+        Some("completions") => {
+            let name = words
+                .next()
+                .ok_or_else(|| UsageError("missing <shell> (bash, zsh or fish)".into()))?;
+            let shell = Shell::parse(&name).ok_or_else(|| {
+                UsageError(format!(
+                    "unknown shell '{name}' (expected bash, zsh or fish)"
+                ))
+            })?;
+            if let Some(extra) = words.next() {
+                return Err(UsageError(format!("unexpected argument '{extra}'")).into());
+            }
+            return Ok(Command::Completions(shell));
+        }
         Some(other) => return Err(UsageError(format!("unknown command '{other}'")).into()),
         None => return Err(UsageError("missing command".into()).into()),
     }
@@ -240,6 +257,20 @@ mod tests {
             error(&["sync", "dev", "all"]),
             "unknown target 'all' (expected gh, gcp, aws, azure, vault or ssm)"
         );
+    }
+
+    #[test]
+    fn completions_takes_exactly_one_known_shell() {
+        assert_eq!(
+            parse(["completions", "zsh"]).unwrap(),
+            Command::Completions(Shell::Zsh)
+        );
+        assert_eq!(
+            error(&["completions", "tcsh"]),
+            "unknown shell 'tcsh' (expected bash, zsh or fish)"
+        );
+        assert!(error(&["completions"]).contains("missing <shell>"));
+        assert!(error(&["completions", "bash", "fish"]).contains("unexpected argument 'fish'"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! interrupted.
 
 mod cli;
+mod completions;
 mod config;
 mod envfile;
 mod exec;
@@ -61,7 +62,16 @@ fn forbid_core_dumps() {
 fn run() -> anyhow::Result<ExitCode> {
     match cli::parse(std::env::args_os().skip(1))? {
         cli::Command::Help => report::out(cli::USAGE.trim_end()),
-        cli::Command::Version => report::out(concat!("vsync ", env!("CARGO_PKG_VERSION"))),
+        cli::Command::Version => report::out(concat!(
+            "vsync ",
+            env!("CARGO_PKG_VERSION"),
+            " (",
+            env!("VSYNC_TARGET"),
+            ", commit ",
+            env!("VSYNC_COMMIT"),
+            ")"
+        )),
+        cli::Command::Completions(shell) => report::out(completions::script(shell).trim_end()),
         cli::Command::Sync(args) => return sync::run(args),
     }
     Ok(ExitCode::SUCCESS)

@@ -69,13 +69,38 @@ fn help_prints_usage_on_stdout() {
 }
 
 #[test]
-fn version_prints_the_crate_version() {
+fn version_prints_the_crate_version_target_and_commit() {
+    // The commit vsync was built from: VSYNC_COMMIT if the build had it, else git's HEAD.
+    let set = std::env::var("VSYNC_COMMIT").ok();
+    let commit = set
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| c.trim().to_string())
+        .or_else(|| {
+            let out = std::process::Command::new("git")
+                .args(["rev-parse", "--short=12", "HEAD"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        });
     for flag in ["--version", "-V"] {
-        Test::new()
-            .arg(flag)
-            .run()
-            .success()
-            .stdout_is(&format!("vsync {}\n", env!("CARGO_PKG_VERSION")));
+        let out = Test::new().arg(flag).run();
+        out.success().stderr_is("");
+        let line = out.stdout.strip_suffix('\n').unwrap_or(&out.stdout);
+        let inner = line
+            .strip_prefix(&format!("vsync {} (", env!("CARGO_PKG_VERSION")))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("{line:?}"));
+        let (target, built_from) = inner
+            .split_once(", commit ")
+            .unwrap_or_else(|| panic!("{line:?}"));
+        assert!(target.contains("-linux-"), "{line:?}");
+        match &commit {
+            Some(c) => assert_eq!(built_from, c, "{line:?}"),
+            None => assert_eq!(built_from, "unknown", "{line:?}"),
+        }
     }
 }
 

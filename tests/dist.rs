@@ -1,8 +1,12 @@
-//! The release tarball, as a user gets it: `scripts/dist` runs (only with
-//! `VSYNC_TEST_DIST=1`: it builds an LTO release binary, about half a minute), then the test
-//! unpacks what it made and checks the file list, the checksums, static linking, that the
-//! binary runs `--version` under `env -i`, that a second run gives the same bytes, and that
-//! the README's install steps (```` ```sh install ````) work on it.
+//! The release, as a user gets it: `scripts/dist` runs (only with `VSYNC_TEST_DIST=1`: it
+//! builds two LTO release binaries, x86_64 and aarch64 musl), then the tests unpack what it
+//! made and check the file lists, the checksums, that each binary is static, stripped and of
+//! its architecture, that it runs `--version` and `--help` under `env -i` (the aarch64 one
+//! under `qemu-aarch64-static`), that a fresh build of a copy of the sources elsewhere gives
+//! the same bytes, that the whole demo passes with aarch64 builds of vsync and of the fake
+//! vendor CLIs under qemu, and that the README's install steps (```` ```sh install ````) work.
+//! Without qemu-aarch64-static (Debian's qemu-user-static) the aarch64 runs print `SKIP:` —
+//! unless `CI` is set, where they must run.
 
 mod readme;
 
@@ -14,33 +18,81 @@ use std::time::Duration;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Fixed, so the tarball and the man page date are known (2026-01-01).
 const EPOCH: &str = "1767225600";
+const TARGETS: [&str; 2] = ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"];
+const AARCH64: &str = "aarch64-unknown-linux-musl";
 
 fn enabled() -> bool {
     if std::env::var("VSYNC_TEST_DIST").as_deref() == Ok("1") {
         return true;
     }
-    println!("SKIP: set VSYNC_TEST_DIST=1 to build and check the release tarball (scripts/dist)");
+    println!("SKIP: set VSYNC_TEST_DIST=1 to build and check the release tarballs (scripts/dist)");
     false
 }
 
-/// What `scripts/dist` made: `dist/<name>.tar.gz` and `dist/SHA256SUMS`.
-struct Dist {
-    dir: PathBuf,
-    name: String,
-    stdout: String,
+fn name(target: &str) -> String {
+    format!("vsync-{VERSION}-{target}")
 }
 
-impl Dist {
-    fn tarball(&self) -> PathBuf {
-        self.dir.join(format!("{}.tar.gz", self.name))
+/// The release target this machine runs natively.
+fn host_target() -> &'static str {
+    TARGETS
+        .into_iter()
+        .find(|t| t.starts_with(&format!("{}-", std::env::consts::ARCH)))
+        .expect("scripts/dist runs on x86_64 or aarch64 only")
+}
+
+/// The commit `--version` names: what scripts/dist uses, VSYNC_COMMIT or git's HEAD.
+fn commit() -> String {
+    if let Some(c) = std::env::var("VSYNC_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+    {
+        return c.trim().to_string();
+    }
+    let out = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(readme::root())
+        .output();
+    match out {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().into(),
+        _ => "unknown".into(),
     }
 }
 
-fn run_dist() -> (bool, String) {
+/// `qemu-aarch64-static`, or None (a SKIP) when it is missing and `CI` is unset.
+fn qemu() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("qemu-aarch64-static"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let why = "qemu-aarch64-static is not installed (apt-get install qemu-user-static)";
+        if std::env::var_os("CI").is_some() {
+            panic!("CI is set, so the aarch64 build must be run, but {why}");
+        }
+        println!("SKIP: {why}");
+    }
+    found
+}
+
+/// What `scripts/dist` made: `dist/<name>.tar.gz` per target and `dist/SHA256SUMS`.
+struct Dist {
+    dir: PathBuf,
+}
+
+impl Dist {
+    fn tarball(&self, target: &str) -> PathBuf {
+        self.dir.join(format!("{}.tar.gz", name(target)))
+    }
+}
+
+fn run_dist(root: &Path, env: &[(&str, &str)]) -> (bool, String) {
     let out = Command::new("bash")
         .arg("scripts/dist")
-        .current_dir(readme::root())
+        .current_dir(root)
         .env("SOURCE_DATE_EPOCH", EPOCH)
+        .envs(env.iter().copied())
         .output()
         .expect("running scripts/dist");
     let text = format!(
@@ -55,21 +107,23 @@ fn run_dist() -> (bool, String) {
 fn dist() -> &'static Dist {
     static DIST: OnceLock<Result<Dist, String>> = OnceLock::new();
     let made = DIST.get_or_init(|| {
-        let (ok, stdout) = run_dist();
+        let (ok, stdout) = run_dist(&readme::root(), &[]);
         if !ok {
             return Err(format!("scripts/dist failed:\n{stdout}"));
         }
-        let prefix = format!("dist: made dist/vsync-{VERSION}-");
-        let name = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .and_then(|rest| rest.split(".tar.gz").next())
-            .map(|target| format!("vsync-{VERSION}-{target}"))
-            .ok_or_else(|| format!("scripts/dist did not say which tarball it made:\n{stdout}"))?;
+        for target in TARGETS {
+            let said = format!("dist: made dist/{}.tar.gz (", name(target));
+            if !stdout.lines().any(|l| l.starts_with(&said)) {
+                return Err(format!(
+                    "scripts/dist did not say it made {target}:\n{stdout}"
+                ));
+            }
+        }
+        if !stdout.contains("dist: made dist/SHA256SUMS") {
+            return Err(format!("scripts/dist did not make SHA256SUMS:\n{stdout}"));
+        }
         Ok(Dist {
             dir: readme::root().join("dist"),
-            name,
-            stdout,
         })
     });
     match made {
@@ -86,15 +140,16 @@ fn sh(program: &str, args: &[&str], cwd: &Path) -> String {
         .unwrap_or_else(|e| panic!("running {program}: {e}"));
     assert!(
         out.status.success(),
-        "{program} {args:?} failed: {}",
+        "{program} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn unpack(dist: &Dist) -> (tempfile::TempDir, PathBuf) {
+fn unpack(dist: &Dist, target: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    let tarball = dist.tarball();
+    let tarball = dist.tarball(target);
     sh(
         "tar",
         &[
@@ -105,98 +160,34 @@ fn unpack(dist: &Dist) -> (tempfile::TempDir, PathBuf) {
         ],
         tmp.path(),
     );
-    let top = tmp.path().join(&dist.name);
+    let top = tmp.path().join(name(target));
     (tmp, top)
 }
 
-#[test]
-fn the_tarball_is_named_for_the_version_and_a_static_linux_target() {
-    if !enabled() {
-        return;
+/// Runs `./vsync ARGS` in `top` under `env -i`: natively, or for aarch64 under `qemu`.
+fn run_unpacked(top: &Path, target: &str, qemu: Option<&Path>, args: &[&str]) -> String {
+    let mut argv: Vec<&str> = vec!["-i"];
+    if target != host_target() {
+        argv.push(qemu.expect("qemu for a foreign target").to_str().unwrap());
     }
-    let dist = dist();
-    let target = dist
-        .name
-        .strip_prefix(&format!("vsync-{VERSION}-"))
-        .unwrap();
-    assert!(
-        target.ends_with("-linux-musl") || target.ends_with("-linux-gnu"),
-        "{}",
-        dist.name
-    );
+    argv.push("./vsync");
+    argv.extend_from_slice(args);
+    sh("env", &argv, top)
 }
 
 #[test]
-fn the_tarball_holds_one_folder_with_the_binary_man_page_and_docs() {
-    if !enabled() {
-        return;
-    }
-    let dist = dist();
-    let listed = sh(
-        "tar",
-        &["-tzf", dist.tarball().to_str().unwrap()],
-        &dist.dir,
-    );
-    let mut entries: Vec<&str> = listed.lines().collect();
-    entries.sort_unstable();
-    let n = &dist.name;
-    assert_eq!(
-        entries,
-        [
-            format!("{n}/"),
-            format!("{n}/CHANGELOG.md"),
-            format!("{n}/LICENSE"),
-            format!("{n}/README.md"),
-            format!("{n}/vsync"),
-            format!("{n}/vsync.1"),
-        ]
-    );
-    let (_tmp, top) = unpack(dist);
-    for doc in ["README.md", "LICENSE", "CHANGELOG.md"] {
-        assert_eq!(
-            std::fs::read(top.join(doc)).unwrap(),
-            std::fs::read(readme::root().join(doc)).unwrap(),
-            "{doc} in the tarball differs from the repo's"
-        );
-    }
-    let changelog = std::fs::read_to_string(top.join("CHANGELOG.md")).unwrap();
-    assert!(
-        changelog.contains(&format!("## [{VERSION}]")),
-        "CHANGELOG.md has no entry for {VERSION}"
-    );
-    let man = sh(
-        "python3",
-        &["scripts/man", "-"],
-        &readme::root(), // SOURCE_DATE_EPOCH unset here: compare all but the .TH date
-    );
-    let page = std::fs::read_to_string(top.join("vsync.1")).unwrap();
-    let without_th = |t: &str| -> String {
-        t.lines()
-            .filter(|l| !l.starts_with(".TH "))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    assert_eq!(
-        without_th(&page),
-        without_th(&man),
-        "vsync.1 is not scripts/man's output"
-    );
-    assert!(page.contains(&format!(".TH VSYNC 1 2026-01-01 \"vsync {VERSION}\"")));
-}
-
-#[test]
-fn sha256sums_verifies_and_names_the_tarball() {
+fn both_tarballs_are_made_and_sha256sums_lists_exactly_them() {
     if !enabled() {
         return;
     }
     let dist = dist();
     let sums = std::fs::read_to_string(dist.dir.join("SHA256SUMS")).unwrap();
-    let file = format!("{}.tar.gz", dist.name);
-    let digest = sh("sha256sum", &[&file], &dist.dir);
-    assert!(
-        sums.lines().any(|l| l == digest.trim_end()),
-        "{sums}\n{digest}"
-    );
+    let mut expected = Vec::new();
+    for target in TARGETS {
+        let file = format!("{}.tar.gz", name(target));
+        expected.push(sh("sha256sum", &[&file], &dist.dir).trim_end().to_string());
+    }
+    assert_eq!(sums.lines().collect::<Vec<_>>(), expected, "{sums}");
     sh(
         "sha256sum",
         &["--check", "--strict", "SHA256SUMS"],
@@ -205,54 +196,267 @@ fn sha256sums_verifies_and_names_the_tarball() {
 }
 
 #[test]
-fn the_unpacked_binary_is_static_stripped_and_runs_under_env_i() {
+fn each_tarball_holds_one_folder_with_the_binary_man_page_completions_and_docs() {
     if !enabled() {
         return;
     }
     let dist = dist();
-    let (_tmp, top) = unpack(dist);
-    let bin = top.join("vsync");
-    let file = Command::new("file").arg("-b").arg(&bin).output();
-    match file {
-        Ok(out) if out.status.success() => {
-            let what = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                what.contains("statically linked") || what.contains("static-pie linked"),
-                "not static: {what}"
+    let man = sh(
+        "python3",
+        &["scripts/man", "-"],
+        &readme::root(), // SOURCE_DATE_EPOCH unset here: compare all but the .TH date
+    );
+    let without_th = |t: &str| -> String {
+        t.lines()
+            .filter(|l| !l.starts_with(".TH "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for target in TARGETS {
+        let listed = sh(
+            "tar",
+            &["-tzf", dist.tarball(target).to_str().unwrap()],
+            &dist.dir,
+        );
+        let mut entries: Vec<&str> = listed.lines().collect();
+        entries.sort_unstable();
+        let n = name(target);
+        assert_eq!(
+            entries,
+            [
+                format!("{n}/"),
+                format!("{n}/CHANGELOG.md"),
+                format!("{n}/LICENSE"),
+                format!("{n}/README.md"),
+                format!("{n}/completions/"),
+                format!("{n}/completions/_vsync"),
+                format!("{n}/completions/vsync.bash"),
+                format!("{n}/completions/vsync.fish"),
+                format!("{n}/vsync"),
+                format!("{n}/vsync.1"),
+            ]
+        );
+        let (_tmp, top) = unpack(dist, target);
+        for doc in ["README.md", "LICENSE", "CHANGELOG.md"] {
+            assert_eq!(
+                std::fs::read(top.join(doc)).unwrap(),
+                std::fs::read(readme::root().join(doc)).unwrap(),
+                "{doc} in the {target} tarball differs from the repo's"
             );
-            assert!(what.contains(", stripped"), "not stripped: {what}");
         }
-        _ => {
-            let out = Command::new("ldd").arg(&bin).output().expect("file or ldd");
-            let what = String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr);
-            assert!(
-                what.contains("not a dynamic executable") || what.contains("statically linked"),
-                "ldd: {what}"
+        let changelog = std::fs::read_to_string(top.join("CHANGELOG.md")).unwrap();
+        assert!(
+            changelog.contains(&format!("## [{VERSION}]")),
+            "CHANGELOG.md has no entry for {VERSION}"
+        );
+        let page = std::fs::read_to_string(top.join("vsync.1")).unwrap();
+        assert_eq!(
+            without_th(&page),
+            without_th(&man),
+            "vsync.1 is not scripts/man's output"
+        );
+        assert!(page.contains(&format!(".TH VSYNC 1 2026-01-01 \"vsync {VERSION}\"")));
+        // The shipped completions are what `vsync completions <shell>` prints.
+        for (shell, file) in [
+            ("bash", "vsync.bash"),
+            ("zsh", "_vsync"),
+            ("fish", "vsync.fish"),
+        ] {
+            let printed = sh(
+                env!("CARGO_BIN_EXE_vsync"),
+                &["completions", shell],
+                &dist.dir,
             );
+            let shipped = std::fs::read_to_string(top.join("completions").join(file)).unwrap();
+            assert_eq!(shipped, printed, "{target}: completions/{file}");
         }
     }
-    let version = sh("env", &["-i", "./vsync", "--version"], &top);
-    assert_eq!(version, format!("vsync {VERSION}\n"));
-    let help = sh("env", &["-i", "./vsync", "--help"], &top);
-    assert_eq!(
-        help,
-        include_str!("../src/usage.txt").trim_end().to_string() + "\n"
-    );
 }
 
 #[test]
-fn a_second_run_makes_the_same_bytes() {
+fn each_binary_is_static_stripped_of_its_arch_and_runs_under_env_i() {
+    if !enabled() {
+        return;
+    }
+    let dist = dist();
+    let qemu = qemu();
+    for target in TARGETS {
+        let (_tmp, top) = unpack(dist, target);
+        let what = sh("file", &["-b", "vsync"], &top);
+        assert!(
+            what.contains("statically linked") || what.contains("static-pie linked"),
+            "{target} not static: {what}"
+        );
+        assert!(what.contains(", stripped"), "{target} not stripped: {what}");
+        let arch = if target == AARCH64 {
+            "ARM aarch64"
+        } else {
+            "x86-64"
+        };
+        assert!(what.contains(arch), "{target} is not {arch}: {what}");
+
+        if target != host_target() && qemu.is_none() {
+            continue; // SKIP printed by qemu()
+        }
+        let version = run_unpacked(&top, target, qemu.as_deref(), &["--version"]);
+        assert_eq!(
+            version,
+            format!("vsync {VERSION} ({target}, commit {})\n", commit())
+        );
+        let help = run_unpacked(&top, target, qemu.as_deref(), &["--help"]);
+        assert_eq!(
+            help,
+            include_str!("../src/usage.txt").trim_end().to_string() + "\n"
+        );
+        let bash = run_unpacked(&top, target, qemu.as_deref(), &["completions", "bash"]);
+        assert_eq!(
+            bash,
+            std::fs::read_to_string(top.join("completions/vsync.bash")).unwrap()
+        );
+    }
+}
+
+/// A copy of the sources as they are now (tracked and new files, not target/ or dist/).
+fn copy_sources(to: &Path) {
+    let root = readme::root();
+    let listed = sh(
+        "git",
+        &[
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ],
+        &root,
+    );
+    for file in listed.split('\0').filter(|f| !f.is_empty()) {
+        let from = root.join(file);
+        if !from.is_file() {
+            continue; // deleted in the work tree
+        }
+        let dest = to.join(file);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &dest).unwrap();
+    }
+}
+
+#[test]
+fn a_fresh_build_elsewhere_makes_the_same_bytes() {
     if !enabled() {
         return;
     }
     let dist = dist();
     let first = std::fs::read_to_string(dist.dir.join("SHA256SUMS")).unwrap();
-    let (ok, out) = run_dist();
-    assert!(ok, "the second scripts/dist failed:\n{out}");
-    let second = std::fs::read_to_string(dist.dir.join("SHA256SUMS")).unwrap();
-    assert_eq!(first, second, "scripts/dist is not reproducible");
-    assert!(dist.stdout.contains("dist: made dist/SHA256SUMS"));
+    // Another checkout path and an empty target dir: every crate is compiled again.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let src = elsewhere.path().join("src-copy");
+    copy_sources(&src);
+    let target_dir = elsewhere.path().join("target");
+    let commit = commit();
+    let (ok, out) = run_dist(
+        &src,
+        &[
+            ("CARGO_TARGET_DIR", target_dir.to_str().unwrap()),
+            ("VSYNC_COMMIT", &commit),
+        ],
+    );
+    assert!(ok, "scripts/dist in a copy of the sources failed:\n{out}");
+    let second = std::fs::read_to_string(src.join("dist/SHA256SUMS")).unwrap();
+    assert_eq!(first, second, "scripts/dist is not reproducible:\n{out}");
+}
+
+/// The aarch64 fake vendor CLIs, cross-built like the release (rust-lld, .cargo/config.toml).
+fn aarch64_fake_vendor() -> PathBuf {
+    let root = readme::root();
+    sh(
+        "cargo",
+        &[
+            "build",
+            "--quiet",
+            "--locked",
+            "--example",
+            "fake_vendor",
+            "--target",
+            AARCH64,
+        ],
+        &root,
+    );
+    let meta = sh(
+        "cargo",
+        &["metadata", "--format-version", "1", "--no-deps"],
+        &root,
+    );
+    let key = "\"target_directory\":\"";
+    let start = meta.find(key).expect("target_directory") + key.len();
+    let end = start + meta[start..].find('"').unwrap();
+    PathBuf::from(&meta[start..end]).join(format!("{AARCH64}/debug/examples/fake_vendor"))
+}
+
+fn write_wrapper(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn the_demo_passes_with_aarch64_vsync_and_fakes_under_qemu() {
+    if !enabled() {
+        return;
+    }
+    let dist = dist();
+    let Some(qemu) = qemu() else { return };
+    let (_tmp, top) = unpack(dist, AARCH64);
+    let fake = aarch64_fake_vendor();
+    for bin in [top.join("vsync"), fake.clone()] {
+        let what = sh("file", &["-b", bin.to_str().unwrap()], &top);
+        assert!(what.contains("ARM aarch64"), "{bin:?}: {what}");
+    }
+    // binfmt_misc may not be registered: the emulator is named in wrapper scripts. The fake
+    // picks its vendor from argv[0], which `-0` passes through (the demo links gh, aws, …
+    // to the wrapper).
+    let wrappers = tempfile::tempdir().unwrap();
+    let q = qemu.display();
+    let vsync = wrappers.path().join("vsync");
+    write_wrapper(
+        &vsync,
+        &format!("exec '{q}' '{}' \"$@\"", top.join("vsync").display()),
+    );
+    let fake_wrapper = wrappers.path().join("fake_vendor");
+    write_wrapper(
+        &fake_wrapper,
+        &format!("exec '{q}' -0 \"$0\" '{}' \"$@\"", fake.display()),
+    );
+    let out = Command::new("bash")
+        .arg("fixtures/demo/run.sh")
+        .current_dir(readme::root())
+        .env("VSYNC_DEMO_VSYNC", &vsync)
+        .env("VSYNC_DEMO_FAKE", &fake_wrapper)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("running the demo");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the demo failed under qemu:\n{text}");
+    assert!(
+        !text.contains("== Building"),
+        "the demo built host binaries:\n{text}"
+    );
+    for needle in [
+        "$ vsync sync dev gh --gh-repo=acme/demo",
+        "$ vsync sync dev-azure azure",
+        "$ vsync sync dev vault",
+        "vendor calls logged:",
+        "secrets stored, no value in any argv.",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle:?} not in the demo's output:\n{text}"
+        );
+    }
 }
 
 #[test]
@@ -274,7 +478,11 @@ fn the_readme_install_steps_work_on_the_tarball() {
             block.script
         );
         let downloads = tempfile::tempdir().unwrap();
-        for file in [format!("{}.tar.gz", dist.name), "SHA256SUMS".to_string()] {
+        // The download a user picks by `uname -m`: this machine's.
+        for file in [
+            format!("{}.tar.gz", name(host_target())),
+            "SHA256SUMS".to_string(),
+        ] {
             std::fs::copy(dist.dir.join(&file), downloads.path().join(&file)).unwrap();
         }
         let prefix = downloads.path().join("prefix");
@@ -301,6 +509,9 @@ fn the_readme_install_steps_work_on_the_tarball() {
             &["--version"],
             downloads.path(),
         );
-        assert_eq!(version, format!("vsync {VERSION}\n"));
+        assert_eq!(
+            version,
+            format!("vsync {VERSION} ({}, commit {})\n", host_target(), commit())
+        );
     }
 }
