@@ -1,7 +1,7 @@
 //! Shell completion scripts: `vsync completions bash|zsh|fish` prints one to stdout.
 //!
 //! Every word they offer comes from `Words::new`, the one place that reads the command line's
-//! shape: the commands, the targets of `Target::ALL` with each one's routing flags, and the
+//! shape: the commands, the targets of `targets::REGISTRY` with each one's routing flags, and the
 //! other flags of the help text (`OTHER_FLAGS`; a test checks them against `usage.txt`). The
 //! three generators only lay those words out in each shell's language:
 //!
@@ -13,7 +13,7 @@
 //! Flags taking a value are offered as `--name=` with no trailing space. A word after a
 //! value flag written `--name value` is that value, not a positional.
 
-use crate::targets::Target;
+use crate::targets::REGISTRY;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shell {
@@ -107,9 +107,9 @@ struct Words {
 
 impl Words {
     fn new() -> Words {
-        let targets = Target::ALL
+        let targets = REGISTRY
             .iter()
-            .map(|t| (t.name(), t.fields().iter().map(|f| f.flag).collect()))
+            .map(|k| (k.name, k.settings.iter().map(|s| s.flag).collect()))
             .collect();
         Words { targets }
     }
@@ -415,9 +415,9 @@ mod tests {
     fn each_script_names_every_target_and_its_routing_flags() {
         for shell in Shell::ALL {
             let text = script(shell);
-            for target in Target::ALL {
-                assert!(text.contains(target.name()), "{shell:?}: {}", target.name());
-                for field in target.fields() {
+            for target in REGISTRY {
+                assert!(text.contains(target.name), "{shell:?}: {}", target.name);
+                for field in target.settings {
                     assert!(text.contains(field.flag), "{shell:?}: {}", field.flag);
                 }
             }

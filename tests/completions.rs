@@ -6,7 +6,7 @@
 use std::process::Command;
 
 const VSYNC: &str = env!("CARGO_BIN_EXE_vsync");
-const TARGETS: [&str; 5] = ["gh", "gcp", "aws", "azure", "vault"];
+const TARGETS: [&str; 6] = ["gh", "gcp", "aws", "azure", "vault", "ssm"];
 
 fn script(shell: &str) -> String {
     let out = Command::new(VSYNC)
