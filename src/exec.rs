@@ -42,24 +42,36 @@ pub struct Outcome {
     pub stderr_cut: bool,
 }
 
+/// Who is speaking in `Outcome::describe`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Said<'a> {
+    /// vsync's own words: never scrubbed.
+    Vsync(String),
+    /// The vendor's stderr: must be scrubbed before it is shown.
+    Vendor(std::borrow::Cow<'a, str>),
+}
+
 impl Outcome {
     pub fn success(&self) -> bool {
         self.exit == Exit::Success
     }
 
-    /// What went wrong: the vendor's stderr as it is (unscrubbed, newlines kept), or how
-    /// the call ended.
-    pub fn describe(&self) -> String {
+    /// What went wrong: how the call ended in vsync's own words, or the vendor's stderr as
+    /// it is (unscrubbed, newlines kept). Kept apart so only the vendor's text is scrubbed.
+    pub fn describe(&self) -> Said<'_> {
         let stderr = String::from_utf8_lossy(&self.stderr);
-        let stderr = stderr.trim();
+        let vsync = |words: String| Said::Vsync(words);
         match &self.exit {
-            Exit::TimedOut(d) => format!("timed out after {}s", d.as_secs_f64().ceil() as u64),
-            Exit::Interrupted => "killed by a second interrupt".into(),
-            Exit::SpawnFailed(e) => format!("could not start: {e}"),
-            _ if !stderr.is_empty() => stderr.to_string(),
-            Exit::Code(c) => format!("exit {c}"),
-            Exit::Signal(s) => format!("killed by signal {s}"),
-            Exit::Success => "ok".into(),
+            Exit::TimedOut(d) => vsync(format!(
+                "timed out after {}s",
+                d.as_secs_f64().ceil() as u64
+            )),
+            Exit::Interrupted => vsync("killed by a second interrupt".into()),
+            Exit::SpawnFailed(e) => vsync(format!("could not start: {e}")),
+            _ if !stderr.trim().is_empty() => Said::Vendor(stderr),
+            Exit::Code(c) => vsync(format!("exit {c}")),
+            Exit::Signal(s) => vsync(format!("killed by signal {s}")),
+            Exit::Success => vsync("ok".into()),
         }
     }
 
@@ -73,7 +85,7 @@ impl Outcome {
 
 /// Most of a child's output vsync keeps; the rest is read and dropped.
 const STDOUT_CAP: usize = 16 << 20;
-const STDERR_CAP: usize = 256 << 10;
+pub const STDERR_CAP: usize = 256 << 10;
 /// A write this small always fits an empty pipe (at least one page), so it cannot block.
 const INLINE_STDIN: usize = 4096;
 /// How long to wait for output pipes after the child exited (a grandchild may hold them).

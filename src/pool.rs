@@ -75,7 +75,7 @@ pub fn run_per_key(
                             continue;
                         }
                         let task = &tasks[i];
-                        report::out(&format!("Setting secret: {}", task.key));
+                        report::out(&format!("Setting secret: {}", report::shown_key(&task.key)));
                         let exists = existing.get().map(|names| {
                             names
                                 .binary_search(&target.secret_name(&task.key).as_str())
@@ -83,14 +83,14 @@ pub fn run_per_key(
                         });
                         match push_key(target, task, exists, opts) {
                             Ok(()) => {
-                                report::out(&format!("✓ {}", task.key));
+                                report::out(&format!("✓ {}", report::shown_key(&task.key)));
                                 done.push((i, Status::Synced));
                             }
                             Err((label, out)) => {
                                 report::err(&format!(
                                     "WARNING: skipping {}: {label}: {}",
-                                    task.key,
-                                    scrubber.vendor_text(&out.describe(), out.stderr_cut)
+                                    report::shown_key(&task.key),
+                                    scrubber.failure(&out)
                                 ));
                                 done.push((i, Status::Failed));
                             }
@@ -199,14 +199,14 @@ pub fn run_bulk(
     match result {
         Ok(()) => {
             for task in tasks {
-                report::out(&format!("✓ {}", task.key));
+                report::out(&format!("✓ {}", report::shown_key(&task.key)));
             }
             vec![Status::Synced; tasks.len()]
         }
         Err(out) => {
             report::err(&format!(
                 "WARNING: vault kv put failed: {}",
-                scrubber.vendor_text(&out.describe(), out.stderr_cut)
+                scrubber.failure(&out)
             ));
             vec![Status::Failed; tasks.len()]
         }

@@ -3,8 +3,10 @@
 //! Pure. A run with any problem pushes nothing; the error lists every offending key with the
 //! rule it broke and what to do. Warnings name values the vendor CLI will alter on the way.
 
+use crate::report;
 use crate::targets::{Routing, aws, azure, gcp, gh, vault};
 use crate::task::SecretTask;
+use std::borrow::Cow;
 
 /// Per-target value rules: (max bytes, empty allowed, must be UTF-8).
 fn value_rules(routing: &Routing) -> (Option<usize>, bool, bool) {
@@ -54,9 +56,13 @@ pub fn check(target: &str, routing: &Routing, tasks: &[SecretTask]) -> Result<Ve
         if found.is_empty() {
             continue;
         }
-        let exclude = format!("--exclude-property={}", task.written_as());
+        let todo = match report::exclude_hint(task.written_as()) {
+            Some(hint) => format!("fix or rename it in the env file, or pass {hint}"),
+            // A key that cannot be shown whole cannot be typed back either.
+            None => "rename it in the env file".to_string(),
+        };
         lines.push(format!(
-            "  - {} (line {}): {} — fix or rename it in the env file, or pass {exclude}",
+            "  - {} (line {}): {} — {todo}",
             display_key(&task.key),
             task.line,
             found.join("; ")
@@ -72,21 +78,21 @@ pub fn check(target: &str, routing: &Routing, tasks: &[SecretTask]) -> Result<Ve
     Ok(warnings(routing, tasks))
 }
 
-fn display_key(key: &str) -> String {
+fn display_key(key: &str) -> Cow<'_, str> {
     if key.is_empty() {
         "<empty key>".into()
     } else {
-        format!("{key:?}").trim_matches('"').to_string()
+        report::shown_key(key)
     }
 }
 
 /// Values the vendor CLI will store differently from the env file.
 fn warnings(routing: &Routing, tasks: &[SecretTask]) -> Vec<String> {
-    let keys = |pred: &dyn Fn(&[u8]) -> bool| -> Vec<&str> {
+    let keys = |pred: &dyn Fn(&[u8]) -> bool| -> Vec<Cow<'_, str>> {
         tasks
             .iter()
             .filter(|t| pred(&t.value))
-            .map(|t| t.key.as_str())
+            .map(|t| report::shown_key(&t.key))
             .collect()
     };
     let (altered, how) = match routing {
