@@ -566,6 +566,24 @@ mod tests {
         assert_eq!(shown_key("c1\u{9b}"), "c1\\u{9b}");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_key_is_shown_without_hidden_characters(key in proptest::prelude::any::<String>()) {
+            let shown = shown_key(&key);
+            proptest::prop_assert!(!shown.chars().any(hidden), "{shown:?}");
+            let long = key.chars().count() > KEY_SHOWN;
+            if long {
+                proptest::prop_assert!(shown.ends_with('…'));
+            } else if !key.chars().any(hidden) {
+                proptest::prop_assert_eq!(shown.as_ref(), key.as_str());
+            }
+            // A hint is offered only for a key shown as it is.
+            if exclude_hint(&key).is_some() {
+                proptest::prop_assert_eq!(shown.as_ref(), key.as_str());
+            }
+        }
+    }
+
     #[test]
     fn long_keys_are_cut_to_64_characters() {
         let key = "é".repeat(100);
