@@ -60,19 +60,15 @@ impl Outcome {
     /// it is (unscrubbed, newlines kept). Kept apart so only the vendor's text is scrubbed.
     pub fn describe(&self) -> Said<'_> {
         let stderr = String::from_utf8_lossy(&self.stderr);
-        let vsync = |words: String| Said::Vsync(words);
-        match &self.exit {
-            Exit::TimedOut(d) => vsync(format!(
-                "timed out after {}s",
-                d.as_secs_f64().ceil() as u64
-            )),
-            Exit::Interrupted => vsync("killed by a second interrupt".into()),
-            Exit::SpawnFailed(e) => vsync(format!("could not start: {e}")),
-            _ if !stderr.trim().is_empty() => Said::Vendor(stderr),
-            Exit::Code(c) => vsync(format!("exit {c}")),
-            Exit::Signal(s) => vsync(format!("killed by signal {s}")),
-            Exit::Success => vsync("ok".into()),
-        }
+        Said::Vsync(match &self.exit {
+            Exit::TimedOut(d) => format!("timed out after {}s", d.as_secs_f64().ceil() as u64),
+            Exit::Interrupted => "killed by a second interrupt".into(),
+            Exit::SpawnFailed(e) => format!("could not start: {e}"),
+            _ if !stderr.trim().is_empty() => return Said::Vendor(stderr),
+            Exit::Code(c) => format!("exit {c}"),
+            Exit::Signal(s) => format!("killed by signal {s}"),
+            Exit::Success => "ok".into(),
+        })
     }
 
     pub fn code(&self) -> Option<i32> {
