@@ -151,9 +151,17 @@ fn file_kind(kind: std::fs::FileType) -> &'static str {
 /// One line of the aggregated file-reference error (v0.6 wording, kept byte for byte).
 fn describe_read_error(raw_key: &str, file: &Path, e: &io::Error) -> String {
     if e.kind() == io::ErrorKind::NotFound {
-        format!("  - {raw_key}: file not found at {}", file.display())
+        format!(
+            "  - {}: file not found at {}",
+            shown_key(raw_key),
+            file.display()
+        )
     } else {
-        format!("  - {raw_key}: error reading {}: {e}", file.display())
+        format!(
+            "  - {}: error reading {}: {e}",
+            shown_key(raw_key),
+            file.display()
+        )
     }
 }
 
@@ -375,8 +383,12 @@ fn duplicate_warning(key: &str, lines: &[(usize, &str)]) -> Option<String> {
 }
 
 /// `=x` yields an empty key; a warning that starts with " is defined…" would read as garbage.
-fn shown_key(key: &str) -> &str {
-    if key.is_empty() { "(empty key)" } else { key }
+fn shown_key(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.is_empty() {
+        "(empty key)".into()
+    } else {
+        crate::report::shown_key(key)
+    }
 }
 
 /// `a`, `a and b`, `a, b and c`.

@@ -47,17 +47,25 @@ pub struct Outcome {
     pub stderr_cut: bool,
 }
 
+/// Who is speaking in `Outcome::describe`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Said<'a> {
+    /// vsync's own words: never scrubbed.
+    Vsync(String),
+    /// The vendor's stderr: must be scrubbed before it is shown.
+    Vendor(std::borrow::Cow<'a, str>),
+}
+
 impl Outcome {
     pub fn success(&self) -> bool {
         self.exit == Exit::Success
     }
 
-    /// What went wrong: the vendor's stderr as it is (unscrubbed, newlines kept), or how
-    /// the call ended.
-    pub fn describe(&self) -> String {
+    /// What went wrong: how the call ended in vsync's own words, or the vendor's stderr as
+    /// it is (unscrubbed, newlines kept). Kept apart so only the vendor's text is scrubbed.
+    pub fn describe(&self) -> Said<'_> {
         let stderr = String::from_utf8_lossy(&self.stderr);
-        let stderr = stderr.trim();
-        match &self.exit {
+        Said::Vsync(match &self.exit {
             Exit::TimedOut(d) => format!("timed out after {}s", d.as_secs_f64().ceil() as u64),
             Exit::DeadlineReached(d) => format!(
                 "run deadline reached after {}s",
@@ -65,11 +73,11 @@ impl Outcome {
             ),
             Exit::Interrupted => "killed by a second interrupt".into(),
             Exit::SpawnFailed(e) => format!("could not start: {e}"),
-            _ if !stderr.is_empty() => stderr.to_string(),
+            _ if !stderr.trim().is_empty() => return Said::Vendor(stderr),
             Exit::Code(c) => format!("exit {c}"),
             Exit::Signal(s) => format!("killed by signal {s}"),
             Exit::Success => "ok".into(),
-        }
+        })
     }
 
     pub fn code(&self) -> Option<i32> {
@@ -135,7 +143,7 @@ fn children_of(parent: u32) -> Vec<i32> {
 
 /// Most of a child's output vsync keeps; the rest is read and dropped.
 const STDOUT_CAP: usize = 16 << 20;
-const STDERR_CAP: usize = 256 << 10;
+pub const STDERR_CAP: usize = 256 << 10;
 /// A write this small always fits an empty pipe (at least one page), so it cannot block.
 const INLINE_STDIN: usize = 4096;
 /// How long to wait for output pipes after the child exited (a helper that left the call's

@@ -14,7 +14,8 @@ pub fn render(target: &dyn Target, tasks: &[SecretTask]) -> Vec<String> {
             Source::Literal => "literal".to_string(),
             Source::File(file) => format!("file {}", file.path.display()),
         };
-        format!("  {}  {source}  {} bytes", t.key, t.value.len())
+        let key = crate::report::shown_key(&t.key);
+        format!("  {key}  {source}  {} bytes", t.value.len())
     };
     match target.writes() {
         Writes::Bulk(bulk) => {

@@ -93,21 +93,21 @@ fn run_per_key(
                             continue;
                         }
                         let task = &tasks[i];
-                        report::out(&format!("Setting secret: {}", task.key));
+                        report::out(&format!("Setting secret: {}", report::shown_key(&task.key)));
                         let exists = existing.get().map(|names| {
                             let name = target.secret_name(&task.key);
                             names.binary_search(&name.as_ref()).is_ok()
                         });
                         match push_key(per_key, task, exists, opts) {
                             Ok(()) => {
-                                report::out(&format!("✓ {}", task.key));
+                                report::out(&format!("✓ {}", report::shown_key(&task.key)));
                                 done.push((i, Status::Synced));
                             }
                             Err((label, out)) => {
                                 report::err(&format!(
                                     "WARNING: skipping {}: {label}: {}",
-                                    task.key,
-                                    scrubber.vendor_text(&out.describe(), out.stderr_cut)
+                                    report::shown_key(&task.key),
+                                    scrubber.failure(&out)
                                 ));
                                 done.push((i, Status::Failed));
                             }
@@ -225,7 +225,7 @@ fn run_bulk(
     match result {
         Ok(()) => {
             for task in tasks {
-                report::out(&format!("✓ {}", task.key));
+                report::out(&format!("✓ {}", report::shown_key(&task.key)));
             }
             vec![Status::Synced; tasks.len()]
         }
@@ -233,7 +233,7 @@ fn run_bulk(
             report::err(&format!(
                 "WARNING: {} failed: {}",
                 bulk.label(),
-                scrubber.vendor_text(&out.describe(), out.stderr_cut)
+                scrubber.failure(&out)
             ));
             vec![Status::Failed; tasks.len()]
         }

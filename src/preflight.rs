@@ -4,8 +4,10 @@
 //! rule it broke and what to do. Warnings name values the vendor CLI will alter on the way.
 //! The rules themselves belong to each target (`Target::name_problem`, `value_rules`).
 
+use crate::report;
 use crate::targets::Target;
 use crate::task::{SecretTask, Source};
+use std::borrow::Cow;
 
 /// Everything wrong with one task for this target (empty when it can be pushed).
 fn problems(target: &dyn Target, task: &SecretTask) -> Vec<String> {
@@ -41,9 +43,13 @@ pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, S
         if found.is_empty() {
             continue;
         }
-        let exclude = format!("--exclude-property={}", task.written_as());
+        let todo = match report::exclude_hint(task.written_as()) {
+            Some(hint) => format!("fix or rename it in the env file, or pass {hint}"),
+            // A key that cannot be shown whole cannot be typed back either.
+            None => "rename it in the env file".to_string(),
+        };
         lines.push(format!(
-            "  - {} (line {}): {} — fix or rename it in the env file, or pass {exclude}",
+            "  - {} (line {}): {} — {todo}",
             display_key(&task.key),
             task.line,
             found.join("; ")
@@ -60,11 +66,11 @@ pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, S
     Ok(warnings(target, tasks))
 }
 
-fn display_key(key: &str) -> String {
+fn display_key(key: &str) -> Cow<'_, str> {
     if key.is_empty() {
         "<empty key>".into()
     } else {
-        format!("{key:?}").trim_matches('"').to_string()
+        report::shown_key(key)
     }
 }
 
@@ -73,10 +79,10 @@ fn warnings(target: &dyn Target, tasks: &[SecretTask]) -> Vec<String> {
     let Some(altered) = &target.kind().values.altered else {
         return Vec::new();
     };
-    let keys: Vec<&str> = tasks
+    let keys: Vec<Cow<'_, str>> = tasks
         .iter()
         .filter(|t| (altered.applies)(&t.value))
-        .map(|t| t.key.as_str())
+        .map(|t| report::shown_key(&t.key))
         .collect();
     if keys.is_empty() {
         Vec::new()

@@ -153,14 +153,14 @@ fn policy_header(policy: &Policy) -> Vec<String> {
         lines.push("  exclude-property:   (none — nothing skipped)".into());
     }
     for p in &policy.exclude_properties {
-        lines.push(format!("  exclude-property:   {p}"));
+        lines.push(format!("  exclude-property:   {}", report::shown_key(p)));
     }
     lines
 }
 
 fn print_skipped(skipped: &[String]) {
     for key in skipped {
-        report::out(&format!("  skipped (excluded): {key}"));
+        report::out(&format!("  skipped (excluded): {}", report::shown_key(key)));
     }
 }
 

@@ -91,7 +91,7 @@ fn gh_lists_every_bad_name_oversized_and_non_utf8_value_and_calls_nothing() {
             bad("DASH-KEY", 4, &[chars], Some("DASH-KEY")),
             bad("BIG", 5, &[&too_big(49_153, 49_152)], Some("BIG")),
             bad("BIN", 6, &[NOT_UTF8], Some("BIN_PATH")),
-            bad("export FOO", 8, &[chars], Some("export FOO")),
+            bad("export FOO", 8, &[chars], Some("'export FOO'")),
         ],
     );
 }
@@ -133,7 +133,7 @@ fn aws_lists_empty_values_bad_names_oversized_and_non_utf8_values_and_calls_noth
         "aws",
         &[
             bad("EMPTY", 2, &[EMPTY], Some("EMPTY")),
-            bad("BAD!NAME", 3, &[rule], Some("BAD!NAME")),
+            bad("BAD!NAME", 3, &[rule], Some("'BAD!NAME'")),
             bad("BIG", 4, &[&too_big(65_537, 65_536)], Some("BIG")),
             bad("BIN", 5, &[NOT_UTF8], Some("BIN_PATH")),
         ],
@@ -196,7 +196,7 @@ fn vault_refuses_whitespace_in_keys_and_non_utf8_values_but_not_size_or_empty() 
                 "export FOO",
                 2,
                 &["keys must not contain whitespace (an `export ` prefix is not supported)"],
-                Some("export FOO"),
+                Some("'export FOO'"),
             ),
             bad("BIN", 3, &[NOT_UTF8], Some("BIN_PATH")),
         ],

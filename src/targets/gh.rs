@@ -97,7 +97,19 @@ impl PerKey for Gh {
 }
 
 /// GitHub's secret-name rule; `None` when the name is fine.
+/// GitHub documents no length limit for secret names. 255 bytes is the common bound of the
+/// services around it (GCP's secret ids, most file systems' names) and far above any real
+/// name; without a bound a huge key would pass pre-flight and only fail at spawn (argv too
+/// long), after other keys were already pushed.
+const MAX_NAME: usize = 255;
+
 pub fn name_problem(name: &str) -> Option<String> {
+    if name.len() > MAX_NAME {
+        return Some(format!(
+            "the name is {} bytes; vsync allows GitHub secret names of at most {MAX_NAME} bytes",
+            name.len()
+        ));
+    }
     let valid_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     let first_ok = name
         .chars()
@@ -164,6 +176,8 @@ mod tests {
         assert!(name_problem("").is_some());
         assert!(name_problem("GITHUB_TOKEN").is_some());
         assert!(name_problem("github_x").is_some());
+        assert_eq!(name_problem(&"A".repeat(255)), None);
+        assert!(name_problem(&"A".repeat(256)).is_some());
     }
 
     #[test]

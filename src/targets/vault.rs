@@ -161,8 +161,18 @@ pub fn is_transient(stderr: &str) -> bool {
 }
 
 /// Vault accepts any key; only an empty one or one with whitespace is refused up front.
+/// Keys travel in the JSON document on stdin, so no argv limit applies; still, a key this long
+/// is a mistake in the env file (a value pasted into the key), and bounding it keeps it from
+/// being stored, or printed, by accident.
+const MAX_NAME: usize = 4096;
+
 pub fn name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
+    if name.len() > MAX_NAME {
+        Some(format!(
+            "the key is {} bytes; vsync allows Vault keys of at most {MAX_NAME} bytes",
+            name.len()
+        ))
+    } else if name.is_empty() {
         Some("Vault keys must not be empty".into())
     } else if name.chars().any(char::is_whitespace) {
         Some("keys must not contain whitespace (an `export ` prefix is not supported)".into())
@@ -280,5 +290,13 @@ mod tests {
         let cmd = r.write_cmd();
         assert_option_safe(&cmd, &["-m", "-h"]);
         assert_eq!(cmd.args[cmd.args.len() - 3..], ["--", "-h", "-"]);
+    }
+
+    #[test]
+    fn keys_are_bounded_at_4096_bytes() {
+        assert_eq!(name_problem(&"k".repeat(4096)), None);
+        assert!(name_problem(&"k".repeat(4097)).is_some());
+        assert!(name_problem("").is_some());
+        assert!(name_problem("a b").is_some());
     }
 }

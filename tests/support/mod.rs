@@ -1001,3 +1001,22 @@ impl Call {
         })
     }
 }
+
+// ----- vsync under 2>&1 ---------------------------------------------------------------
+
+impl Test {
+    /// Runs vsync like [`Test::run`], but through `sh -c 'exec vsync … 2>&1'`: stdout and
+    /// stderr share one pipe, as in a user's `vsync … 2>&1 | tee log`. All of it is in
+    /// `stdout`.
+    pub fn run_merged(&mut self) -> Output {
+        let args = std::mem::take(&mut self.args);
+        let stdin = std::mem::take(&mut self.stdin);
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg("exec \"$0\" \"$@\" 2>&1")
+            .arg(env!("CARGO_BIN_EXE_vsync"))
+            .args(&args)
+            .current_dir(&self.cwd);
+        run_command(cmd, self.base_env(), stdin, "vsync … 2>&1", &args)
+    }
+}
