@@ -46,13 +46,14 @@ fn refused_before_any_call(t: &Test, out: &Output) {
 
 #[test]
 fn dashes_store_each_key_under_its_mapped_name_and_print_the_key_as_written() {
-    let mut t = azure(sandbox(), &["--azure-vault=acme-kv", "--azure-names=dashes"]);
+    let mut t = azure(
+        sandbox(),
+        &["--azure-vault=acme-kv", "--azure-names=dashes"],
+    );
     let out = t.run();
-    out.success()
-        .stderr_is("")
-        .stdout_is(&synced(
-            "Syncing 3 secrets to Azure Key Vault: vault=acme-kv, names=dashes",
-        ));
+    out.success().stderr_is("").stdout_is(&synced(
+        "Syncing 3 secrets to Azure Key Vault: vault=acme-kv, names=dashes",
+    ));
     assert_eq!(
         t.secret_names("azure", "acme-kv"),
         ["API-KEY", "DATABASE-URL", "DEPLOY-KEY"]
@@ -101,12 +102,18 @@ fn the_dry_run_shows_each_key_beside_the_name_it_is_stored_under() {
         cmd("DEPLOY-KEY"),
     ));
     assert!(t.calls().is_empty());
-    assert!(!t.config_path("dev").exists(), "a dry run saved the setting");
+    assert!(
+        !t.config_path("dev").exists(),
+        "a dry run saved the setting"
+    );
 }
 
 #[test]
 fn the_saved_mapping_is_reused_without_the_flag_and_exact_switches_back_and_is_saved() {
-    let mut t = azure(sandbox(), &["--azure-vault=acme-kv", "--azure-names=dashes"]);
+    let mut t = azure(
+        sandbox(),
+        &["--azure-vault=acme-kv", "--azure-names=dashes"],
+    );
     t.run().success();
 
     // No routing flag at all: the vault and the mapping come from the config.
@@ -130,7 +137,8 @@ fn the_saved_mapping_is_reused_without_the_flag_and_exact_switches_back_and_is_s
         "--inline-file-suffix=_PATH",
         "--azure-names=exact",
     ]);
-    out.failure(1).stderr_has("  - DATABASE_URL (line 1): Azure");
+    out.failure(1)
+        .stderr_has("  - DATABASE_URL (line 1): Azure");
     // …so the switch is saved with an env file Key Vault takes as written.
     std::fs::write(
         t.root().join("infra/vault/dev/.env.dev"),
@@ -171,7 +179,10 @@ fn keys_that_map_to_one_name_are_refused_naming_both_lines() {
          - C_D (line 4) and C-D (line 5) name one secret, C-D — rename all but one in the \
          env file, or pass --exclude-property=C-D\n",
     );
-    assert!(!t.config_path("dev").exists(), "a refused run saved routing");
+    assert!(
+        !t.config_path("dev").exists(),
+        "a refused run saved routing"
+    );
 }
 
 #[test]
