@@ -2,10 +2,13 @@
 //!
 //! Pure. A run with any problem pushes nothing; the error lists every offending key with the
 //! rule it broke and what to do. Warnings name values the vendor CLI will alter on the way.
-//! The rules themselves belong to each target (`Target::name_problem`, `value_rules`).
+//! The rules themselves belong to each target (`Target::name_problem`, `value_rules`,
+//! `setting_problem`); pre-flight adds one of its own: two keys written differently must not
+//! become one secret through the target's name mapping.
 
 use crate::targets::Target;
 use crate::task::{SecretTask, Source};
+use std::borrow::Cow;
 
 /// Everything wrong with one task for this target (empty when it can be pushed).
 fn problems(target: &dyn Target, task: &SecretTask) -> Vec<String> {
@@ -84,9 +87,13 @@ pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, S
 /// indices, each in file order.
 fn collisions(target: &dyn Target, tasks: &[SecretTask]) -> Vec<Vec<usize>> {
     let kind = target.kind();
-    let ids: Vec<String> = tasks
+    // Borrowed where neither the mapping nor the identity changes the key (most targets).
+    let ids: Vec<Cow<str>> = tasks
         .iter()
-        .map(|t| kind.name_identity(&target.secret_name(&t.key)).into_owned())
+        .map(|t| match target.secret_name(&t.key) {
+            Cow::Borrowed(name) => kind.name_identity(name),
+            Cow::Owned(name) => Cow::Owned(kind.name_identity(&name).into_owned()),
+        })
         .collect();
     let mut order: Vec<usize> = (0..tasks.len()).collect();
     order.sort_by(|&a, &b| ids[a].cmp(&ids[b]).then(a.cmp(&b)));
