@@ -1,5 +1,6 @@
 //! `--dry-run`: what a run would do, without doing it. Pure; values are never shown, only
-//! where each came from and its size.
+//! where each came from and its size. A key the target stores under another name shows
+//! `KEY → NAME`.
 
 use crate::targets::{Op, PerKey, Target, VendorCmd, Writes};
 use crate::task::{SecretTask, Source};
@@ -14,7 +15,15 @@ pub fn render(target: &dyn Target, tasks: &[SecretTask]) -> Vec<String> {
             Source::Literal => "literal".to_string(),
             Source::File(file) => format!("file {}", file.path.display()),
         };
-        let key = crate::report::shown_key(&t.key);
+        // A prefix leaves the key readable at the end of the name (and the command shows
+        // it); a name that no longer ends with the key is a rename the user must see.
+        let name = target.secret_name(&t.key);
+        let shown = crate::report::shown_key(&t.key);
+        let key = if name.ends_with(t.key.as_str()) {
+            shown.into_owned()
+        } else {
+            format!("{shown} → {}", crate::report::shown_key(&name))
+        };
         format!("  {key}  {source}  {} bytes", t.value.len())
     };
     match target.writes() {
@@ -67,7 +76,13 @@ fn planned_cmds(target: &dyn PerKey, key: &str) -> Vec<VendorCmd> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::targets::{gcp::Gcp, gh::Gh, vault::Vault};
+    use crate::targets::{
+        aws::Aws,
+        azure::{Azure, Names},
+        gcp::Gcp,
+        gh::Gh,
+        vault::Vault,
+    };
     use std::path::PathBuf;
 
     fn tasks() -> Vec<SecretTask> {
@@ -138,5 +153,31 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("s3cr3t"), "{text}");
+    }
+
+    #[test]
+    fn a_mapped_name_is_shown_beside_its_key_but_a_prefix_is_not() {
+        let mapped = Azure {
+            vault_name: "kv".into(),
+            names: Names::Dashes,
+        };
+        let mut t = tasks();
+        t[0].key = "DB_URL".into();
+        let text = render(&mapped, &t).join("\n");
+        assert!(
+            text.contains(
+                "  DB_URL → DB-URL  literal  12 bytes\n    az keyvault secret set \
+                 --vault-name=kv --name=DB-URL --file /dev/stdin -o none"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("  SSH  file /r/keys/id  3 bytes"), "{text}");
+        let prefixed = Aws {
+            region: "r".into(),
+            prefix: Some("app/".into()),
+        };
+        let text = render(&prefixed, &t).join("\n");
+        assert!(text.contains("  DB_URL  literal  12 bytes"), "{text}");
+        assert!(!text.contains('→'), "{text}");
     }
 }

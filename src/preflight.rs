@@ -2,7 +2,9 @@
 //!
 //! Pure. A run with any problem pushes nothing; the error lists every offending key with the
 //! rule it broke and what to do. Warnings name values the vendor CLI will alter on the way.
-//! The rules themselves belong to each target (`Target::name_problem`, `value_rules`).
+//! The rules themselves belong to each target (`Target::name_problem`, `value_rules`,
+//! `setting_problem`); pre-flight adds one of its own: two keys written differently must not
+//! become one secret through the target's name mapping.
 
 use crate::report;
 use crate::targets::Target;
@@ -37,33 +39,101 @@ fn problems(target: &dyn Target, task: &SecretTask) -> Vec<String> {
 
 /// `Ok(warnings)` when every task can be pushed, else the whole aggregated error text.
 pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, String> {
+    if let Some(problem) = target.setting_problem() {
+        return Err(problem);
+    }
+    // (first task, error line), put in env-file order below.
     let mut lines = Vec::new();
-    for task in tasks {
+    let mut refused = vec![false; tasks.len()];
+    for (i, task) in tasks.iter().enumerate() {
         let found = problems(target, task);
         if found.is_empty() {
             continue;
         }
+        refused[i] = true;
         let todo = match report::exclude_hint(task.written_as()) {
             Some(hint) => format!("fix or rename it in the env file, or pass {hint}"),
             // A key that cannot be shown whole cannot be typed back either.
             None => "rename it in the env file".to_string(),
         };
-        lines.push(format!(
-            "  - {} (line {}): {} — {todo}",
-            display_key(&task.key),
-            task.line,
-            found.join("; ")
+        lines.push((
+            i,
+            format!(
+                "  - {} (line {}): {} — {todo}",
+                display_key(&task.key),
+                task.line,
+                found.join("; ")
+            ),
         ));
     }
+    for group in collisions(target, tasks) {
+        for &i in &group {
+            refused[i] = true;
+        }
+        lines.push((group[0], collision_line(target, tasks, &group)));
+    }
     if !lines.is_empty() {
+        lines.sort_by_key(|(first, _)| *first);
+        let lines: Vec<String> = lines.into_iter().map(|(_, line)| line).collect();
         return Err(format!(
             "{} secret(s) cannot be pushed to {}; nothing was pushed:\n{}",
-            lines.len(),
+            refused.iter().filter(|r| **r).count(),
             target.kind().name,
             lines.join("\n")
         ));
     }
     Ok(warnings(target, tasks))
+}
+
+/// Keys written differently that the target would store as one secret, once `secret_name`
+/// maps them (azure's `--azure-names=dashes`: `A_B` and `a-b`), compared as the target
+/// compares names. Keys that are one secret as written were merged by the env-file parse;
+/// these the user wrote as two, so neither may silently overwrite the other. Groups of task
+/// indices, each in file order.
+fn collisions(target: &dyn Target, tasks: &[SecretTask]) -> Vec<Vec<usize>> {
+    let kind = target.kind();
+    // Borrowed where neither the mapping nor the identity changes the key (most targets).
+    let ids: Vec<Cow<str>> = tasks
+        .iter()
+        .map(|t| match target.secret_name(&t.key) {
+            Cow::Borrowed(name) => kind.name_identity(name),
+            Cow::Owned(name) => Cow::Owned(kind.name_identity(&name).into_owned()),
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..tasks.len()).collect();
+    order.sort_by(|&a, &b| ids[a].cmp(&ids[b]).then(a.cmp(&b)));
+    order
+        .chunk_by(|&a, &b| ids[a] == ids[b])
+        .filter(|group| group.len() > 1)
+        .map(<[usize]>::to_vec)
+        .collect()
+}
+
+fn collision_line(target: &dyn Target, tasks: &[SecretTask], group: &[usize]) -> String {
+    let mut keys: Vec<String> = group
+        .iter()
+        .map(|&i| format!("{} (line {})", display_key(&tasks[i].key), tasks[i].line))
+        .collect();
+    let last = keys.pop().unwrap_or_default();
+    let names: Vec<_> = group
+        .iter()
+        .map(|&i| target.secret_name(&tasks[i].key))
+        .collect();
+    let case = if names.iter().any(|n| *n != names[0]) {
+        format!(" ({} ignores case in names)", target.kind().name)
+    } else {
+        String::new()
+    };
+    let later = group.last().map_or("", |&i| tasks[i].written_as());
+    let todo = match report::exclude_hint(later) {
+        Some(hint) => format!("rename all but one in the env file, or pass {hint}"),
+        None => "rename all but one in the env file".to_string(),
+    };
+    format!(
+        "  - {} and {last} name one secret, {}{case} — {todo}",
+        keys.join(", "),
+        display_key(&names[0]),
+    )
 }
 
 fn display_key(key: &str) -> Cow<'_, str> {
@@ -130,6 +200,15 @@ mod tests {
     }
     fn azure() -> Box<dyn Target> {
         open("azure", &[("azure-vault", "v")])
+    }
+    fn azure_names(names: &str) -> Box<dyn Target> {
+        open("azure", &[("azure-vault", "v"), ("azure-names", names)])
+    }
+    fn task_at(key: &str, line: usize) -> SecretTask {
+        SecretTask {
+            line,
+            ..task(key, b"x")
+        }
     }
     fn vault() -> Box<dyn Target> {
         open(
@@ -239,5 +318,77 @@ mod tests {
             ["gh strips trailing newlines from: B"]
         );
         assert!(check(&*gcp(), &tasks).unwrap().is_empty());
+    }
+
+    #[test]
+    fn mapped_names_pass_where_the_keys_would_not() {
+        let tasks = [task("DATABASE_URL", b"x"), task("API-KEY", b"y")];
+        assert!(check(&*azure(), &tasks).is_err());
+        assert_eq!(check(&*azure_names("dashes"), &tasks), Ok(vec![]));
+        assert_eq!(
+            check(&*azure_names("exact"), &[task("A-B", b"x")]),
+            Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn keys_that_map_to_one_name_ignoring_case_are_refused_naming_every_line() {
+        let tasks = [
+            task_at("A_B", 2),
+            task_at("OK", 3),
+            task_at("a-b", 4),
+            task_at("C_D", 5),
+            task_at("C-D", 6),
+            task_at("c_D", 7),
+        ];
+        let err = check(&*azure_names("dashes"), &tasks).unwrap_err();
+        assert_eq!(
+            err,
+            "5 secret(s) cannot be pushed to azure; nothing was pushed:\n  \
+             - A_B (line 2) and a-b (line 4) name one secret, A-B (azure ignores case in \
+             names) — rename all but one in the env file, or pass --exclude-property=a-b\n  \
+             - C_D (line 5), C-D (line 6) and c_D (line 7) name one secret, C-D (azure ignores \
+             case in names) — rename all but one in the env file, or pass \
+             --exclude-property=c_D"
+        );
+        let same = check(
+            &*azure_names("dashes"),
+            &[task_at("A_B", 1), task_at("A-B", 2)],
+        );
+        assert!(
+            same.unwrap_err()
+                .contains("A_B (line 1) and A-B (line 2) name one secret, A-B — rename"),
+        );
+    }
+
+    #[test]
+    fn collisions_and_other_problems_are_listed_together_in_file_order() {
+        let tasks = [task_at("X.Y", 1), task_at("A_B", 2), task_at("A-B", 3)];
+        let err = check(&*azure_names("dashes"), &tasks).unwrap_err();
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(lines[0].starts_with("3 secret(s)"), "{err}");
+        assert!(lines[1].starts_with("  - X.Y (line 1): Azure"), "{err}");
+        assert!(
+            lines[2].starts_with("  - A_B (line 2) and A-B (line 3)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn targets_without_a_mapping_never_report_a_collision() {
+        // The env-file parse has already merged keys that are one secret as written.
+        let tasks = [task("A_B", b"x"), task("A-B", b"y"), task("a_b2", b"z")];
+        assert!(check(&*gcp(), &tasks).is_ok());
+        assert!(check(&*aws(Some("p/")), &tasks).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_setting_value_is_the_whole_error() {
+        let err = check(&*azure_names("snake"), &[task("A_B", b"x")]).unwrap_err();
+        assert!(
+            err.starts_with("unknown --azure-names value \"snake\""),
+            "{err}"
+        );
+        assert!(!err.contains("A_B"), "{err}");
     }
 }

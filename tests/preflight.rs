@@ -167,7 +167,15 @@ fn azure_lists_every_broken_rule_of_a_key_and_never_renames_underscores() {
         &out,
         "azure",
         &[
-            bad("DB_URL", 2, &[rule, EMPTY], Some("DB_URL")),
+            bad(
+                "DB_URL",
+                2,
+                &[
+                    &format!("{rule} (or pass --azure-names=dashes to store each _ as -)"),
+                    EMPTY,
+                ],
+                Some("DB_URL"),
+            ),
             bad("BIG", 3, &[&too_big(25_601, 25_600)], Some("BIG")),
             bad("BIN", 4, &[NOT_UTF8], Some("BIN_PATH")),
             bad("EMPTY", 5, &[EMPTY], Some("EMPTY")),

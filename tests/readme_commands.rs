@@ -55,14 +55,18 @@ fn the_demo_script_lands_every_secret_in_all_five_fake_backends() {
             out.contains(&format!("\"{name}\":")),
             "vault doc lacks {name}\n{out}"
         );
-    }
-    for name in ["database-url", "stripe-api-key", "deploy-key"] {
-        assert!(landed("azure", "acme-demo-kv", name), "azure {name}\n{out}");
+        // The same env file, each `_` stored as `-` (`--azure-names=dashes`).
+        let azure_name = name.replace('_', "-");
+        assert!(
+            landed("azure", "acme-demo-kv", &azure_name),
+            "azure {name}\n{out}"
+        );
     }
     assert!(landed("vault", "secret", "demo/dev"), "{out}");
     // The excluded key went nowhere; the multi-line file reference arrived whole.
     assert!(!landed("gh", "acme__demo__dev", "GITHUB_TOKEN"), "{out}");
     assert!(!landed("gcp", "acme-demo", "GITHUB_TOKEN"), "{out}");
+    assert!(!landed("azure", "acme-demo-kv", "GITHUB-TOKEN"), "{out}");
     assert!(!out.contains("\"GITHUB_TOKEN\":"), "{out}");
     assert!(
         out.contains("      | -----BEGIN DEMO DEPLOY KEY-----\n      | bm90"),

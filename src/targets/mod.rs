@@ -138,9 +138,15 @@ pub trait Target: Sync {
     /// The `Syncing N secrets to …` line.
     fn banner(&self, n: usize) -> String;
 
-    /// The name a key is stored under (aws and ssm add their prefix).
+    /// The name a key is stored under (aws and ssm add their prefix; azure may map `_`).
     fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {
         Cow::Borrowed(key)
+    }
+
+    /// Why a resolved routing value cannot be used (not one of the allowed values); `None`
+    /// when fine. Pre-flight reports it first, so nothing is saved or pushed.
+    fn setting_problem(&self) -> Option<String> {
+        None
     }
 
     /// Why the target refuses a secret name (as `secret_name` spells it); `None` when fine.
