@@ -21,7 +21,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use tempfile::NamedTempFile;
 
 /// The first two bytes of every gzip stream; how a compressed file is told from plain JSON.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -165,28 +165,29 @@ impl ConfigFile {
         refuse_to_replace_unreadable(path)?;
 
         let bytes = encode(&self.doc);
-        let temp = TempFile::create(dir, &file_name.to_string_lossy()).with_context(|| {
+        let temp = temp_beside(dir, &file_name.to_string_lossy()).with_context(|| {
             format!(
                 "creating a temporary file in {} to save the config; check that the \
                  directory is writable",
                 dir.display()
             )
         })?;
-        write_and_sync(&temp, &bytes).with_context(|| {
+        let temp_path = temp.path().to_path_buf();
+        write_and_sync(temp.as_file(), &bytes).with_context(|| {
             format!(
                 "writing config file {} (via {}); check free disk space",
                 path.display(),
-                temp.path.display()
+                temp_path.display()
             )
         })?;
-        fs::rename(&temp.path, path).with_context(|| {
+        // On failure the temp file comes back inside the error and is removed with it.
+        temp.persist(path).map_err(|e| e.error).with_context(|| {
             format!(
                 "replacing config file {} with {}; check that the directory is writable",
                 path.display(),
-                temp.path.display()
+                temp_path.display()
             )
         })?;
-        temp.disarm();
         // Makes the rename itself durable. Best effort: some filesystems refuse to fsync a
         // directory, and the file is already complete and in place either way.
         if let Ok(d) = File::open(dir) {
@@ -444,74 +445,23 @@ fn refuse_to_replace_unreadable(path: &Path) -> anyhow::Result<()> {
     }
 }
 
-fn write_and_sync(temp: &TempFile, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = temp
-        .file
-        .as_ref()
-        .expect("temp file is open until disarmed");
+fn write_and_sync(mut file: &File, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()
 }
 
-/// A temp file beside the target, removed on drop unless [`TempFile::disarm`] was called
-/// (after the rename). So every early return of `save` cleans up after itself.
-struct TempFile {
-    path: PathBuf,
-    file: Option<File>,
-    armed: bool,
-}
-
-/// Distinguishes temp files of threads of one process; the pid distinguishes processes.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-impl TempFile {
-    /// `.<name>.<pid>.<n>.tmp`, opened with `O_EXCL`: a name still taken (say, left by a
-    /// crashed process whose pid was reused) is skipped rather than clobbered, and a symlink
-    /// planted at the name is never followed.
-    fn create(dir: &Path, name: &str) -> std::io::Result<TempFile> {
-        let pid = std::process::id();
-        let mut last_err = None;
-        for _ in 0..100 {
-            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!(".{name}.{pid}.{n}.tmp"));
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(FILE_MODE)
-                .open(&path)
-            {
-                Ok(file) => {
-                    let temp = TempFile {
-                        path,
-                        file: Some(file),
-                        armed: true,
-                    };
-                    // The open mode is masked by the umask; this sets exactly 0600 either way.
-                    temp.file
-                        .as_ref()
-                        .expect("just opened")
-                        .set_permissions(Permissions::from_mode(FILE_MODE))?;
-                    return Ok(temp);
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => last_err = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last_err.expect("loop ran at least once"))
-    }
-
-    fn disarm(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        self.file.take();
-        if self.armed {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
+/// A fresh `.<name>.XXXXXX.tmp` in `dir`, exactly 0600 before anything is written to it
+/// (the mode it is created with is masked by the umask). It is opened with `O_EXCL`, so a
+/// name still taken or a symlink planted at the name is never followed, and it is removed
+/// when dropped unless it was persisted: every early return of `save` cleans up after itself.
+fn temp_beside(dir: &Path, name: &str) -> std::io::Result<NamedTempFile> {
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.as_file()
+        .set_permissions(Permissions::from_mode(FILE_MODE))?;
+    Ok(temp)
 }
 
 #[cfg(test)]

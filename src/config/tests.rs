@@ -497,8 +497,8 @@ fn save_refuses_a_document_it_could_not_read_back() {
 #[test]
 fn a_failed_write_leaves_no_temp_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let temp = TempFile::create(tmp.path(), "env_dev").unwrap();
-    assert_eq!(mode(&temp.path), 0o600);
+    let temp = temp_beside(tmp.path(), "env_dev").unwrap();
+    assert_eq!(mode(temp.path()), 0o600);
     assert_eq!(leftover_temp_files(tmp.path()).len(), 1);
     drop(temp); // what every `?` in `save` does before the rename
     assert!(leftover_temp_files(tmp.path()).is_empty());
@@ -507,14 +507,13 @@ fn a_failed_write_leaves_no_temp_file() {
 #[test]
 fn temp_names_never_collide() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = TempFile::create(tmp.path(), "env_dev").unwrap();
-    let b = TempFile::create(tmp.path(), "env_dev").unwrap();
-    assert_ne!(a.path, b.path);
-    assert!(
-        a.path
-            .to_string_lossy()
-            .contains(&std::process::id().to_string())
-    );
+    let a = temp_beside(tmp.path(), "env_dev").unwrap();
+    let b = temp_beside(tmp.path(), "env_dev").unwrap();
+    assert_ne!(a.path(), b.path());
+    for t in [&a, &b] {
+        let name = t.path().file_name().unwrap().to_string_lossy();
+        assert!(name.starts_with(".env_dev.") && name.ends_with(".tmp"), "{name}");
+    }
 }
 
 #[test]
