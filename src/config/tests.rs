@@ -512,7 +512,10 @@ fn temp_names_never_collide() {
     assert_ne!(a.path(), b.path());
     for t in [&a, &b] {
         let name = t.path().file_name().unwrap().to_string_lossy();
-        assert!(name.starts_with(".env_dev.") && name.ends_with(".tmp"), "{name}");
+        assert!(
+            name.starts_with(".env_dev.") && name.ends_with(".tmp"),
+            "{name}"
+        );
     }
 }
 
