@@ -1,5 +1,5 @@
 //! The per-`(repo, env)` config file: `${XDG_CONFIG_HOME:-$HOME/.config}/vsync/<repo>/env_<env>`
-//! (decision D4, `background.md` §1, spec §6).
+//! (format and guarantees: the README, "Config file").
 //!
 //! This module owns reading (gzip or plain JSON), validating, editing the `sync.*` routing
 //! fields, and writing the file back atomically with private permissions — under a lock, re-read
@@ -54,7 +54,7 @@ impl std::fmt::Debug for ConfigFile {
 }
 
 impl ConfigFile {
-    /// Reads and validates the file. A missing file is not an error (D4): routing then comes
+    /// Reads and validates the file. A missing file is not an error: routing then comes
     /// from flags or a prompt, and the first save creates the file with `{"version":1}` plus
     /// what was set.
     pub fn load(path: &Path) -> anyhow::Result<ConfigFile> {
@@ -140,7 +140,7 @@ impl ConfigFile {
     }
 
     /// Writes the document as gzip JSON, atomically, file 0600 and directory 0700 whatever
-    /// the umask (D4).
+    /// the umask: the file holds credentials of the TypeScript tool.
     ///
     /// Atomic: the bytes go to a fresh temp file in the same directory, are fsynced, then
     /// renamed over the target, so a reader (or a crash, or a second vsync saving at the same

@@ -1,11 +1,11 @@
 //! The `.env.<env>` parser: turns the env file plus the parser policy into the list of
-//! secrets to push (v0.6/v0.7 rules of `background.md` §2, with D3 for duplicates and the BOM).
+//! secrets to push (the rules in the README, "The env file and the parser policy").
 //!
 //! It owns: line syntax, quotes, placeholders (`${VAULT_ROOT}`, `${HOME}`, a leading `~/`),
 //! `--exclude-property`, `--inline-file-suffix` references and their all-or-none reading,
 //! and resolving duplicate keys (last definition wins).
 //!
-//! It deliberately does not: validate key names or values (per target, in pre-flight, D2),
+//! It deliberately does not: validate key names or values (per target, in pre-flight),
 //! treat an empty result as an error (the caller prints `no secrets to sync from …`), or look
 //! at the environment (the home directory is passed in, `None` when there is none).
 //!
@@ -17,7 +17,7 @@
 //! left unread), and [`load_env_file`] is the thin shell that reads the env file and then the
 //! referenced files.
 //!
-//! Memory: at 10,000 keys the parse used to be vsync's peak (issue 5). So the tasks are built
+//! Memory: with many keys the parse is where vsync's memory peaks. So the tasks are built
 //! once, in a vector sized by a first pass over the lines, duplicates are dropped in place, and
 //! a file reference is a task whose value is filled in later: no second per-key collection.
 
@@ -30,7 +30,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
-/// The parser policy of one invocation (v0.7): no defaults, both lists as typed.
+/// The parser policy of one invocation: no defaults, both lists as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
     pub inline_file_suffixes: Vec<String>,
@@ -51,7 +51,7 @@ pub struct ParsedEnv {
 /// every file reference.
 ///
 /// All-or-none: if any referenced file cannot be read, the result is one error listing every
-/// bad key, and no task at all. Only the files of definitions that win (D3) are read: an
+/// bad key, and no task at all. Only the files of definitions that win (the last one of a key) are read: an
 /// overridden line is never pushed, so a stale path in it must not abort the run — the
 /// duplicate warning already points at it.
 ///
@@ -148,7 +148,8 @@ fn file_kind(kind: std::fs::FileType) -> &'static str {
     }
 }
 
-/// One line of the aggregated file-reference error (v0.6 wording, kept byte for byte).
+/// One line of the aggregated file-reference error (the TypeScript tool's wording, kept byte
+/// for byte).
 fn describe_read_error(raw_key: &str, file: &Path, e: &io::Error) -> String {
     if e.kind() == io::ErrorKind::NotFound {
         format!("  - {raw_key}: file not found at {}", file.display())
@@ -157,7 +158,7 @@ fn describe_read_error(raw_key: &str, file: &Path, e: &io::Error) -> String {
     }
 }
 
-/// Strips a leading UTF-8 BOM (D3: editors on Windows add one, and it would otherwise glue
+/// Strips a leading UTF-8 BOM (editors on Windows add one, and it would otherwise glue
 /// itself to the first key) and checks the rest is UTF-8. The error is the 1-based line of the
 /// first bad byte, so the user can find it.
 fn decode(bytes: &[u8]) -> Result<&str, usize> {
@@ -168,7 +169,8 @@ fn decode(bytes: &[u8]) -> Result<&str, usize> {
     })
 }
 
-/// The pure core: every rule of §2 except reading files, plus D3's duplicate resolution.
+/// The pure core: every rule of the env file except reading files, plus the duplicate
+/// resolution (last definition wins).
 ///
 /// A file reference comes out as a task with an empty value and `Source::File`, its path
 /// resolved against VAULT_ROOT / home but not read. The error lists the lines that need a
@@ -313,7 +315,7 @@ fn resolve(expanded: OsString, vault_root: &Path) -> PathBuf {
     vault_root.join(relative)
 }
 
-/// D3: two definitions of one secret would race in the worker pool, so only the last one is
+/// Two definitions of one secret would race in the worker pool, so only the last one is
 /// kept, at its own position. One warning per secret, ordered by its first definition, naming
 /// every line (and the raw key of each line when they differ, e.g. `FOO` vs `FOO_PATH`, or
 /// `api_key` vs `API_KEY` on a target that ignores case).

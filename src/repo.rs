@@ -1,5 +1,5 @@
 //! Where things live: the repo root, the repo name that namespaces the config, the config
-//! file path and the env file path (`background.md` §1).
+//! file path and the env file path (the README, "Config file").
 //!
 //! This module owns only the *rules* that turn a working directory, flags and environment
 //! variables into paths. It does not read or write the config file (`config.rs`), does not

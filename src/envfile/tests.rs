@@ -81,12 +81,7 @@ impl Fixture {
         self.load_for(env, policy, &gcp::KIND)
     }
 
-    fn load_for(
-        &self,
-        env: &[u8],
-        policy: &Policy,
-        target: &Kind,
-    ) -> anyhow::Result<ParsedEnv> {
+    fn load_for(&self, env: &[u8], policy: &Policy, target: &Kind) -> anyhow::Result<ParsedEnv> {
         fs::write(self.env_path(), env).unwrap();
         load_env_file(&self.env_path(), policy, Some(&self.home), target)
     }
@@ -290,8 +285,7 @@ fn line_numbers_count_every_line_of_the_file() {
 #[test]
 fn a_missing_env_file_is_an_error_with_the_exact_text() {
     let fx = Fixture::new();
-    let err =
-        load_env_file(&fx.env_path(), &no_policy(), Some(&fx.home), &gh::KIND).unwrap_err();
+    let err = load_env_file(&fx.env_path(), &no_policy(), Some(&fx.home), &gh::KIND).unwrap_err();
     assert_eq!(
         format!("{err:#}"),
         format!(".env file not found: {}", fx.env_path().display())
@@ -662,7 +656,7 @@ fn exclusion_matches_the_trimmed_key_literally() {
     assert_eq!(parsed.skipped, ["SECRET"]);
 }
 
-// --- duplicates (D3) ---
+// --- duplicates (last definition wins) ---
 
 #[test]
 fn a_repeated_key_keeps_the_last_definition_and_warns() {
@@ -769,8 +763,7 @@ fn warnings_never_contain_values() {
 fn plain_value() -> impl Strategy<Value = String> {
     "[ -~é€\u{A0}]{0,16}".prop_filter("needs no quoting or expansion", |v| {
         let quoted = v.len() >= 2
-            && (v.starts_with('"') && v.ends_with('"')
-                || v.starts_with('\'') && v.ends_with('\''));
+            && (v.starts_with('"') && v.ends_with('"') || v.starts_with('\'') && v.ends_with('\''));
         v.trim_ascii() == v && !v.contains("${") && !v.starts_with("~/") && !quoted
     })
 }
