@@ -7,16 +7,18 @@
 //! *where* the file is (`repo.rs`), nor which routing a run uses (flags, prompts: the caller).
 //!
 //! The file is shared with the TypeScript tool, which keeps much more in it (`s3` credentials,
-//! `encryption`, `audit`, …). So the document is kept as a whole `serde_json::Value`: fields
-//! this tool does not know survive a load/save round trip, and nothing here ever prints a
-//! value from the document (it holds credentials).
+//! `encryption`, `audit`, …). So the [`Document`] types only what this tool reads and
+//! writes (`version`, `files.vaultFolder`, `sync`) and keeps every other field as JSON in
+//! flattened maps: fields this tool does not know survive a load/save round trip, and nothing
+//! here ever prints a value from the document (it holds credentials).
 
 use crate::targets;
 use anyhow::{Context, anyhow};
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Number, Value};
 use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -33,22 +35,74 @@ const DIR_MODE: u32 = 0o700;
 /// refuses corrupt or invalid files, so a file vsync cannot read is never written back.
 pub struct ConfigFile {
     pub path: PathBuf,
-    /// Always a JSON object (`load` guarantees it; `save` re-validates before writing).
-    pub doc: Value,
+    /// Validated by `load`; `save` validates it again before writing.
+    pub doc: Document,
+}
+
+/// The config document. Deserialised only from JSON that [`validate`] accepted, so the typed
+/// fields hold what validation checked; `other` keeps every top-level field this tool does
+/// not know (`s3`, `encryption`, …) as it was.
+#[derive(Serialize, Deserialize)]
+pub struct Document {
+    /// 1, kept as the number it was written as (`1` or `1.0`).
+    pub version: Number,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Files>,
+    /// `sync.<target>.<field>`, addressed by target name and config key. A map of JSON values
+    /// rather than typed blocks: which blocks and fields exist is the target registry's
+    /// business (see [`validate`]), and a block of another tool may be any JSON value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<Map<String, Value>>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// The `files` block: `vaultFolder` typed, the rest kept as it was.
+#[derive(Serialize, Deserialize)]
+pub struct Files {
+    #[serde(
+        rename = "vaultFolder",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub vault_folder: Option<String>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+impl Document {
+    /// What a missing file stands for: `{"version":1}`.
+    fn new() -> Document {
+        Document {
+            version: Number::from(1),
+            files: None,
+            sync: None,
+            other: Map::new(),
+        }
+    }
+
+    /// The top-level field names, in the order they are written.
+    fn field_names(&self) -> Vec<&str> {
+        let typed = [
+            Some("version"),
+            self.files.as_ref().map(|_| "files"),
+            self.sync.as_ref().map(|_| "sync"),
+        ];
+        typed
+            .into_iter()
+            .flatten()
+            .chain(self.other.keys().map(String::as_str))
+            .collect()
+    }
 }
 
 /// Shows the path and the top-level field names only: the document holds credentials of
 /// the TypeScript tool (`s3.secretAccessKey`), which must never reach a log through `{:?}`.
 impl std::fmt::Debug for ConfigFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let fields: Vec<&str> = self
-            .doc
-            .as_object()
-            .map(|m| m.keys().map(String::as_str).collect())
-            .unwrap_or_default();
         f.debug_struct("ConfigFile")
             .field("path", &self.path)
-            .field("fields", &fields)
+            .field("fields", &self.doc.field_names())
             .finish_non_exhaustive()
     }
 }
@@ -81,18 +135,19 @@ impl ConfigFile {
     pub fn empty(path: &Path) -> ConfigFile {
         ConfigFile {
             path: path.to_path_buf(),
-            doc: serde_json::json!({ "version": 1 }),
+            doc: Document::new(),
         }
     }
 
     /// `files.vaultFolder` when it is a non-empty string.
     pub fn vault_folder(&self) -> Option<&str> {
-        non_empty_str(self.doc.get("files")?.get("vaultFolder")?)
+        let folder = self.doc.files.as_ref()?.vault_folder.as_deref()?;
+        Some(folder).filter(|s| !s.is_empty())
     }
 
     /// `sync.<target>.<field>` when it is a non-empty string.
     pub fn sync_field(&self, target: &str, field: &str) -> Option<&str> {
-        non_empty_str(self.doc.get("sync")?.get(target)?.get(field)?)
+        non_empty_str(self.doc.sync.as_ref()?.get(target)?.get(field)?)
     }
 
     /// Sets `sync.<target>.<field>`, creating the `sync` and `<target>` objects as needed;
@@ -104,13 +159,12 @@ impl ConfigFile {
     pub fn set_sync_field(&mut self, target: &str, field: &str, value: Option<&str>) {
         match value {
             Some(value) => {
-                let root = as_object_or_reset(&mut self.doc);
-                let sync = object_entry(root, "sync");
+                let sync = self.doc.sync.get_or_insert_with(Map::new);
                 let block = object_entry(sync, target);
                 block.insert(field.to_owned(), Value::String(value.to_owned()));
             }
             None => {
-                let Some(sync) = self.doc.get_mut("sync").and_then(Value::as_object_mut) else {
+                let Some(sync) = self.doc.sync.as_mut() else {
                     return;
                 };
                 let Some(block) = sync.get_mut(target).and_then(Value::as_object_mut) else {
@@ -150,7 +204,9 @@ impl ConfigFile {
     /// replaces one the user has to repair by hand.
     pub fn save(&self) -> anyhow::Result<()> {
         let path = &self.path;
-        validate(&self.doc).map_err(|problem| {
+        let doc = serde_json::to_value(&self.doc)
+            .map_err(|e| anyhow!("not saving config file {}: {e}", path.display()))?;
+        validate(&doc).map_err(|problem| {
             anyhow!(
                 "not saving config file {}: {problem}; pass a non-empty value for that setting",
                 path.display()
@@ -164,7 +220,7 @@ impl ConfigFile {
         ensure_private_dir(dir)?;
         refuse_to_replace_unreadable(path)?;
 
-        let bytes = encode(&self.doc);
+        let bytes = encode(&doc);
         let temp = temp_beside(dir, &file_name.to_string_lossy()).with_context(|| {
             format!(
                 "creating a temporary file in {} to save the config; check that the \
@@ -277,10 +333,17 @@ pub fn validate(doc: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn decode_and_validate(bytes: &[u8]) -> Result<Value, String> {
+fn decode_and_validate(bytes: &[u8]) -> Result<Document, String> {
     let doc = decode(bytes)?;
     validate(&doc)?;
-    Ok(doc)
+    typed(doc)
+}
+
+/// A validated JSON document → [`Document`]. Validation checked every typed field, so this
+/// only fails if the two disagree; the message then quotes no value.
+fn typed(doc: Value) -> Result<Document, String> {
+    serde_json::from_value(doc)
+        .map_err(|_| "its fields do not have the types vsync expects".to_owned())
 }
 
 fn invalid_file(path: &Path, problem: &str) -> anyhow::Error {
@@ -295,15 +358,6 @@ fn non_empty_str(v: &Value) -> Option<&str> {
     v.as_str().filter(|s| !s.is_empty())
 }
 
-/// The document's root object. `load` guarantees an object; if a caller replaced `doc` with
-/// something else, an empty object takes its place, which `save` then refuses (no version).
-fn as_object_or_reset(doc: &mut Value) -> &mut Map<String, Value> {
-    if !doc.is_object() {
-        *doc = Value::Object(Map::new());
-    }
-    doc.as_object_mut().expect("just made an object")
-}
-
 /// `map[key]` as an object, inserted when absent. A non-object there (only possible for an
 /// unknown `sync.*` block, which validation lets through) is replaced: the caller is about to
 /// store a field in it.
@@ -311,7 +365,10 @@ fn object_entry<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<S
     let slot = map
         .entry(key.to_owned())
         .or_insert_with(|| Value::Object(Map::new()));
-    as_object_or_reset(slot)
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut().expect("just made an object")
 }
 
 fn parent_dir(path: &Path) -> &Path {

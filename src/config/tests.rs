@@ -218,8 +218,13 @@ fn validate_allows_unknown_sync_blocks_and_fields() {
 fn config(doc: Value) -> ConfigFile {
     ConfigFile {
         path: PathBuf::from("/unused"),
-        doc,
+        doc: typed(doc).unwrap(),
     }
+}
+
+/// The document as the JSON it is written as.
+fn json_of(c: &ConfigFile) -> Value {
+    serde_json::to_value(&c.doc).unwrap()
 }
 
 #[test]
@@ -249,7 +254,7 @@ fn set_sync_field_creates_the_sync_and_target_objects() {
     let mut c = config(json!({"version": 1, "prefix": "p"}));
     c.set_sync_field("vault", "addr", Some("https://v:8200"));
     assert_eq!(
-        c.doc,
+        json_of(&c),
         json!({"version": 1, "prefix": "p", "sync": {"vault": {"addr": "https://v:8200"}}})
     );
 }
@@ -260,7 +265,7 @@ fn set_sync_field_changes_only_that_field() {
     c.set_sync_field("gh", "repo", Some("new/repo"));
     let mut want = full_doc();
     want["sync"]["gh"]["repo"] = json!("new/repo");
-    assert_eq!(c.doc, want);
+    assert_eq!(json_of(&c), want);
 }
 
 #[test]
@@ -272,22 +277,38 @@ fn set_sync_field_none_removes_the_field() {
         .as_object_mut()
         .unwrap()
         .remove("secretPrefix");
-    assert_eq!(c.doc, want);
+    assert_eq!(json_of(&c), want);
 }
 
 #[test]
 fn removing_the_last_field_removes_the_empty_block() {
     let mut c = config(json!({"version": 1, "sync": {"gcp": {"project": "p"}}}));
     c.set_sync_field("gcp", "project", None);
-    assert_eq!(c.doc, json!({"version": 1, "sync": {}}));
-    assert_eq!(validate(&c.doc), Ok(()));
+    assert_eq!(json_of(&c), json!({"version": 1, "sync": {}}));
+    assert_eq!(validate(&json_of(&c)), Ok(()));
 }
 
 #[test]
 fn removing_from_an_absent_block_changes_nothing() {
     let mut c = config(json!({"version": 1}));
     c.set_sync_field("gh", "repo", None);
-    assert_eq!(c.doc, json!({"version": 1}));
+    assert_eq!(json_of(&c), json!({"version": 1}));
+}
+
+#[test]
+fn the_typed_document_keeps_what_it_does_not_type() {
+    // `1.0` stays a float, an unknown sync block may be any JSON value, and unknown fields
+    // beside the typed ones stay where they were.
+    let doc = json!({
+        "version": 1.0,
+        "files": {"vaultFolder": "", "extra": {"a": [1, null]}},
+        "sync": {"other": 5, "k8s": [], "gh": {"repo": "o/n", "note": true}},
+        "s3": {"secretAccessKey": "SK"}
+    });
+    let c = config(doc.clone());
+    assert_eq!(json_of(&c), doc);
+    let written = serde_json::to_string(&c.doc).unwrap();
+    assert!(written.starts_with(r#"{"version":1.0,"#), "{written}");
 }
 
 #[test]
@@ -306,7 +327,7 @@ fn debug_output_shows_no_values() {
 fn a_missing_file_loads_as_version_1_and_is_not_created() {
     let (_tmp, path) = temp_config();
     let c = ConfigFile::load(&path).unwrap();
-    assert_eq!(c.doc, json!({"version": 1}));
+    assert_eq!(json_of(&c), json!({"version": 1}));
     assert_eq!(c.path, path);
     assert!(!path.exists());
     assert!(!path.parent().unwrap().exists());
@@ -319,8 +340,8 @@ fn load_reads_gzip_and_plain_files() {
     let plain = tmp.path().join("plain");
     fs::write(&gz, encode(&full_doc())).unwrap();
     fs::write(&plain, serde_json::to_vec_pretty(&full_doc()).unwrap()).unwrap();
-    assert_eq!(ConfigFile::load(&gz).unwrap().doc, full_doc());
-    assert_eq!(ConfigFile::load(&plain).unwrap().doc, full_doc());
+    assert_eq!(json_of(&ConfigFile::load(&gz).unwrap()), full_doc());
+    assert_eq!(json_of(&ConfigFile::load(&plain).unwrap()), full_doc());
 }
 
 #[test]
@@ -538,7 +559,9 @@ fn concurrent_saves_never_leave_a_torn_file() {
                 for i in 0..25 {
                     let mut c = ConfigFile::empty(&path);
                     // Large enough that a torn write would be visible.
-                    c.doc["padding"] = json!("x".repeat(20_000 + t * 100 + i));
+                    c.doc
+                        .other
+                        .insert("padding".into(), json!("x".repeat(20_000 + t * 100 + i)));
                     c.set_sync_field("gh", "repo", Some(&format!("owner/t{t}-{i}")));
                     c.save().unwrap();
                     // Readers in between see a complete file every time.
