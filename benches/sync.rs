@@ -1,8 +1,8 @@
 //! `cargo bench --bench sync`: how long a `vsync sync` takes against the fake vendor CLIs
 //! (`fixtures/fake_vendor.rs`) with a fixed per-call latency, where the time goes, and how it
 //! compares with a shell loop and `xargs -P 6` making the same calls. Prints one markdown
-//! document on stdout (machine, the table, the single-key timings, a verdict per target of
-//! issue 5); progress goes to stderr. `BENCHMARKS.md` is that output plus notes.
+//! document on stdout (machine, the table, the single-key timings, a verdict per performance
+//! target); progress goes to stderr. `BENCHMARKS.md` is that output plus notes.
 //!
 //! It builds the fake, a static vsync and a tiny C shim (below, with `gcc`) itself. At run
 //! time it needs only the Rust toolchain, `gcc`, `/bin/sh` and `xargs`.
@@ -825,7 +825,7 @@ impl Row {
         }
     }
 
-    /// `ceil(N / workers) × 1 call × latency`: one write per secret is the least D8 allows,
+    /// `ceil(N / workers) × 1 call × latency`: one write per secret is the least vsync can make,
     /// and the list call runs beside the writes, not before them.
     fn ideal(&self, workers: u64) -> Duration {
         Duration::from_millis(self.rounds(workers) * self.latency)

@@ -1,5 +1,5 @@
 //! The per-`(repo, env)` config file: `${XDG_CONFIG_HOME:-$HOME/.config}/vsync/<repo>/env_<env>`
-//! (decision D4, `background.md` §1, spec §6).
+//! (format and guarantees: the README, "Config file").
 //!
 //! This module owns reading (gzip or plain JSON), validating, editing the `sync.*` routing
 //! fields, and writing the file back atomically with private permissions — under a lock, re-read
@@ -7,21 +7,23 @@
 //! *where* the file is (`repo.rs`), nor which routing a run uses (flags, prompts: the caller).
 //!
 //! The file is shared with the TypeScript tool, which keeps much more in it (`s3` credentials,
-//! `encryption`, `audit`, …). So the document is kept as a whole `serde_json::Value`: fields
-//! this tool does not know survive a load/save round trip, and nothing here ever prints a
-//! value from the document (it holds credentials).
+//! `encryption`, `audit`, …). So the [`Document`] types only what this tool reads and
+//! writes (`version`, `files.vaultFolder`, `sync`) and keeps every other field as JSON in
+//! flattened maps: fields this tool does not know survive a load/save round trip, and nothing
+//! here ever prints a value from the document (it holds credentials).
 
 use crate::targets;
 use anyhow::{Context, anyhow};
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Number, Value};
 use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use tempfile::NamedTempFile;
 
 /// The first two bytes of every gzip stream; how a compressed file is told from plain JSON.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -33,28 +35,80 @@ const DIR_MODE: u32 = 0o700;
 /// refuses corrupt or invalid files, so a file vsync cannot read is never written back.
 pub struct ConfigFile {
     pub path: PathBuf,
-    /// Always a JSON object (`load` guarantees it; `save` re-validates before writing).
-    pub doc: Value,
+    /// Validated by `load`; `save` validates it again before writing.
+    pub doc: Document,
+}
+
+/// The config document. Deserialised only from JSON that [`validate`] accepted, so the typed
+/// fields hold what validation checked; `other` keeps every top-level field this tool does
+/// not know (`s3`, `encryption`, …) as it was.
+#[derive(Serialize, Deserialize)]
+pub struct Document {
+    /// 1, kept as the number it was written as (`1` or `1.0`).
+    pub version: Number,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Files>,
+    /// `sync.<target>.<field>`, addressed by target name and config key. A map of JSON values
+    /// rather than typed blocks: which blocks and fields exist is the target registry's
+    /// business (see [`validate`]), and a block of another tool may be any JSON value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<Map<String, Value>>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// The `files` block: `vaultFolder` typed, the rest kept as it was.
+#[derive(Serialize, Deserialize)]
+pub struct Files {
+    #[serde(
+        rename = "vaultFolder",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub vault_folder: Option<String>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+impl Document {
+    /// What a missing file stands for: `{"version":1}`.
+    fn new() -> Document {
+        Document {
+            version: Number::from(1),
+            files: None,
+            sync: None,
+            other: Map::new(),
+        }
+    }
+
+    /// The top-level field names, in the order they are written.
+    fn field_names(&self) -> Vec<&str> {
+        let typed = [
+            Some("version"),
+            self.files.as_ref().map(|_| "files"),
+            self.sync.as_ref().map(|_| "sync"),
+        ];
+        typed
+            .into_iter()
+            .flatten()
+            .chain(self.other.keys().map(String::as_str))
+            .collect()
+    }
 }
 
 /// Shows the path and the top-level field names only: the document holds credentials of
 /// the TypeScript tool (`s3.secretAccessKey`), which must never reach a log through `{:?}`.
 impl std::fmt::Debug for ConfigFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let fields: Vec<&str> = self
-            .doc
-            .as_object()
-            .map(|m| m.keys().map(String::as_str).collect())
-            .unwrap_or_default();
         f.debug_struct("ConfigFile")
             .field("path", &self.path)
-            .field("fields", &fields)
+            .field("fields", &self.doc.field_names())
             .finish_non_exhaustive()
     }
 }
 
 impl ConfigFile {
-    /// Reads and validates the file. A missing file is not an error (D4): routing then comes
+    /// Reads and validates the file. A missing file is not an error: routing then comes
     /// from flags or a prompt, and the first save creates the file with `{"version":1}` plus
     /// what was set.
     pub fn load(path: &Path) -> anyhow::Result<ConfigFile> {
@@ -81,18 +135,19 @@ impl ConfigFile {
     pub fn empty(path: &Path) -> ConfigFile {
         ConfigFile {
             path: path.to_path_buf(),
-            doc: serde_json::json!({ "version": 1 }),
+            doc: Document::new(),
         }
     }
 
     /// `files.vaultFolder` when it is a non-empty string.
     pub fn vault_folder(&self) -> Option<&str> {
-        non_empty_str(self.doc.get("files")?.get("vaultFolder")?)
+        let folder = self.doc.files.as_ref()?.vault_folder.as_deref()?;
+        Some(folder).filter(|s| !s.is_empty())
     }
 
     /// `sync.<target>.<field>` when it is a non-empty string.
     pub fn sync_field(&self, target: &str, field: &str) -> Option<&str> {
-        non_empty_str(self.doc.get("sync")?.get(target)?.get(field)?)
+        non_empty_str(self.doc.sync.as_ref()?.get(target)?.get(field)?)
     }
 
     /// Sets `sync.<target>.<field>`, creating the `sync` and `<target>` objects as needed;
@@ -104,13 +159,12 @@ impl ConfigFile {
     pub fn set_sync_field(&mut self, target: &str, field: &str, value: Option<&str>) {
         match value {
             Some(value) => {
-                let root = as_object_or_reset(&mut self.doc);
-                let sync = object_entry(root, "sync");
+                let sync = self.doc.sync.get_or_insert_with(Map::new);
                 let block = object_entry(sync, target);
                 block.insert(field.to_owned(), Value::String(value.to_owned()));
             }
             None => {
-                let Some(sync) = self.doc.get_mut("sync").and_then(Value::as_object_mut) else {
+                let Some(sync) = self.doc.sync.as_mut() else {
                     return;
                 };
                 let Some(block) = sync.get_mut(target).and_then(Value::as_object_mut) else {
@@ -140,7 +194,7 @@ impl ConfigFile {
     }
 
     /// Writes the document as gzip JSON, atomically, file 0600 and directory 0700 whatever
-    /// the umask (D4).
+    /// the umask: the file holds credentials of the TypeScript tool.
     ///
     /// Atomic: the bytes go to a fresh temp file in the same directory, are fsynced, then
     /// renamed over the target, so a reader (or a crash, or a second vsync saving at the same
@@ -150,7 +204,9 @@ impl ConfigFile {
     /// replaces one the user has to repair by hand.
     pub fn save(&self) -> anyhow::Result<()> {
         let path = &self.path;
-        validate(&self.doc).map_err(|problem| {
+        let doc = serde_json::to_value(&self.doc)
+            .map_err(|e| anyhow!("not saving config file {}: {e}", path.display()))?;
+        validate(&doc).map_err(|problem| {
             anyhow!(
                 "not saving config file {}: {problem}; pass a non-empty value for that setting",
                 path.display()
@@ -164,29 +220,30 @@ impl ConfigFile {
         ensure_private_dir(dir)?;
         refuse_to_replace_unreadable(path)?;
 
-        let bytes = encode(&self.doc);
-        let temp = TempFile::create(dir, &file_name.to_string_lossy()).with_context(|| {
+        let bytes = encode(&doc);
+        let temp = temp_beside(dir, &file_name.to_string_lossy()).with_context(|| {
             format!(
                 "creating a temporary file in {} to save the config; check that the \
                  directory is writable",
                 dir.display()
             )
         })?;
-        write_and_sync(&temp, &bytes).with_context(|| {
+        let temp_path = temp.path().to_path_buf();
+        write_and_sync(temp.as_file(), &bytes).with_context(|| {
             format!(
                 "writing config file {} (via {}); check free disk space",
                 path.display(),
-                temp.path.display()
+                temp_path.display()
             )
         })?;
-        fs::rename(&temp.path, path).with_context(|| {
+        // On failure the temp file comes back inside the error and is removed with it.
+        temp.persist(path).map_err(|e| e.error).with_context(|| {
             format!(
                 "replacing config file {} with {}; check that the directory is writable",
                 path.display(),
-                temp.path.display()
+                temp_path.display()
             )
         })?;
-        temp.disarm();
         // Makes the rename itself durable. Best effort: some filesystems refuse to fsync a
         // directory, and the file is already complete and in place either way.
         if let Ok(d) = File::open(dir) {
@@ -276,10 +333,17 @@ pub fn validate(doc: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn decode_and_validate(bytes: &[u8]) -> Result<Value, String> {
+fn decode_and_validate(bytes: &[u8]) -> Result<Document, String> {
     let doc = decode(bytes)?;
     validate(&doc)?;
-    Ok(doc)
+    typed(doc)
+}
+
+/// A validated JSON document → [`Document`]. Validation checked every typed field, so this
+/// only fails if the two disagree; the message then quotes no value.
+fn typed(doc: Value) -> Result<Document, String> {
+    serde_json::from_value(doc)
+        .map_err(|_| "its fields do not have the types vsync expects".to_owned())
 }
 
 fn invalid_file(path: &Path, problem: &str) -> anyhow::Error {
@@ -294,15 +358,6 @@ fn non_empty_str(v: &Value) -> Option<&str> {
     v.as_str().filter(|s| !s.is_empty())
 }
 
-/// The document's root object. `load` guarantees an object; if a caller replaced `doc` with
-/// something else, an empty object takes its place, which `save` then refuses (no version).
-fn as_object_or_reset(doc: &mut Value) -> &mut Map<String, Value> {
-    if !doc.is_object() {
-        *doc = Value::Object(Map::new());
-    }
-    doc.as_object_mut().expect("just made an object")
-}
-
 /// `map[key]` as an object, inserted when absent. A non-object there (only possible for an
 /// unknown `sync.*` block, which validation lets through) is replaced: the caller is about to
 /// store a field in it.
@@ -310,7 +365,10 @@ fn object_entry<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<S
     let slot = map
         .entry(key.to_owned())
         .or_insert_with(|| Value::Object(Map::new()));
-    as_object_or_reset(slot)
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut().expect("just made an object")
 }
 
 fn parent_dir(path: &Path) -> &Path {
@@ -444,686 +502,24 @@ fn refuse_to_replace_unreadable(path: &Path) -> anyhow::Result<()> {
     }
 }
 
-fn write_and_sync(temp: &TempFile, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = temp
-        .file
-        .as_ref()
-        .expect("temp file is open until disarmed");
+fn write_and_sync(mut file: &File, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()
 }
 
-/// A temp file beside the target, removed on drop unless [`TempFile::disarm`] was called
-/// (after the rename). So every early return of `save` cleans up after itself.
-struct TempFile {
-    path: PathBuf,
-    file: Option<File>,
-    armed: bool,
-}
-
-/// Distinguishes temp files of threads of one process; the pid distinguishes processes.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-impl TempFile {
-    /// `.<name>.<pid>.<n>.tmp`, opened with `O_EXCL`: a name still taken (say, left by a
-    /// crashed process whose pid was reused) is skipped rather than clobbered, and a symlink
-    /// planted at the name is never followed.
-    fn create(dir: &Path, name: &str) -> std::io::Result<TempFile> {
-        let pid = std::process::id();
-        let mut last_err = None;
-        for _ in 0..100 {
-            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!(".{name}.{pid}.{n}.tmp"));
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(FILE_MODE)
-                .open(&path)
-            {
-                Ok(file) => {
-                    let temp = TempFile {
-                        path,
-                        file: Some(file),
-                        armed: true,
-                    };
-                    // The open mode is masked by the umask; this sets exactly 0600 either way.
-                    temp.file
-                        .as_ref()
-                        .expect("just opened")
-                        .set_permissions(Permissions::from_mode(FILE_MODE))?;
-                    return Ok(temp);
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => last_err = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last_err.expect("loop ran at least once"))
-    }
-
-    fn disarm(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        self.file.take();
-        if self.armed {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
+/// A fresh `.<name>.XXXXXX.tmp` in `dir`, exactly 0600 before anything is written to it
+/// (the mode it is created with is masked by the umask). It is opened with `O_EXCL`, so a
+/// name still taken or a symlink planted at the name is never followed, and it is removed
+/// when dropped unless it was persisted: every early return of `save` cleans up after itself.
+fn temp_beside(dir: &Path, name: &str) -> std::io::Result<NamedTempFile> {
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.as_file()
+        .set_permissions(Permissions::from_mode(FILE_MODE))?;
+    Ok(temp)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-    use std::os::unix::fs::PermissionsExt;
-
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
-        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-        gz.write_all(bytes).unwrap();
-        gz.finish().unwrap()
-    }
-
-    fn mode(path: &Path) -> u32 {
-        fs::metadata(path).unwrap().permissions().mode() & 0o7777
-    }
-
-    /// Everything the TypeScript tool may store, plus unknown extras at several depths.
-    fn full_doc() -> Value {
-        json!({
-            "version": 1,
-            "s3": { "endpoint": "https://s3", "region": "r", "accessKeyId": "AK",
-                    "secretAccessKey": "SK", "bucket": "b", "useSsl": true },
-            "encryption": { "salt": "c2FsdA==" },
-            "audit": { "enabled": false },
-            "initProfile": "work",
-            "prefix": "team/app/dev",
-            "files": { "vaultFolder": "apps/api/vault", "futureField": [1, 2] },
-            "sync": {
-                "gh": { "repo": "owner/name", "note": "kept" },
-                "aws": { "region": "eu-west-1", "secretPrefix": "" },
-                "other": { "anything": { "nested": null } }
-            },
-            "numbers": { "f": 1.5, "neg": -3, "big": 12345678901234_i64 }
-        })
-    }
-
-    fn temp_config() -> (tempfile::TempDir, PathBuf) {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("vsync").join("repo").join("env_dev");
-        (tmp, path)
-    }
-
-    fn leftover_temp_files(dir: &Path) -> Vec<String> {
-        fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".tmp"))
-            .collect()
-    }
-
-    // --- decode / encode ------------------------------------------------------------------
-
-    #[test]
-    fn decode_reads_plain_json() {
-        assert_eq!(decode(br#"{"version":1}"#).unwrap(), json!({"version": 1}));
-    }
-
-    #[test]
-    fn decode_reads_gzip_json() {
-        assert_eq!(
-            decode(&gzip(br#"{"version":1}"#)).unwrap(),
-            json!({"version": 1})
-        );
-    }
-
-    #[test]
-    fn decode_reads_concatenated_gzip_members() {
-        let mut bytes = gzip(br#"{"version":"#);
-        bytes.extend(gzip(b"1}"));
-        assert_eq!(decode(&bytes).unwrap(), json!({"version": 1}));
-    }
-
-    #[test]
-    fn decode_ignores_a_byte_order_mark_on_plain_json() {
-        assert_eq!(
-            decode(b"\xEF\xBB\xBF{\"version\":1}").unwrap(),
-            json!({"version": 1})
-        );
-    }
-
-    #[test]
-    fn decode_reports_broken_gzip() {
-        let mut bytes = gzip(br#"{"version":1}"#);
-        bytes.truncate(bytes.len() / 2);
-        let err = decode(&bytes).unwrap_err();
-        assert!(err.starts_with("not valid gzip data"), "{err}");
-        assert!(
-            decode(&[0x1f, 0x8b, 0, 0])
-                .unwrap_err()
-                .starts_with("not valid gzip")
-        );
-    }
-
-    #[test]
-    fn decode_reports_broken_json() {
-        for bytes in [&b"{\"version\":"[..], b"", b"version=1", b"{} trailing"] {
-            let err = decode(bytes).unwrap_err();
-            assert!(err.starts_with("not valid JSON"), "{err}");
-        }
-        let err = decode(&gzip(b"{oops")).unwrap_err();
-        assert!(err.starts_with("not valid JSON"), "{err}");
-    }
-
-    #[test]
-    fn encode_writes_gzip_that_decodes_to_the_same_document() {
-        let doc = full_doc();
-        let bytes = encode(&doc);
-        assert_eq!(bytes[..2], GZIP_MAGIC);
-        assert_eq!(decode(&bytes).unwrap(), doc);
-    }
-
-    // --- validate -------------------------------------------------------------------------
-
-    #[test]
-    fn validate_accepts_the_minimal_and_the_full_document() {
-        assert_eq!(validate(&json!({"version": 1})), Ok(()));
-        assert_eq!(validate(&full_doc()), Ok(()));
-        assert_eq!(validate(&json!({"version": 1.0})), Ok(()));
-    }
-
-    #[test]
-    fn validate_rejects_a_non_object() {
-        for doc in [json!([]), json!(1), json!(null), json!("x")] {
-            assert_eq!(
-                validate(&doc).unwrap_err(),
-                "the top level must be a JSON object"
-            );
-        }
-    }
-
-    #[test]
-    fn validate_rejects_any_version_but_1() {
-        let cases = [
-            (json!({}), "version is missing (expected 1)"),
-            (json!({"version": 2}), "unsupported version 2 (expected 1)"),
-            (json!({"version": 0}), "unsupported version 0 (expected 1)"),
-            (json!({"version": "1"}), "version must be the number 1"),
-            (json!({"version": null}), "version must be the number 1"),
-        ];
-        for (doc, want) in cases {
-            assert_eq!(validate(&doc).unwrap_err(), want, "{doc}");
-        }
-    }
-
-    #[test]
-    fn validate_checks_files() {
-        let bad_files = json!({"version": 1, "files": "infra"});
-        assert_eq!(validate(&bad_files).unwrap_err(), "files must be an object");
-        let bad_folder = json!({"version": 1, "files": {"vaultFolder": 3}});
-        assert_eq!(
-            validate(&bad_folder).unwrap_err(),
-            "files.vaultFolder must be a string"
-        );
-        assert_eq!(validate(&json!({"version": 1, "files": {}})), Ok(()));
-    }
-
-    #[test]
-    fn validate_rejects_a_sync_that_is_not_an_object() {
-        let doc = json!({"version": 1, "sync": []});
-        assert_eq!(validate(&doc).unwrap_err(), "sync must be an object");
-    }
-
-    #[test]
-    fn validate_names_each_required_field_that_is_missing_empty_or_not_a_string() {
-        let complete = json!({
-            "gh": {"repo": "o/n"}, "gcp": {"project": "p"}, "aws": {"region": "r"},
-            "azure": {"vaultName": "v"},
-            "vault": {"addr": "https://v:8200", "mount": "secret", "secretPath": "a/b"}
-        });
-        assert_eq!(validate(&json!({"version": 1, "sync": complete})), Ok(()));
-        let required: &[(&str, &[&str])] = &[
-            ("gh", &["repo"]),
-            ("gcp", &["project"]),
-            ("aws", &["region"]),
-            ("azure", &["vaultName"]),
-            ("vault", &["addr", "mount", "secretPath"]),
-        ];
-        for (target, fields) in required {
-            for field in *fields {
-                let want = format!("sync.{target}.{field} must be a non-empty string");
-                for bad in [None, Some(json!("")), Some(json!(7)), Some(json!(null))] {
-                    let mut sync = complete.clone();
-                    let block = sync[*target].as_object_mut().unwrap();
-                    match &bad {
-                        None => block.remove(*field),
-                        Some(v) => block.insert(field.to_string(), v.clone()),
-                    };
-                    let doc = json!({"version": 1, "sync": sync});
-                    assert_eq!(validate(&doc).unwrap_err(), want, "{bad:?}");
-                }
-            }
-            let mut sync = complete.clone();
-            sync[*target] = json!("not a block");
-            assert_eq!(
-                validate(&json!({"version": 1, "sync": sync})).unwrap_err(),
-                format!("sync.{target} must be an object")
-            );
-        }
-    }
-
-    #[test]
-    fn validate_checks_the_optional_aws_secret_prefix() {
-        let ok = json!({"version": 1, "sync": {"aws": {"region": "r", "secretPrefix": "a/"}}});
-        assert_eq!(validate(&ok), Ok(()));
-        let bad = json!({"version": 1, "sync": {"aws": {"region": "r", "secretPrefix": 1}}});
-        assert_eq!(
-            validate(&bad).unwrap_err(),
-            "sync.aws.secretPrefix must be a string"
-        );
-    }
-
-    #[test]
-    fn validate_allows_unknown_sync_blocks_and_fields() {
-        let doc = json!({"version": 1, "sync": {"other": 5, "k8s": {"x": ""}}, "extra": []});
-        assert_eq!(validate(&doc), Ok(()));
-    }
-
-    // --- accessors and edits --------------------------------------------------------------
-
-    fn config(doc: Value) -> ConfigFile {
-        ConfigFile {
-            path: PathBuf::from("/unused"),
-            doc,
-        }
-    }
-
-    #[test]
-    fn vault_folder_is_a_non_empty_string_or_nothing() {
-        assert_eq!(config(full_doc()).vault_folder(), Some("apps/api/vault"));
-        for doc in [
-            json!({"version": 1}),
-            json!({"version": 1, "files": {}}),
-            json!({"version": 1, "files": {"vaultFolder": ""}}),
-        ] {
-            assert_eq!(config(doc).vault_folder(), None);
-        }
-    }
-
-    #[test]
-    fn sync_field_is_a_non_empty_string_or_nothing() {
-        let c = config(full_doc());
-        assert_eq!(c.sync_field("gh", "repo"), Some("owner/name"));
-        assert_eq!(c.sync_field("aws", "secretPrefix"), None);
-        assert_eq!(c.sync_field("gcp", "project"), None);
-        assert_eq!(c.sync_field("other", "anything"), None);
-        assert_eq!(config(json!({"version": 1})).sync_field("gh", "repo"), None);
-    }
-
-    #[test]
-    fn set_sync_field_creates_the_sync_and_target_objects() {
-        let mut c = config(json!({"version": 1, "prefix": "p"}));
-        c.set_sync_field("vault", "addr", Some("https://v:8200"));
-        assert_eq!(
-            c.doc,
-            json!({"version": 1, "prefix": "p", "sync": {"vault": {"addr": "https://v:8200"}}})
-        );
-    }
-
-    #[test]
-    fn set_sync_field_changes_only_that_field() {
-        let mut c = config(full_doc());
-        c.set_sync_field("gh", "repo", Some("new/repo"));
-        let mut want = full_doc();
-        want["sync"]["gh"]["repo"] = json!("new/repo");
-        assert_eq!(c.doc, want);
-    }
-
-    #[test]
-    fn set_sync_field_none_removes_the_field() {
-        let mut c = config(full_doc());
-        c.set_sync_field("aws", "secretPrefix", None);
-        let mut want = full_doc();
-        want["sync"]["aws"]
-            .as_object_mut()
-            .unwrap()
-            .remove("secretPrefix");
-        assert_eq!(c.doc, want);
-    }
-
-    #[test]
-    fn removing_the_last_field_removes_the_empty_block() {
-        let mut c = config(json!({"version": 1, "sync": {"gcp": {"project": "p"}}}));
-        c.set_sync_field("gcp", "project", None);
-        assert_eq!(c.doc, json!({"version": 1, "sync": {}}));
-        assert_eq!(validate(&c.doc), Ok(()));
-    }
-
-    #[test]
-    fn removing_from_an_absent_block_changes_nothing() {
-        let mut c = config(json!({"version": 1}));
-        c.set_sync_field("gh", "repo", None);
-        assert_eq!(c.doc, json!({"version": 1}));
-    }
-
-    #[test]
-    fn debug_output_shows_no_values() {
-        let shown = format!("{:?}", config(full_doc()));
-        assert!(shown.contains("s3"), "{shown}");
-        assert!(
-            !shown.contains("SK") && !shown.contains("owner/name"),
-            "{shown}"
-        );
-    }
-
-    // --- load -----------------------------------------------------------------------------
-
-    #[test]
-    fn a_missing_file_loads_as_version_1_and_is_not_created() {
-        let (_tmp, path) = temp_config();
-        let c = ConfigFile::load(&path).unwrap();
-        assert_eq!(c.doc, json!({"version": 1}));
-        assert_eq!(c.path, path);
-        assert!(!path.exists());
-        assert!(!path.parent().unwrap().exists());
-    }
-
-    #[test]
-    fn load_reads_gzip_and_plain_files() {
-        let tmp = tempfile::tempdir().unwrap();
-        let gz = tmp.path().join("gz");
-        let plain = tmp.path().join("plain");
-        fs::write(&gz, encode(&full_doc())).unwrap();
-        fs::write(&plain, serde_json::to_vec_pretty(&full_doc()).unwrap()).unwrap();
-        assert_eq!(ConfigFile::load(&gz).unwrap().doc, full_doc());
-        assert_eq!(ConfigFile::load(&plain).unwrap().doc, full_doc());
-    }
-
-    #[test]
-    fn an_invalid_file_is_an_error_naming_the_path_and_the_field() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("env_dev");
-        fs::write(
-            &path,
-            encode(&json!({"version": 1, "sync": {"gh": {"repo": ""}}})),
-        )
-        .unwrap();
-        let err = ConfigFile::load(&path).unwrap_err().to_string();
-        let want = format!(
-            "config file {} is invalid: sync.gh.repo must be a non-empty string",
-            path.display()
-        );
-        assert!(err.starts_with(&want), "{err}");
-        assert!(err.contains("fix or delete it"), "{err}");
-    }
-
-    #[test]
-    fn a_corrupt_file_is_an_error_and_is_never_overwritten() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("env_dev");
-        let mut corrupt = encode(&full_doc());
-        corrupt.truncate(corrupt.len() - 9);
-        for bytes in [corrupt, b"{\"version\": 1,".to_vec()] {
-            fs::write(&path, &bytes).unwrap();
-            let err = ConfigFile::load(&path).unwrap_err().to_string();
-            assert!(err.contains(&path.display().to_string()), "{err}");
-            assert!(err.contains("is invalid: not valid"), "{err}");
-
-            // Even a ConfigFile built by hand for that path cannot replace it.
-            let mut by_hand = ConfigFile::empty(&path);
-            by_hand.set_sync_field("gh", "repo", Some("o/n"));
-            let err = by_hand.save().unwrap_err().to_string();
-            assert!(err.contains("is invalid"), "{err}");
-            assert_eq!(fs::read(&path).unwrap(), bytes);
-            assert!(leftover_temp_files(tmp.path()).is_empty());
-        }
-    }
-
-    #[test]
-    fn an_unreadable_path_is_an_error_not_an_empty_config() {
-        let tmp = tempfile::tempdir().unwrap();
-        let err = ConfigFile::load(tmp.path()).unwrap_err();
-        assert!(
-            format!("{err:#}").contains("reading config file"),
-            "{err:#}"
-        );
-    }
-
-    // --- save -----------------------------------------------------------------------------
-
-    #[test]
-    fn save_creates_the_directories_and_writes_private_gzip() {
-        let (tmp, path) = temp_config();
-        let mut c = ConfigFile::load(&path).unwrap();
-        c.set_sync_field("gh", "repo", Some("owner/name"));
-        c.save().unwrap();
-
-        let bytes = fs::read(&path).unwrap();
-        assert_eq!(bytes[..2], GZIP_MAGIC);
-        assert_eq!(
-            decode(&bytes).unwrap(),
-            json!({"version": 1, "sync": {"gh": {"repo": "owner/name"}}})
-        );
-        assert_eq!(mode(&path), 0o600);
-        assert_eq!(mode(path.parent().unwrap()), 0o700);
-        assert_eq!(mode(&tmp.path().join("vsync")), 0o700);
-        assert!(leftover_temp_files(path.parent().unwrap()).is_empty());
-    }
-
-    #[test]
-    fn save_tightens_a_loose_directory_and_file() {
-        let (_tmp, path) = temp_config();
-        let dir = path.parent().unwrap();
-        fs::create_dir_all(dir).unwrap();
-        fs::set_permissions(dir, Permissions::from_mode(0o777)).unwrap();
-        fs::write(&path, encode(&json!({"version": 1}))).unwrap();
-        fs::set_permissions(&path, Permissions::from_mode(0o666)).unwrap();
-
-        ConfigFile::load(&path).unwrap().save().unwrap();
-        assert_eq!(mode(&path), 0o600);
-        assert_eq!(mode(dir), 0o700);
-    }
-
-    #[test]
-    fn only_loose_directory_bits_are_removed_and_owner_bits_never_added() {
-        assert_eq!(private_mode(0o700), Ok(None));
-        assert_eq!(private_mode(0o755), Ok(Some(0o700)));
-        assert_eq!(private_mode(0o777), Ok(Some(0o700)));
-        assert_eq!(private_mode(0o1777), Ok(Some(0o700)));
-        assert_eq!(private_mode(0o300), Ok(None));
-        assert_eq!(private_mode(0o500), Err(()));
-        assert_eq!(private_mode(0o555), Err(()));
-        assert_eq!(private_mode(0o600), Err(()));
-        assert_eq!(private_mode(0o000), Err(()));
-    }
-
-    #[test]
-    fn save_refuses_a_directory_the_user_made_read_only_and_leaves_it_so() {
-        let (_tmp, path) = temp_config();
-        let dir = path.parent().unwrap();
-        fs::create_dir_all(dir).unwrap();
-        fs::set_permissions(dir, Permissions::from_mode(0o500)).unwrap();
-        let err = format!("{:#}", ConfigFile::empty(&path).save().unwrap_err());
-        assert!(
-            err.contains(&format!("config directory {} is read-only", dir.display())),
-            "{err}"
-        );
-        assert!(err.contains("chmod 700"), "{err}");
-        assert_eq!(mode(dir), 0o500);
-        fs::set_permissions(dir, Permissions::from_mode(0o700)).unwrap();
-    }
-
-    #[test]
-    fn update_applies_the_change_to_the_file_as_it_is_now() {
-        let (_tmp, path) = temp_config();
-        let stale = ConfigFile::empty(&path);
-        let mut other = ConfigFile::empty(&path);
-        other.set_sync_field("gh", "repo", Some("o/r"));
-        other.save().unwrap();
-        drop(stale);
-        ConfigFile::update(&path, |c| c.set_sync_field("gcp", "project", Some("p"))).unwrap();
-        let after = ConfigFile::load(&path).unwrap();
-        assert_eq!(after.sync_field("gh", "repo"), Some("o/r"));
-        assert_eq!(after.sync_field("gcp", "project"), Some("p"));
-        assert_eq!(mode(&path.with_file_name("env_dev.lock")), 0o600);
-    }
-
-    #[test]
-    fn save_replaces_a_read_only_file_with_a_0600_one() {
-        let (_tmp, path) = temp_config();
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, encode(&json!({"version": 1}))).unwrap();
-        fs::set_permissions(&path, Permissions::from_mode(0o400)).unwrap();
-        ConfigFile::load(&path).unwrap().save().unwrap();
-        assert_eq!(mode(&path), 0o600);
-    }
-
-    #[test]
-    fn a_round_trip_keeps_every_unknown_field() {
-        let (_tmp, path) = temp_config();
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        // Written as plain JSON by hand: the save converts it to gzip.
-        fs::write(&path, serde_json::to_vec(&full_doc()).unwrap()).unwrap();
-
-        let mut c = ConfigFile::load(&path).unwrap();
-        c.set_sync_field("azure", "vaultName", Some("kv1"));
-        c.save().unwrap();
-
-        let mut want = full_doc();
-        want["sync"]["azure"] = json!({"vaultName": "kv1"});
-        let bytes = fs::read(&path).unwrap();
-        assert_eq!(bytes[..2], GZIP_MAGIC);
-        assert_eq!(decode(&bytes).unwrap(), want);
-    }
-
-    #[test]
-    fn save_refuses_a_document_it_could_not_read_back() {
-        let (_tmp, path) = temp_config();
-        let mut c = ConfigFile::load(&path).unwrap();
-        c.set_sync_field("gh", "repo", Some(""));
-        let err = c.save().unwrap_err().to_string();
-        assert!(err.starts_with("not saving config file"), "{err}");
-        assert!(
-            err.contains("sync.gh.repo must be a non-empty string"),
-            "{err}"
-        );
-        assert!(!path.exists());
-    }
-
-    #[test]
-    fn a_failed_write_leaves_no_temp_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        let temp = TempFile::create(tmp.path(), "env_dev").unwrap();
-        assert_eq!(mode(&temp.path), 0o600);
-        assert_eq!(leftover_temp_files(tmp.path()).len(), 1);
-        drop(temp); // what every `?` in `save` does before the rename
-        assert!(leftover_temp_files(tmp.path()).is_empty());
-    }
-
-    #[test]
-    fn temp_names_never_collide() {
-        let tmp = tempfile::tempdir().unwrap();
-        let a = TempFile::create(tmp.path(), "env_dev").unwrap();
-        let b = TempFile::create(tmp.path(), "env_dev").unwrap();
-        assert_ne!(a.path, b.path);
-        assert!(
-            a.path
-                .to_string_lossy()
-                .contains(&std::process::id().to_string())
-        );
-    }
-
-    #[test]
-    fn save_into_a_path_whose_directory_is_a_file_says_so() {
-        let tmp = tempfile::tempdir().unwrap();
-        fs::write(tmp.path().join("vsync"), "").unwrap();
-        let c = ConfigFile::empty(&tmp.path().join("vsync").join("env_dev"));
-        let err = c.save().unwrap_err().to_string();
-        assert!(err.contains("is not a directory"), "{err}");
-    }
-
-    #[test]
-    fn concurrent_saves_never_leave_a_torn_file() {
-        let (_tmp, path) = temp_config();
-        let threads: Vec<_> = (0..8)
-            .map(|t| {
-                let path = path.clone();
-                std::thread::spawn(move || {
-                    for i in 0..25 {
-                        let mut c = ConfigFile::empty(&path);
-                        // Large enough that a torn write would be visible.
-                        c.doc["padding"] = json!("x".repeat(20_000 + t * 100 + i));
-                        c.set_sync_field("gh", "repo", Some(&format!("owner/t{t}-{i}")));
-                        c.save().unwrap();
-                        // Readers in between see a complete file every time.
-                        ConfigFile::load(&path).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        let c = ConfigFile::load(&path).unwrap();
-        assert!(c.sync_field("gh", "repo").unwrap().starts_with("owner/t"));
-        assert_eq!(mode(&path), 0o600);
-        assert!(leftover_temp_files(path.parent().unwrap()).is_empty());
-    }
-
-    /// Re-runs the ignored test below in a child process under a given umask (the crate has
-    /// no libc binding to set it in-process), then checks the modes it produced.
-    fn save_under_umask(umask: &str) {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("vsync").join("repo").join("env_dev");
-        let exe = std::env::current_exe().unwrap();
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
-            .arg(exe)
-            .args([
-                "--exact",
-                "config::tests::child_saves_a_config",
-                "--ignored",
-                "--test-threads=1",
-            ])
-            .env("VSYNC_TEST_CONFIG_PATH", &path)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "child failed: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(mode(&path), 0o600, "umask {umask}");
-        assert_eq!(mode(path.parent().unwrap()), 0o700, "umask {umask}");
-        assert_eq!(mode(&tmp.path().join("vsync")), 0o700, "umask {umask}");
-        assert!(
-            ConfigFile::load(&path)
-                .unwrap()
-                .sync_field("gh", "repo")
-                .is_some()
-        );
-    }
-
-    #[test]
-    fn save_modes_ignore_a_permissive_umask() {
-        save_under_umask("000");
-    }
-
-    #[test]
-    fn save_modes_ignore_a_strict_umask() {
-        save_under_umask("0377");
-    }
-
-    #[test]
-    #[ignore = "run by save_under_umask in a child process"]
-    fn child_saves_a_config() {
-        let path = PathBuf::from(std::env::var_os("VSYNC_TEST_CONFIG_PATH").unwrap());
-        let mut c = ConfigFile::load(&path).unwrap();
-        c.set_sync_field("gh", "repo", Some("owner/name"));
-        c.save().unwrap();
-    }
-}
+mod tests;

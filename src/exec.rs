@@ -158,8 +158,8 @@ pub fn run(cmd: &VendorCmd, stdin: &[u8], timeout: Duration) -> Outcome {
 }
 
 /// Like `run`, but the call is also killed as soon as `abort` becomes true (checked every
-/// `TICK`): for a call whose answer stops mattering, like D8's list call once every key is
-/// pushed.
+/// `TICK`): for a call whose answer stops mattering, like the list call that only tells the
+/// first write of each key whether to update or create, once every key is pushed.
 pub fn run_abortable(
     cmd: &VendorCmd,
     stdin: &[u8],
@@ -182,7 +182,8 @@ fn run_until(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        // Own process group: a terminal Ctrl-C reaches vsync only, which decides (D6).
+        // Own process group: a terminal Ctrl-C reaches vsync only, which decides whether to
+        // let the call finish (first signal) or kill it (second).
         .process_group(0);
     let mut child = match command.spawn() {
         Ok(c) => c,

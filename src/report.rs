@@ -411,7 +411,7 @@ pub enum Status {
 }
 
 /// The final line of 0.8 (`✅ …` or `target: N ok, M failed (…) in Xs`), plus the not-attempted
-/// part D6 adds. Keys are listed in env-file order.
+/// part of an interrupted run or one that hit its deadline. Keys are listed in env-file order.
 pub fn summary_line(target: &str, results: &[(&str, Status)], elapsed: Duration) -> String {
     let secs = format!("{:.1}s", elapsed.as_secs_f64());
     let keys = |s: Status| -> Vec<Cow<'_, str>> {

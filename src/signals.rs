@@ -1,4 +1,4 @@
-//! Interruption (D6): the first SIGINT/SIGTERM/SIGHUP/SIGQUIT stops dispatching new work; the
+//! Interruption: the first SIGINT/SIGTERM/SIGHUP/SIGQUIT stops dispatching new work; the
 //! second kills every child still running. Children live in their own process groups, so
 //! only vsync sees a terminal's Ctrl-C and the whole group of a vendor CLI (wrappers
 //! included) is killed.

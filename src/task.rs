@@ -11,7 +11,8 @@ pub enum Source {
     /// Written in the env file.
     Literal,
     /// Read through an `--inline-file-suffix` reference. Boxed because most values are
-    /// literals and every task is held for the whole run: 64 bytes a task instead of 104.
+    /// literals and every task is held for the whole run: the rare file reference should not
+    /// make every task larger.
     File(Box<FileRef>),
 }
 

@@ -1,4 +1,4 @@
-//! Config safety (D4) through the real binary: a corrupt or invalid config file is an error
+//! Config safety through the real binary: a corrupt or invalid config file is an error
 //! naming its path, and stays byte for byte as it was, with nothing pushed; a saved config is
 //! 0600 in a 0700 directory whatever the umask; concurrent runs never leave (nor show a
 //! reader) a torn file.

@@ -1,4 +1,4 @@
-//! `--dry-run` (D7), end to end through the real binary: for every target it exits 0 and
+//! `--dry-run`, end to end through the real binary: for every target it exits 0 and
 //! prints the plan — per key its source, its size and the exact vendor command line — while
 //! running no vendor CLI, writing no config and printing no value; and it works the same with
 //! no vendor CLI on PATH at all. It still stops at every pre-flight error, like a real run.
@@ -60,8 +60,8 @@ fn assert_ran_nothing_and_showed_no_value(t: &Test, out: &Output) {
     }
 }
 
-/// Runs the dry run with the fakes on PATH, then with no vendor CLI on PATH; checks D7's
-/// contract for both and that they print the same. Returns the sandbox (for the file paths
+/// Runs the dry run with the fakes on PATH, then with no vendor CLI on PATH; checks the dry
+/// run's contract for both and that they print the same. Returns the sandbox (for the file paths
 /// of the plan) and the first run's output.
 fn dry_run(env_text: &str, excluded: &str, target_args: &[&str]) -> (Test, Output) {
     let mut t = sandbox(env_text).args(["sync", "dev"]).args(target_args);

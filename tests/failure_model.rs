@@ -1,4 +1,4 @@
-//! The failure model of D6, through the real binary and the fake vendor CLIs: the per-call
+//! The failure model (README, "Security and failure model"), through the real binary and the fake vendor CLIs: the per-call
 //! timeout (vault's bulk write included), the run deadline and its `not attempted` keys,
 //! children that flood their pipes or exit without reading stdin, and retries (transient
 //! failures up to 3 attempts, permanent ones once) on every target.
@@ -92,7 +92,7 @@ fn sync(t: Test, target: &Target) -> Test {
 }
 
 /// Makes `ALPHA` exist on gcp and aws before the run, so its first write is always the
-/// update (D8's list call may or may not have answered) and its calls can be counted exactly.
+/// update (the list call may or may not have answered) and its calls can be counted exactly.
 fn seed_alpha(t: &Test, target: &Target) {
     let args: &[&str] = match target.name {
         "gcp" => &[
@@ -202,7 +202,7 @@ fn a_hung_call_is_killed_at_the_per_call_timeout_and_the_other_keys_still_land()
         ),
     );
     assert_eq!(result_line(&out), "gh: 2 ok, 1 failed (BRAVO) in #.#s");
-    // A timeout is transient (D6): three attempts, each one hung and killed.
+    // A timeout is transient: three attempts, each one hung and killed.
     let bravo = writes_of(&t, &GH, "BRAVO", 0);
     assert_eq!(bravo.len(), 3, "{bravo:#?}");
     assert!(bravo.iter().all(|c| c.exit.is_none()), "{bravo:#?}");
@@ -409,7 +409,7 @@ fn a_grandchild_holding_the_output_pipes_does_not_hold_the_call_past_a_short_gra
 
 #[test]
 fn a_list_call_still_running_once_every_key_is_pushed_is_killed_not_awaited() {
-    // D8's list call only informs the first write of each key; once all are pushed its answer
+    // The list call only informs the first write of each key; once all are pushed its answer
     // no longer matters, so a slow one must not hold the run (or outlive it).
     let mut t = Test::new().env_file("dev", "ALPHA=a-value-1\nBRAVO=b-value-2\n");
     wrap_fake(

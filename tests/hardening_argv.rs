@@ -1,9 +1,9 @@
 //! Names and routing values that a vendor CLI could read as options (`-h`, `--help`, `-x`):
 //! each is stored under exactly that name, or the run fails cleanly — never `✓` with nothing
 //! stored. The fakes parse as the real CLIs do (a word starting with `-` before `--`, or a
-//! separate flag value starting with `-`, is an option), so the argv vsync used to send —
-//! `gcloud secrets versions add -h …`, `aws … --secret-id -h`, `vault kv put -mount=M -h -` —
-//! fails these tests.
+//! separate flag value starting with `-`, is an option), so an argv with the name in an
+//! option position — `gcloud secrets versions add -h …`, `aws … --secret-id -h`,
+//! `vault kv put -mount=M -h -` — fails these tests.
 
 mod support;
 
@@ -145,7 +145,7 @@ fn a_vault_path_or_mount_that_looks_like_an_option_is_written_there() {
 
 #[test]
 fn the_fakes_take_an_option_like_name_outside_the_safe_positions_as_an_option() {
-    // What vsync used to send: each CLI reads `-h` as help (exit 0, nothing stored) or fails.
+    // A name in an option position: each CLI reads `-h` as help (exit 0, nothing stored) or fails.
     let t = Test::new();
     let out = t.vendor(
         "gcloud",

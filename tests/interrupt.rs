@@ -1,4 +1,4 @@
-//! Interrupts (D6) through the real binary and the fakes. The first SIGINT or SIGTERM stops
+//! Interrupts through the real binary and the fakes. The first SIGINT or SIGTERM stops
 //! dispatch and lets the calls in flight finish; the summary lists every key as synced,
 //! failed or not attempted; exit 130. A second one kills the calls in flight; exit 130. No
 //! fake vendor process outlives vsync.

@@ -1,4 +1,4 @@
-//! No secret value appears anywhere but on the target (D1), through the real binary and the
+//! No secret value appears anywhere but on the target, through the real binary and the
 //! fakes' call log: not in any vendor call's argv or environment, not in vsync's stdout or
 //! stderr (dry run included), and not in vendor output that vsync repeats — a failing fake
 //! that echoes its stdin must show up as `***`. Also: a 200 KiB value reaches vault whole

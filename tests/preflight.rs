@@ -1,4 +1,4 @@
-//! Pre-flight checks (D2) through the real binary: for every target, every key that breaks a
+//! Pre-flight checks (all or none) through the real binary: for every target, every key that breaks a
 //! rule of that target (name, empty value, size, UTF-8) is listed in ONE error with the rule
 //! and a hint, the run exits 1 and not a single vendor call is made — not even gcp's or aws's
 //! list call. And the values a vendor CLI will alter are named in a warning before pushing.

@@ -3,7 +3,7 @@
 //! gh → `fixtures/doubles/gh_api.py` (HTTPS, GHES paths, libsodium sealed boxes).
 //!
 //! The fakes in `fixtures/` check what we believe the vendor CLIs do; these tests check the
-//! invocations of D1/D8 against the CLIs themselves: stdin handling, error texts that drive
+//! invocations vsync builds (values on stdin, one list call) against the CLIs themselves: stdin handling, error texts that drive
 //! the create/update fallback, list output parsing, and the exact bytes that arrive.
 //!
 //! Verified with (2026-11, Debian bookworm):
@@ -477,7 +477,7 @@ fn aws_secrets_arrive_exactly_through_the_real_aws_cli_and_moto() {
     };
 
     // aws-cli v1 reads `file:///dev/stdin` as text with universal newlines: "\r\n" and a
-    // lone "\r" arrive as "\n"; vsync warns about such values (D2).
+    // lone "\r" arrive as "\n"; vsync warns about such values before pushing.
     repo.vault_file("crlf.txt", b"one\r\ntwo\rthree\r\n");
 
     // Run 1: a fresh account, every secret is created.

@@ -1,7 +1,8 @@
 //! `vsync sync <env> aws` end to end, against the fake `aws` (`fixtures/fake_vendor.rs`):
 //! `aws secretsmanager put-secret-value --secret-id=NAME --secret-string file:///dev/stdin
-//! --region=R` / `create-secret --name=NAME …`, the value on stdin read as text (D1: the spec's
-//! `fileb://` is rejected by the real CLI), at most one extra call per run (D8).
+//! --region=R` / `create-secret --name=NAME …`, the value on stdin read as text (`file://`:
+//! the real CLI rejects `fileb://` for a string), at most one extra call per run (the list
+//! call).
 
 mod support;
 
@@ -140,7 +141,7 @@ fn re_syncing_existing_secrets_costs_one_call_per_key_plus_at_most_one() {
     let second: Vec<_> = t.calls().into_iter().skip(first).collect();
     assert!(
         second.len() <= 4,
-        "D8: 3 keys, {} calls: {second:#?}",
+        "3 keys, {} calls: {second:#?}",
         second.len()
     );
     assert!(second.iter().all(|c| c.argv[1] != "describe-secret"));
@@ -198,7 +199,7 @@ fn transient_failures_are_retried() {
 fn an_empty_value_is_refused_before_anything_runs() {
     let mut t = sync(Test::new().env_file("dev", "A=s3cr3t-a\nEMPTY=\n"));
     t.run().failure(1).stderr_has("EMPTY");
-    assert!(t.calls().is_empty(), "D2: all or none");
+    assert!(t.calls().is_empty(), "all or none");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `vsync sync <env> azure` end to end, against the fake `az` (`fixtures/fake_vendor.rs`):
 //! `az keyvault secret set --vault-name=V --name=KEY --file /dev/stdin -o none`, the value on
-//! stdin read as text (D1); `-o none` because `az` otherwise prints the value.
+//! stdin read as text (never in argv); `-o none` because `az` otherwise prints the value.
 
 mod support;
 
@@ -68,7 +68,7 @@ fn names_with_underscores_are_refused_before_anything_runs() {
         .stderr_has("BAD_ONE")
         .stderr_has("--exclude-property=BAD_ONE")
         .stderr_lacks("GOOD-ONE");
-    assert!(t.calls().is_empty(), "D2: all or none");
+    assert!(t.calls().is_empty(), "all or none");
 }
 
 #[test]

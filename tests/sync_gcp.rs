@@ -1,7 +1,7 @@
 //! `vsync sync <env> gcp` end to end, against the fake `gcloud` (`fixtures/fake_vendor.rs`):
 //! `gcloud secrets versions add --data-file=- --project=P -- KEY` or `gcloud secrets create
-//! --replication-policy=automatic --data-file=- --project=P -- KEY`, raw bytes on stdin (D1), and at
-//! most one extra call per run (D8).
+//! --replication-policy=automatic --data-file=- --project=P -- KEY`, raw bytes on stdin (never in argv), and at
+//! most one extra call per run (the list call).
 
 mod support;
 
@@ -121,7 +121,7 @@ fn re_syncing_existing_secrets_costs_one_call_per_key_plus_at_most_one() {
     let second: Vec<_> = t.calls().into_iter().skip(first).collect();
     assert!(
         second.len() <= 4,
-        "D8: 3 keys, {} calls: {second:#?}",
+        "3 keys, {} calls: {second:#?}",
         second.len()
     );
     assert!(

@@ -1,5 +1,5 @@
 //! `vsync sync <env> gh` end to end, against the fake `gh` (`fixtures/fake_vendor.rs`):
-//! `gh secret set --env=ENV --repo=OWNER/NAME -- KEY`, the value on stdin (D1).
+//! `gh secret set --env=ENV --repo=OWNER/NAME -- KEY`, the value on stdin (never in argv).
 
 mod support;
 

@@ -1,6 +1,6 @@
 //! `vsync sync <env> vault` end to end, against the fake `vault` (`fixtures/fake_vendor.rs`):
 //! one `vault kv put -mount=M -- PATH -` with a JSON object of every key on stdin and
-//! `VAULT_ADDR` in the child's environment (D1); one atomic write, all keys or none.
+//! `VAULT_ADDR` in the child's environment (no value in argv); one atomic write, all keys or none.
 
 mod support;
 

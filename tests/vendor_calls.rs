@@ -1,4 +1,4 @@
-//! How many vendor calls a sync costs (D8), counted on the fakes' call log, and the
+//! How many vendor calls a sync costs, counted on the fakes' call log, and the
 //! `--workers` bound that sets how many run at once.
 //!
 //! gcp and aws cannot write a secret without knowing whether it exists (create and update are

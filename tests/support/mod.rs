@@ -684,7 +684,7 @@ impl Test {
     }
 }
 
-/// The policy header of background.md §3 (it starts with an empty line).
+/// The `Parser policy:` header vsync prints on stdout (it starts with an empty line).
 pub fn policy_header(suffixes: &[&str], excludes: &[&str]) -> String {
     let mut text = String::from("\nParser policy:\n");
     if suffixes.is_empty() {
