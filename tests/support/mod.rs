@@ -507,48 +507,12 @@ fn run_command(
             .collect::<Vec<_>>()
             .join(" ")
     );
-    cmd.env_clear()
-        .envs(env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {label}: {e}"));
-    let mut child_stdin = child.stdin.take().unwrap();
-    let writer = thread::spawn(move || {
-        let _ = child_stdin.write_all(&stdin); // a child may exit without reading
-    });
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        buf
-    });
-    let status = match child
-        .wait_timeout(RUN_LIMIT)
-        .expect("waiting for the child")
-    {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{label} did not finish within {RUN_LIMIT:?}");
-        }
-    };
-    let _ = writer.join();
-    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
+    cmd.env_clear().envs(env);
+    let out = run_bounded(cmd, &stdin, RUN_LIMIT);
     Output {
-        status,
-        stdout,
-        stderr,
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         label,
     }
 }
@@ -590,14 +554,15 @@ fn unescape(name: &str) -> String {
         .replace("%25", "%")
 }
 
-fn base64_decode(text: &str) -> Vec<u8> {
+/// Decodes base64, standard or URL-safe alphabet, padded or not; panics on anything else.
+pub fn base64_decode(text: &str) -> Vec<u8> {
     fn value(c: u8) -> u32 {
         match c {
             b'A'..=b'Z' => u32::from(c - b'A'),
             b'a'..=b'z' => u32::from(c - b'a') + 26,
             b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'+' => 62,
-            b'/' => 63,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
             _ => panic!("not base64: {c:?}"),
         }
     }
@@ -1169,5 +1134,46 @@ impl Target {
     /// The name the target stores `key` under when the run sets the prefix flag.
     pub fn prefixed(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
+    }
+}
+
+// ----- one child, run with a bound on its time ---------------------------------------------------
+
+/// Runs `cmd` with `stdin` on a pipe, collecting stdout and stderr while it runs (so neither
+/// pipe can fill and block it); kills it and fails the test after `limit`.
+pub fn run_bounded(mut cmd: Command, stdin: &[u8], limit: Duration) -> std::process::Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(&stdin); // a child may exit without reading
+    });
+    let drain = |mut r: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let status = match child.wait_timeout(limit).expect("waiting for the child") {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} still running after {limit:?}; killed");
+        }
+    };
+    let _ = writer.join();
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
     }
 }
