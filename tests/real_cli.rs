@@ -18,6 +18,8 @@
 //!
 //! Not covered here: azure and vault (no emulator in the reachable registries).
 
+mod support;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -27,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use wait_timeout::ChildExt;
+use support::base64_decode;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
@@ -223,43 +225,14 @@ impl Repo {
             .env("HOME", self.path("home"))
             .env("XDG_CONFIG_HOME", self.path("xdg"))
             .env("TMPDIR", self.path("tmp"))
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null());
+            .envs(env.iter().map(|(k, v)| (k, v)));
         run_bounded(cmd)
     }
 }
 
-/// Runs `cmd` to completion, killing it after RUN_TIMEOUT.
-fn run_bounded(mut cmd: Command) -> Output {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
-    let mut out_pipe = child.stdout.take().unwrap();
-    let mut err_pipe = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out_pipe.read_to_end(&mut buf);
-        buf
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err_pipe.read_to_end(&mut buf);
-        buf
-    });
-    let status = match child.wait_timeout(RUN_TIMEOUT).unwrap() {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} still running after {RUN_TIMEOUT:?}; killed");
-        }
-    };
-    Output {
-        status,
-        stdout: out_thread.join().unwrap(),
-        stderr: err_thread.join().unwrap(),
-    }
+/// Runs `cmd` to completion (stdin empty), killing it after RUN_TIMEOUT.
+fn run_bounded(cmd: Command) -> Output {
+    support::run_bounded(cmd, b"", RUN_TIMEOUT)
 }
 
 fn show(out: &Output) -> String {
@@ -345,29 +318,6 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn b64decode(s: &str) -> Vec<u8> {
-    fn val(c: u8) -> u32 {
-        match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => panic!("bad base64 byte {c}"),
-        }
-    }
-    let digits: Vec<u32> = s.bytes().filter(|&c| c != b'=').map(val).collect();
-    let mut out = Vec::new();
-    for chunk in digits.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, d)| acc | d << (18 - 6 * i));
-        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
-    }
-    out
-}
-
 fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -385,8 +335,7 @@ impl Aws {
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null());
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         let out = run_bounded(cmd);
         assert!(out.status.success(), "aws {args:?}\n{}", show(&out));
         out
@@ -694,7 +643,7 @@ fn gcp_values(state: &Value, project: &str) -> BTreeMap<String, Vec<Vec<u8>>> {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|v| b64decode(v.as_str().unwrap()))
+                .map(|v| base64_decode(v.as_str().unwrap()))
                 .collect();
             (id.clone(), versions)
         })
@@ -851,7 +800,7 @@ fn gh_values(state: &Value, repo: &str, env: &str) -> BTreeMap<String, (Vec<u8>,
     secrets
         .iter()
         .map(|(name, s)| {
-            let bytes = b64decode(s["value_b64"].as_str().unwrap());
+            let bytes = base64_decode(s["value_b64"].as_str().unwrap());
             (name.clone(), (bytes, s["puts"].as_u64().unwrap()))
         })
         .collect()

@@ -23,7 +23,6 @@ mod support;
 
 use serde_json::{Map, Value, json};
 use std::fs;
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -31,7 +30,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 use support::{KEY_FILE, MARKER, Test};
 use tempfile::TempDir;
-use wait_timeout::ChildExt;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const CLI_TIMEOUT: Duration = Duration::from_secs(30);
@@ -107,41 +105,8 @@ fn bao_or_skip() -> Option<PathBuf> {
 
 /// Runs `cmd` with `stdin`, collecting its output; kills it and fails the test after
 /// [`CLI_TIMEOUT`].
-fn run_bounded(mut cmd: Command, stdin: &[u8]) -> Output {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
-    let writer = thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let drain = |mut r: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let status = match child.wait_timeout(CLI_TIMEOUT).unwrap() {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} ran longer than {CLI_TIMEOUT:?}");
-        }
-    };
-    let _ = writer.join();
-    Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
+fn run_bounded(cmd: Command, stdin: &[u8]) -> Output {
+    support::run_bounded(cmd, stdin, CLI_TIMEOUT)
 }
 
 /// A loopback port nothing listens on, whose neighbour is free too (the dev server puts its
@@ -423,7 +388,7 @@ fn every_value_reads_back_byte_for_byte() {
     let calls = vault_calls(&t);
     assert_eq!(
         calls,
-        ["vault kv put -mount=secret app/dev - namespace=<unset>"]
+        ["vault kv put -mount=secret -- app/dev - namespace=<unset>"]
     );
 }
 
@@ -533,7 +498,7 @@ fn vault_namespace_reaches_the_cli_and_the_values_land_in_that_namespace() {
     t.run().success();
     assert_eq!(
         vault_calls(&t),
-        ["vault kv put -mount=secret app/dev - namespace=team1"]
+        ["vault kv put -mount=secret -- app/dev - namespace=team1"]
     );
     assert_eq!(
         server.kv2("secret", "app/dev", &team),

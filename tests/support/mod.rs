@@ -507,48 +507,12 @@ fn run_command(
             .collect::<Vec<_>>()
             .join(" ")
     );
-    cmd.env_clear()
-        .envs(env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {label}: {e}"));
-    let mut child_stdin = child.stdin.take().unwrap();
-    let writer = thread::spawn(move || {
-        let _ = child_stdin.write_all(&stdin); // a child may exit without reading
-    });
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        buf
-    });
-    let status = match child
-        .wait_timeout(RUN_LIMIT)
-        .expect("waiting for the child")
-    {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{label} did not finish within {RUN_LIMIT:?}");
-        }
-    };
-    let _ = writer.join();
-    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
+    cmd.env_clear().envs(env);
+    let out = run_bounded(cmd, &stdin, RUN_LIMIT);
     Output {
-        status,
-        stdout,
-        stderr,
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         label,
     }
 }
@@ -590,14 +554,15 @@ fn unescape(name: &str) -> String {
         .replace("%25", "%")
 }
 
-fn base64_decode(text: &str) -> Vec<u8> {
+/// Decodes base64, standard or URL-safe alphabet, padded or not; panics on anything else.
+pub fn base64_decode(text: &str) -> Vec<u8> {
     fn value(c: u8) -> u32 {
         match c {
             b'A'..=b'Z' => u32::from(c - b'A'),
             b'a'..=b'z' => u32::from(c - b'a') + 26,
             b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'+' => 62,
-            b'/' => 63,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
             _ => panic!("not base64: {c:?}"),
         }
     }
@@ -1018,5 +983,216 @@ impl Test {
             .args(&args)
             .current_dir(&self.cwd);
         run_command(cmd, self.base_env(), stdin, "vsync … 2>&1", &args)
+    }
+}
+
+// ----- the targets, one row each ----------------------------------------------------------------
+
+/// How a target writes its keys, as the fakes log it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Writes {
+    /// One call per key, nothing else (gh, azure, ssm).
+    OneCallPerKey,
+    /// One call per key, plus a list call and perhaps a create-or-update fallback (gcp, aws).
+    PerKeyAfterAList,
+    /// One call that writes every key at once: the KV map at `path` under the mount (vault).
+    OneBulkCall { path: &'static str },
+}
+
+/// One target: how to route it, where the fake stores its secrets, what it prints.
+pub struct Target {
+    pub name: &'static str,
+    /// The vendor CLI it runs.
+    pub bin: &'static str,
+    /// Its routing flags, without a name prefix.
+    pub flags: &'static [&'static str],
+    /// The flag that sets a name prefix, and that prefix (`""` for targets without one).
+    pub prefix_flag: &'static str,
+    pub prefix: &'static str,
+    /// The fake's store: service and scope (for vault, the mount of the KV map).
+    pub service: &'static str,
+    pub scope: &'static str,
+    /// The banner after `Syncing N secrets to `, without the prefix.
+    pub banner: &'static str,
+    /// What joins the words of a key: `_`, or `-` for Azure (whose names allow no underscore).
+    pub sep: &'static str,
+    pub writes: Writes,
+    /// An argument every call of a run has: the routing reaches the CLI.
+    pub every_call_has: &'static str,
+    /// How a per-key warning names the failed command (`WARNING: skipping K: <this>…`).
+    pub command_words: &'static str,
+    /// The CLI drops trailing newlines from a value (gh).
+    pub strips_trailing_newlines: bool,
+    /// The CLI reads values as text and turns `\r\n` into `\n` (aws, azure, ssm).
+    pub translates_crlf: bool,
+    /// Words of the vendor's throttling and permission-denied errors, as the fake prints them.
+    pub throttled: &'static str,
+    pub denied: &'static str,
+}
+
+pub const GH: Target = Target {
+    name: "gh",
+    bin: "gh",
+    flags: &["--gh-repo=acme/api"],
+    prefix_flag: "",
+    prefix: "",
+    service: "gh",
+    scope: "acme__api__dev",
+    banner: "GitHub: repo=acme/api, environment=dev",
+    sep: "_",
+    writes: Writes::OneCallPerKey,
+    every_call_has: "--repo=acme/api",
+    command_words: "gh secret set: ",
+    strips_trailing_newlines: true,
+    translates_crlf: false,
+    throttled: "HTTP 429",
+    denied: "HTTP 403",
+};
+pub const GCP: Target = Target {
+    name: "gcp",
+    bin: "gcloud",
+    flags: &["--gcp-project=proj"],
+    prefix_flag: "",
+    prefix: "",
+    service: "gcp",
+    scope: "proj",
+    banner: "GCP Secret Manager: project=proj",
+    sep: "_",
+    writes: Writes::PerKeyAfterAList,
+    every_call_has: "--project=proj",
+    command_words: "gcloud secrets ",
+    strips_trailing_newlines: false,
+    translates_crlf: false,
+    throttled: "RESOURCE_EXHAUSTED",
+    denied: "PERMISSION_DENIED",
+};
+pub const AWS: Target = Target {
+    name: "aws",
+    bin: "aws",
+    flags: &["--aws-region=eu-west-1"],
+    prefix_flag: "--aws-secret-prefix=app/dev/",
+    prefix: "app/dev/",
+    service: "aws",
+    scope: "eu-west-1",
+    banner: "AWS Secrets Manager: region=eu-west-1",
+    sep: "_",
+    writes: Writes::PerKeyAfterAList,
+    every_call_has: "--region=eu-west-1",
+    command_words: "aws secretsmanager ",
+    strips_trailing_newlines: false,
+    translates_crlf: true,
+    throttled: "ThrottlingException",
+    denied: "AccessDeniedException",
+};
+pub const AZURE: Target = Target {
+    name: "azure",
+    bin: "az",
+    flags: &["--azure-vault=kv1"],
+    prefix_flag: "",
+    prefix: "",
+    service: "azure",
+    scope: "kv1",
+    banner: "Azure Key Vault: vault=kv1",
+    sep: "-",
+    writes: Writes::OneCallPerKey,
+    every_call_has: "--vault-name=kv1",
+    command_words: "az keyvault secret set: ",
+    strips_trailing_newlines: false,
+    translates_crlf: true,
+    throttled: "Too Many Requests",
+    denied: "Forbidden",
+};
+pub const VAULT: Target = Target {
+    name: "vault",
+    bin: "vault",
+    flags: &[
+        "--vault-addr=http://127.0.0.1:8200",
+        "--vault-mount=secret",
+        "--vault-path=app/dev",
+    ],
+    prefix_flag: "",
+    prefix: "",
+    service: "vault",
+    scope: "secret",
+    banner: "HashiCorp Vault: addr=http://127.0.0.1:8200, mount=secret, path=app/dev",
+    sep: "_",
+    writes: Writes::OneBulkCall { path: "app/dev" },
+    every_call_has: "-mount=secret",
+    command_words: "vault kv put",
+    strips_trailing_newlines: false,
+    translates_crlf: false,
+    throttled: "Vault is sealed",
+    denied: "permission denied",
+};
+pub const SSM: Target = Target {
+    name: "ssm",
+    bin: "aws",
+    flags: &["--ssm-region=eu-west-1"],
+    prefix_flag: "--ssm-prefix=/app/dev/",
+    prefix: "/app/dev/",
+    service: "ssm",
+    scope: "eu-west-1",
+    banner: "AWS SSM Parameter Store: region=eu-west-1",
+    sep: "_",
+    writes: Writes::OneCallPerKey,
+    every_call_has: "--region=eu-west-1",
+    command_words: "aws ssm ",
+    strips_trailing_newlines: false,
+    translates_crlf: true,
+    throttled: "ThrottlingException",
+    denied: "AccessDeniedException",
+};
+pub const TARGETS: [Target; 6] = [GH, GCP, AWS, AZURE, VAULT, SSM];
+
+impl Target {
+    /// A key of words joined as this target allows (`SSH_KEY` → `SSH-KEY` on Azure).
+    pub fn key(&self, key: &str) -> String {
+        key.replace('_', self.sep)
+    }
+
+    /// The name the target stores `key` under when the run sets the prefix flag.
+    pub fn prefixed(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+}
+
+// ----- one child, run with a bound on its time ---------------------------------------------------
+
+/// Runs `cmd` with `stdin` on a pipe, collecting stdout and stderr while it runs (so neither
+/// pipe can fill and block it); kills it and fails the test after `limit`.
+pub fn run_bounded(mut cmd: Command, stdin: &[u8], limit: Duration) -> std::process::Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(&stdin); // a child may exit without reading
+    });
+    let drain = |mut r: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let status = match child.wait_timeout(limit).expect("waiting for the child") {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} still running after {limit:?}; killed");
+        }
+    };
+    let _ = writer.join();
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
     }
 }
