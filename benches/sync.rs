@@ -47,8 +47,10 @@
 //! What is measured, and how:
 //! * wall: from spawning `vsync` to reaping it, stdout and stderr to files; every run must
 //!   exit 0 and print `✅ N secrets synced`, so a wrong run can never pass for a fast one.
-//! * which vsync: by default the build users install, statically linked as `scripts/dist`
-//!   builds it, in `target/bench-vsync` (see `vsync_under_test`); the report names it.
+//! * which vsync: by default a static release build like the one users install — linked
+//!   statically against the host's glibc rather than musl as `scripts/dist` does, so that the
+//!   rusage shim built by the host's C compiler links in — in `target/bench-vsync` (see
+//!   `vsync_under_test`); the report names it.
 //! * vsync's own CPU and peak RSS: vsync runs with a shim (linked into the static build,
 //!   `LD_PRELOAD`ed into a dynamic one) whose destructor, at vsync's `exit`, writes `getrusage(RUSAGE_SELF)` (vsync alone: every thread, none of
 //!   its children), `getrusage(RUSAGE_CHILDREN)` (the fakes vsync reaped) and `VmHWM` from
@@ -318,8 +320,9 @@ struct Vsync {
     preload: Option<PathBuf>,
 }
 
-/// What the table measures: by default the build users install — statically linked like
-/// `scripts/dist` (`--target <host>`, `-C target-feature=+crt-static`) — with the rusage shim
+/// What the table measures: by default a static release build like the one users install
+/// (`--target <host>`, `-C target-feature=+crt-static`: glibc, where `scripts/dist` links
+/// musl, because the shim is compiled by the host's C compiler) — with the rusage shim
 /// linked in as one more object, since a static binary ignores `LD_PRELOAD`. The shim adds a
 /// constructor and a destructor that do nothing unless `VSYNC_BENCH_RUSAGE` is set. Built in
 /// `target/bench-vsync`. `BENCH_VSYNC=<path>` (a dynamically linked build to A/B) and
@@ -351,7 +354,7 @@ fn vsync_under_test(shim_source: &Path, tmp: &Path) -> Vsync {
     let object = target_dir.join(format!("rusage-{:016x}.o", fnv1a(SHIM_C.as_bytes())));
     fs::create_dir_all(&target_dir).expect("creating target/bench-vsync");
     gcc(&["-c", "-fPIC", "-O2"], shim_source, &object);
-    eprintln!("bench: building vsync statically linked, as scripts/dist does (for {host})");
+    eprintln!("bench: building vsync statically linked (for {host})");
     let flags = format!(
         "-C target-feature=+crt-static -C link-arg={}",
         object.display()
@@ -362,7 +365,7 @@ fn vsync_under_test(shim_source: &Path, tmp: &Path) -> Vsync {
         return Vsync {
             path,
             how: format!(
-                "statically linked like scripts/dist (`--target {host}`, \
+                "statically linked, release profile (`--target {host}`, \
                  `-C target-feature=+crt-static`), rusage shim linked in"
             ),
             preload: None,
