@@ -454,6 +454,26 @@ fn gcloud_reads_lists_by_label_and_deletes_through_the_double() {
         "{reqs:?}"
     );
 
+    // gcloud checks dataCrc32c before printing: damaged data is an error, never output.
+    post(
+        &python,
+        &format!("http://127.0.0.1:{}/__corrupt", double.port),
+        &json!({"secret": "PROD"}),
+        None,
+    );
+    for format in ["--format=json", "--verbosity=error"] {
+        let out = access("PROD", &[format]);
+        assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+        assert_eq!(stdout(&out), "");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "ERROR: (gcloud.secrets.versions.access) An incorrect data_crc32c was calculated \
+             for the provided payload. This might be a transient issue that resolves with a \
+             retry. If this is happening repeatedly open an issue with Secret Manager at \
+             https://issuetracker.google.com/issues/new?component=784854&template=1380926.\n"
+        );
+    }
+
     let unauth = " This command is unauthenticated because the [auth/disable_credentials] \
                   property is True.\n";
     let err = gcloud.fails(
