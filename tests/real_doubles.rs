@@ -375,6 +375,26 @@ fn gcloud_reads_lists_by_label_and_deletes_through_the_double() {
     create("PROD", "managed-by=vsync,vsync-repo=r,vsync-env=prod", b"p");
     create("FOREIGN", "", b"f");
     create("LOCKED", ours, b"l");
+    // Label values: lower case, digits, `-`, `_` only; gcloud refuses others itself (exit 2,
+    // no request), so a repository name like `acme/api` must be encoded first.
+    let seen = requests(&read_json(&state_file)).len();
+    for bad in ["acme/api", "Dev"] {
+        let label = format!("--labels=vsync-repo={bad}");
+        let out = gcloud.run_with(
+            &["secrets", "create", "--data-file=-", p, &label, "--", "BAD"],
+            b"v",
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).starts_with(&format!(
+                "ERROR: (gcloud.secrets.create) argument --labels: Bad value [{bad}]: Only \
+                 hyphens (-), underscores (_), lowercase characters, and numbers are allowed."
+            )),
+            "{}",
+            show(&out)
+        );
+    }
+    assert_eq!(requests(&read_json(&state_file)).len(), seen);
     let state = read_json(&state_file);
     assert_eq!(
         state["secrets"]["vsync-test"]["-h"]["labels"],
