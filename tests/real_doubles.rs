@@ -875,6 +875,36 @@ fn aws_batch_reads_lists_and_deletes_through_moto() {
         v["DeletionDate"].is_number() && v["ARN"].is_string(),
         "{v:#}"
     );
+    // Scheduled for deletion (moto's answers): a second delete and a create of the same name
+    // fail; moto still lets put-secret-value through.
+    let err = aws.fails(
+        &[
+            "secretsmanager",
+            "delete-secret",
+            "--secret-id=-h",
+            "--recovery-window-in-days=7",
+        ],
+        255,
+    );
+    assert!(
+        err.contains("(InvalidRequestException) when calling the DeleteSecret operation")
+            && err.contains("currently marked deleted"),
+        "{err}"
+    );
+    let err = aws.fails(
+        &[
+            "secretsmanager",
+            "create-secret",
+            "--name=-h",
+            "--secret-string=again",
+        ],
+        255,
+    );
+    assert_eq!(
+        err,
+        "\nAn error occurred (ResourceExistsException) when calling the CreateSecret \
+         operation: The operation failed because the secret -h already exists.\n"
+    );
     let err = aws.fails(
         &[
             "secretsmanager",
