@@ -29,7 +29,7 @@ dist:
 
 # The release checks: both tarballs, reproducibility, the aarch64 build under qemu.
 test-dist:
-    VSYNC_TEST_DIST=1 cargo test --test dist
+    VSYNC_TEST_DIST=1 cargo test --test release dist::
 
 # Print a shell completion script (bash, zsh or fish).
 completions shell:

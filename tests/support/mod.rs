@@ -19,7 +19,7 @@
 //! the fakes themselves).
 //!
 //! The fake binary is found beside the test executable (`target/debug/deps/<test>` →
-//! `target/debug/examples/fake_vendor`); `cargo test` builds it, `cargo test --test X` does
+//! `target/debug/examples/fake_vendor`); `cargo test` builds it, `cargo test --test e2e` does
 //! not — then run `cargo build --example fake_vendor` first.
 
 #![allow(dead_code)] // every test crate uses a different part of the harness

@@ -5,10 +5,8 @@
 //! option position — `gcloud secrets versions add -h …`, `aws … --secret-id -h`,
 //! `vault kv put -mount=M -h -` — fails these tests.
 
-mod support;
-
+use crate::support::Test;
 use std::fs;
-use support::Test;
 
 /// A per-key target that accepts a key starting with `-` (gh refuses it in pre-flight):
 /// (target, routing flag, store service, store scope).
@@ -56,7 +54,13 @@ fn keys_that_look_like_options_are_stored_under_exactly_that_name_on_every_targe
 }
 
 /// Never "✓ KEY" for a key the store does not hold afterwards.
-fn assert_no_false_tick(t: &Test, out: &support::Output, service: &str, scope: &str, key: &str) {
+fn assert_no_false_tick(
+    t: &Test,
+    out: &crate::support::Output,
+    service: &str,
+    scope: &str,
+    key: &str,
+) {
     if out.stdout_lines().iter().any(|l| l == &format!("✓ {key}")) {
         assert!(
             t.exists(service, scope, key),

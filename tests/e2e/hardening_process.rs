@@ -3,14 +3,12 @@
 //! vendor CLI leaves behind, a second interrupt after a call already ended, `--workers` as a
 //! bound on every vendor process, and the messages of the smaller failure cases.
 
-mod support;
-
+use crate::support::{Call, Test, gh_scope};
 use std::fs::File;
 use std::os::fd::FromRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use support::{Call, Test, gh_scope};
 use wait_timeout::ChildExt;
 
 const WAIT: Duration = Duration::from_secs(15);

@@ -2,12 +2,10 @@
 //! the behaviour of the real CLIs that the fakes emulate and the knobs the other tests use.
 //! If one of these fails, every end-to-end test built on the fakes is suspect.
 
-mod support;
-
+use crate::support::{Test, gh_scope};
 use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
-use support::{Test, gh_scope};
 
 const GH: [&str; 7] = ["secret", "set", "", "--env", "dev", "--repo", "acme/api"];
 

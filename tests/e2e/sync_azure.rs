@@ -4,9 +4,7 @@
 //!
 //! What every target does is tested in `sync_targets.rs`; here is what only azure does.
 
-mod support;
-
-use support::{RICH_POLICY, Test};
+use crate::support::{RICH_POLICY, Test};
 
 fn sync(t: Test) -> Test {
     t.args(["sync", "dev", "azure", "--azure-vault=acme-kv"])

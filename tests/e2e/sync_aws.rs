@@ -6,9 +6,7 @@
 //!
 //! What every target does is tested in `sync_targets.rs`; here is what only aws does.
 
-mod support;
-
-use support::{RICH_POLICY, Test};
+use crate::support::{RICH_POLICY, Test};
 
 const REGION: &str = "eu-west-1";
 

@@ -4,9 +4,7 @@
 //! routing flag; keys that map to one name, an unknown value, and (under `exact`) an
 //! underscore are refused before any vendor call.
 
-mod support;
-
-use support::{Output, Test, one_by_one, policy_header};
+use crate::support::{Output, Test, one_by_one, policy_header};
 
 const ENV: &str = "DATABASE_URL=s3cr3t-db\nAPI-KEY=s3cr3t-api\nDEPLOY_KEY_PATH=keys/deploy\n";
 

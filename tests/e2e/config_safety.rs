@@ -6,8 +6,7 @@
 //! Decoding, validation and the atomic write are unit-tested in `src/config.rs`; this file
 //! checks them in a real run, where a push and a save are at stake.
 
-mod support;
-
+use crate::support::{Test, policy_header};
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
@@ -18,7 +17,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use support::{Test, policy_header};
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());

@@ -8,8 +8,6 @@
 //! Without qemu-aarch64-static (Debian's qemu-user-static) the aarch64 runs print `SKIP:` —
 //! unless `CI` is set, where they must run.
 
-mod readme;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -51,7 +49,7 @@ fn commit() -> String {
     }
     let out = Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
-        .current_dir(readme::root())
+        .current_dir(crate::readme::root())
         .output();
     match out {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().into(),
@@ -107,7 +105,7 @@ fn run_dist(root: &Path, env: &[(&str, &str)]) -> (bool, String) {
 fn dist() -> &'static Dist {
     static DIST: OnceLock<Result<Dist, String>> = OnceLock::new();
     let made = DIST.get_or_init(|| {
-        let (ok, stdout) = run_dist(&readme::root(), &[]);
+        let (ok, stdout) = run_dist(&crate::readme::root(), &[]);
         if !ok {
             return Err(format!("scripts/dist failed:\n{stdout}"));
         }
@@ -123,7 +121,7 @@ fn dist() -> &'static Dist {
             return Err(format!("scripts/dist did not make SHA256SUMS:\n{stdout}"));
         }
         Ok(Dist {
-            dir: readme::root().join("dist"),
+            dir: crate::readme::root().join("dist"),
         })
     });
     match made {
@@ -204,7 +202,7 @@ fn each_tarball_holds_one_folder_with_the_binary_man_page_completions_and_docs()
     let man = sh(
         "python3",
         &["scripts/man", "-"],
-        &readme::root(), // SOURCE_DATE_EPOCH unset here: compare all but the .TH date
+        &crate::readme::root(), // SOURCE_DATE_EPOCH unset here: compare all but the .TH date
     );
     let without_th = |t: &str| -> String {
         t.lines()
@@ -240,7 +238,7 @@ fn each_tarball_holds_one_folder_with_the_binary_man_page_completions_and_docs()
         for doc in ["README.md", "LICENSE", "CHANGELOG.md"] {
             assert_eq!(
                 std::fs::read(top.join(doc)).unwrap(),
-                std::fs::read(readme::root().join(doc)).unwrap(),
+                std::fs::read(crate::readme::root().join(doc)).unwrap(),
                 "{doc} in the {target} tarball differs from the repo's"
             );
         }
@@ -306,7 +304,7 @@ fn each_binary_is_static_stripped_of_its_arch_and_runs_under_env_i() {
         let help = run_unpacked(&top, target, qemu.as_deref(), &["--help"]);
         assert_eq!(
             help,
-            include_str!("../src/usage.txt").trim_end().to_string() + "\n"
+            include_str!("../../src/usage.txt").trim_end().to_string() + "\n"
         );
         let bash = run_unpacked(&top, target, qemu.as_deref(), &["completions", "bash"]);
         assert_eq!(
@@ -318,7 +316,7 @@ fn each_binary_is_static_stripped_of_its_arch_and_runs_under_env_i() {
 
 /// A copy of the sources as they are now (tracked and new files, not target/ or dist/).
 fn copy_sources(to: &Path) {
-    let root = readme::root();
+    let root = crate::readme::root();
     let listed = sh(
         "git",
         &[
@@ -368,7 +366,7 @@ fn a_fresh_build_elsewhere_makes_the_same_bytes() {
 
 /// The aarch64 fake vendor CLIs, cross-built like the release (rust-lld, .cargo/config.toml).
 fn aarch64_fake_vendor() -> PathBuf {
-    let root = readme::root();
+    let root = crate::readme::root();
     sh(
         "cargo",
         &[
@@ -429,7 +427,7 @@ fn the_demo_passes_with_aarch64_vsync_and_fakes_under_qemu() {
     );
     let out = Command::new("bash")
         .arg("fixtures/demo/run.sh")
-        .current_dir(readme::root())
+        .current_dir(crate::readme::root())
         .env("VSYNC_DEMO_VSYNC", &vsync)
         .env("VSYNC_DEMO_FAKE", &fake_wrapper)
         .env("NO_COLOR", "1")
@@ -447,7 +445,7 @@ fn the_demo_passes_with_aarch64_vsync_and_fakes_under_qemu() {
     );
     for needle in [
         "$ vsync sync dev gh --gh-repo=acme/demo",
-        "$ vsync sync dev-azure azure",
+        "$ vsync sync dev azure --azure-vault=acme-demo-kv --azure-names=dashes",
         "$ vsync sync dev vault",
         "vendor calls logged:",
         "secrets stored, no value in any argv.",
@@ -464,7 +462,7 @@ fn the_readme_install_steps_work_on_the_tarball() {
     if !enabled() {
         return;
     }
-    let Some(blocks) = readme::tagged_blocks_or_skip("install") else {
+    let Some(blocks) = crate::readme::tagged_blocks_or_skip("install") else {
         return;
     };
     let dist = dist();
@@ -486,7 +484,7 @@ fn the_readme_install_steps_work_on_the_tarball() {
             std::fs::copy(dist.dir.join(&file), downloads.path().join(&file)).unwrap();
         }
         let prefix = downloads.path().join("prefix");
-        let ran = readme::run_script(
+        let ran = crate::readme::run_script(
             &block.script,
             downloads.path(),
             &[("PREFIX", prefix.to_str().unwrap())],

@@ -18,8 +18,7 @@
 //!
 //! Not covered here: azure and vault (no emulator in the reachable registries).
 
-mod support;
-
+use crate::support::base64_decode;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -29,7 +28,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::base64_decode;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
@@ -232,7 +230,7 @@ impl Repo {
 
 /// Runs `cmd` to completion (stdin empty), killing it after RUN_TIMEOUT.
 fn run_bounded(cmd: Command) -> Output {
-    support::run_bounded(cmd, b"", RUN_TIMEOUT)
+    crate::support::run_bounded(cmd, b"", RUN_TIMEOUT)
 }
 
 fn show(out: &Output) -> String {

@@ -19,8 +19,7 @@
 //! Each test starts its own server on a free loopback port, with its own `HOME` (the dev
 //! server would otherwise write `~/.vault-token`), and kills it when the test ends.
 
-mod support;
-
+use crate::support::{KEY_FILE, MARKER, Test};
 use serde_json::{Map, Value, json};
 use std::fs;
 use std::net::TcpListener;
@@ -28,7 +27,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
-use support::{KEY_FILE, MARKER, Test};
 use tempfile::TempDir;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -106,7 +104,7 @@ fn bao_or_skip() -> Option<PathBuf> {
 /// Runs `cmd` with `stdin`, collecting its output; kills it and fails the test after
 /// [`CLI_TIMEOUT`].
 fn run_bounded(cmd: Command, stdin: &[u8]) -> Output {
-    support::run_bounded(cmd, stdin, CLI_TIMEOUT)
+    crate::support::run_bounded(cmd, stdin, CLI_TIMEOUT)
 }
 
 /// A loopback port nothing listens on, whose neighbour is free too (the dev server puts its
@@ -327,7 +325,7 @@ fn strings(pairs: &[(&str, &str)]) -> Value {
 }
 
 #[track_caller]
-fn no_marker_in_output(out: &support::Output) {
+fn no_marker_in_output(out: &crate::support::Output) {
     out.stdout_lacks(MARKER).stderr_lacks(MARKER);
 }
 

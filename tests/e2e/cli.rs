@@ -2,9 +2,7 @@
 //! stop a run before any vendor CLI is called (missing routing without a TTY, missing env
 //! file), all against the real binary with the fakes on PATH.
 
-mod support;
-
-use support::Test;
+use crate::support::Test;
 
 const TARGETS: [&str; 6] = ["gh", "gcp", "aws", "azure", "vault", "ssm"];
 
@@ -13,7 +11,7 @@ fn dev() -> Test {
 }
 
 #[track_caller]
-fn assert_usage_on_stderr(out: &support::Output) {
+fn assert_usage_on_stderr(out: &crate::support::Output) {
     out.failure(1).stdout_is("");
     for target in TARGETS {
         out.stderr_has(target);
@@ -192,7 +190,8 @@ fn the_policy_header_comes_first_on_stdout() {
     let out = t.run();
     out.success();
     assert!(
-        out.stdout.starts_with(&support::policy_header(&[], &[])),
+        out.stdout
+            .starts_with(&crate::support::policy_header(&[], &[])),
         "{}",
         out.stdout
     );

@@ -3,12 +3,10 @@
 //! `support` (routing, store layout, banner, how each writes). What only one target does is
 //! tested in its own file (`sync_gh.rs`, `sync_gcp.rs`, …).
 
-mod support;
-
-use serde_json::Value;
-use support::{
+use crate::support::{
     MARKER, RICH_POLICY, TARGETS, Target, Test, Writes, one_by_one, rich_secrets, rich_stdout,
 };
+use serde_json::Value;
 
 /// Three keys valid on every target.
 fn abc() -> Test {

@@ -5,9 +5,7 @@
 //!
 //! Interrupts are `interrupt.rs`'s; scrubbing of vendor output is `no_leaks.rs`'s.
 
-mod support;
-
-use support::{Call, GCP, GH, Output, TARGETS, Target, Test, VAULT, policy_header};
+use crate::support::{Call, GCP, GH, Output, TARGETS, Target, Test, VAULT, policy_header};
 
 /// Two keys valid on every target (no `_` for Azure, no `-` for GitHub).
 const TWO_KEYS: &str = "ALPHA=alpha-new-value-1\nBRAVO=bravo-new-value-2\n";
@@ -362,7 +360,7 @@ fn wrap_fake(t: &Test, bin: &str, body: &str) -> std::path::PathBuf {
     let dir = t.fake_dir().parent().unwrap().join("real");
     std::fs::create_dir_all(&dir).unwrap();
     let real = dir.join(bin);
-    std::os::unix::fs::symlink(support::fake_vendor_path(), &real).unwrap();
+    std::os::unix::fs::symlink(crate::support::fake_vendor_path(), &real).unwrap();
     replace_fake(
         t,
         bin,

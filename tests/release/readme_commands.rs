@@ -2,10 +2,8 @@
 //! repo root and exits 0, and so does `fixtures/demo/run.sh` itself, which must land every
 //! demo secret in all five fake backends without a value ever reaching a vendor's argv.
 //!
-//! The install commands (```` ```sh install ````) need the release tarball: `tests/dist.rs`
+//! The install commands (```` ```sh install ````) need the release tarball: `tests/release/dist.rs`
 //! runs them when `VSYNC_TEST_DIST=1`.
-
-mod readme;
 
 use std::time::Duration;
 
@@ -15,11 +13,11 @@ const LIMIT: Duration = Duration::from_secs(900);
 
 #[test]
 fn every_sh_demo_block_of_the_readme_exits_0_from_the_repo_root() {
-    let Some(blocks) = readme::tagged_blocks_or_skip("demo") else {
+    let Some(blocks) = crate::readme::tagged_blocks_or_skip("demo") else {
         return;
     };
     for block in blocks {
-        let ran = readme::run_script(&block.script, &readme::root(), &[], LIMIT);
+        let ran = crate::readme::run_script(&block.script, &crate::readme::root(), &[], LIMIT);
         assert!(
             ran.status.success(),
             "README.md line {}: the demo block failed:\n{}\n{}",
@@ -32,7 +30,12 @@ fn every_sh_demo_block_of_the_readme_exits_0_from_the_repo_root() {
 
 #[test]
 fn the_demo_script_lands_every_secret_in_all_five_fake_backends() {
-    let ran = readme::run_script("bash fixtures/demo/run.sh", &readme::root(), &[], LIMIT);
+    let ran = crate::readme::run_script(
+        "bash fixtures/demo/run.sh",
+        &crate::readme::root(),
+        &[],
+        LIMIT,
+    );
     assert!(ran.status.success(), "the demo failed:\n{}", ran.describe());
     let out = &ran.stdout;
     let landed = |service: &str, scope: &str, name: &str| {

@@ -8,7 +8,7 @@
 //! Verified with (2026-11, Debian bookworm): Google Cloud SDK 528.0.0, gh 2.23.0 (Debian),
 //! aws-cli 1.45.11 + moto 5.2.5.
 //!
-//! Needs what `tests/real_cli.rs` needs (`.ci/install-test-deps`, `VSYNC_TEST_PYTHON`). A test
+//! Needs what `tests/real/cli.rs` needs (`.ci/install-test-deps`, `VSYNC_TEST_PYTHON`). A test
 //! whose CLI or Python packages are missing prints `SKIP: …` and passes, unless `CI` is set.
 
 use serde_json::{Value, json};
@@ -25,7 +25,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 
 // ---------------------------------------------------------------------------------------------
-// Prerequisites (as in real_cli.rs): skip with a reason on a developer machine, fail on CI.
+// Prerequisites (as in cli.rs): skip with a reason on a developer machine, fail on CI.
 
 fn skip(reason: &str) {
     if std::env::var_os("CI").is_some() {

@@ -7,10 +7,8 @@
 //! that group is what a terminal's Ctrl-C does, and it must reach vsync only — the vendor
 //! CLIs run in their own groups, so vsync alone decides what happens to them.
 
-mod support;
-
+use crate::support::{Output, Running, Test, gh_scope, policy_header};
 use std::time::{Duration, Instant};
-use support::{Output, Running, Test, gh_scope, policy_header};
 
 const WAIT: Duration = Duration::from_secs(15);
 const INTERRUPTED: &str = "vsync: interrupted — letting calls in flight finish, starting no new ones (interrupt again to kill them)";

@@ -12,12 +12,10 @@
 //! its list calls answer at once (the writes keep `FAKE_DELAY_MS`), and then it runs
 //! `$AFTER_LIST` — "someone else" acting after vsync's list and before its writes.
 
-mod support;
-
+use crate::support::{Call, Test, escape, gh_scope};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use support::{Call, Test, escape, gh_scope};
 
 /// More keys than vsync's six default workers, so several rounds run.
 const N: usize = 20;
@@ -169,7 +167,11 @@ fn writes_of(calls: &[(Kind, Option<i32>)], key: &str) -> Vec<(Kind, Option<i32>
 fn instant_list_then_after_list(t: &Test, bin: &str) {
     let dir = t.fake_dir().parent().unwrap().join("bin");
     fs::create_dir_all(dir.join("real")).unwrap();
-    std::os::unix::fs::symlink(support::fake_vendor_path(), dir.join("real").join(bin)).unwrap();
+    std::os::unix::fs::symlink(
+        crate::support::fake_vendor_path(),
+        dir.join("real").join(bin),
+    )
+    .unwrap();
     fs::remove_file(dir.join(bin)).unwrap();
     fs::write(
         dir.join(bin),

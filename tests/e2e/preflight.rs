@@ -6,9 +6,7 @@
 //! The rules themselves are unit-tested in `src/preflight.rs`; this file checks what a user
 //! sees and that the check really comes before the first call.
 
-mod support;
-
-use support::{Output, Test, gh_scope, policy_header};
+use crate::support::{Output, Test, gh_scope, policy_header};
 
 /// A non-UTF-8 file, pushed through `BIN_PATH=bin.dat` with `--inline-file-suffix=_PATH`.
 const BINARY: &[u8] = &[0xff, 0xfe, 0x00, b'k', b'e', b'y', 0x80];

@@ -2,9 +2,7 @@
 //! made safe to show, hints that paste, name limits checked before the first push, and vendor
 //! text scrubbed of values in the encodings vendors echo them in.
 
-mod support;
-
-use support::Test;
+use crate::support::Test;
 
 /// Many keys, many workers, half of them failing: stdout lines (`Setting secret:`, `✓`) and
 /// stderr warnings race into one pipe. Each line must be one of vsync's own, whole.

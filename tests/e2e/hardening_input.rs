@@ -3,8 +3,7 @@
 //! not regular files or are far too long, a missing `HOME`, a config directory the user made
 //! read-only, and a `files.vaultFolder` that leaves the repository.
 
-mod support;
-
+use crate::support::{Test, gh_scope};
 use flate2::read::MultiGzDecoder;
 use serde_json::Value;
 use std::ffi::CStr;
@@ -13,7 +12,6 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::{Test, gh_scope};
 
 fn gh_sync() -> [&'static str; 4] {
     ["sync", "dev", "gh", "--gh-repo=acme/api"]

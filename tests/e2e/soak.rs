@@ -3,10 +3,8 @@
 //! report must account for every key exactly once, and must be the truth: the set reported
 //! synced is exactly the set the fake backend holds, each with its value, pushed once.
 
-mod support;
-
+use crate::support::Test;
 use std::collections::{BTreeMap, BTreeSet};
-use support::Test;
 
 const KEYS: usize = 5000;
 

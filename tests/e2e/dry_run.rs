@@ -6,9 +6,7 @@
 //! Each case runs twice in the same sandbox: once with the fakes on PATH (so a vendor call
 //! would be logged), once with every vendor CLI removed from PATH; both must print the same.
 
-mod support;
-
-use support::{Output, Test, VENDORS};
+use crate::support::{Output, Test, VENDORS};
 
 /// A literal, a file reference and an excluded key, in gh/gcp/aws/vault naming.
 const ENV: &str =

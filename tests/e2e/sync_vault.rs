@@ -4,10 +4,8 @@
 //!
 //! What every target does is tested in `sync_targets.rs`; here is what only vault does.
 
-mod support;
-
+use crate::support::{RICH_POLICY, Test};
 use serde_json::{Map, Value};
-use support::{RICH_POLICY, Test};
 
 const ADDR: &str = "http://127.0.0.1:8200";
 

@@ -3,9 +3,7 @@
 //!
 //! What every target does is tested in `sync_targets.rs`; here is what only gh does.
 
-mod support;
-
-use support::{RICH_POLICY, Test, gh_scope};
+use crate::support::{RICH_POLICY, Test, gh_scope};
 
 #[test]
 fn each_key_is_one_gh_secret_set_call_naming_env_and_repo() {

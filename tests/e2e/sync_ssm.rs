@@ -4,9 +4,7 @@
 //!
 //! What every target does is tested in `sync_targets.rs`; here is what only ssm does.
 
-mod support;
-
-use support::{RICH_POLICY, Test};
+use crate::support::{RICH_POLICY, Test};
 
 fn abc() -> Test {
     Test::new().env_file("dev", "A=s3cr3t-a\nB=s3cr3t-b\nC=s3cr3t-c\n")

@@ -4,9 +4,7 @@
 //! that echoes its stdin must show up as `***`. Also: a 200 KiB value reaches vault whole
 //! (the original put values in argv and died with `E2BIG`).
 
-mod support;
-
-use support::{Output, Test};
+use crate::support::{Output, Test};
 
 struct Target {
     name: &'static str,

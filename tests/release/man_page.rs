@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const USAGE: &str = include_str!("../src/usage.txt");
+const USAGE: &str = include_str!("../../src/usage.txt");
 /// A fixed date, so two runs of the generator must give the same bytes.
 const EPOCH: &str = "1767225600"; // 2026-01-01
 

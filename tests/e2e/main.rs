@@ -1,0 +1,28 @@
+//! End-to-end tests: the real `vsync` binary against the fake vendor CLIs
+//! (`fixtures/fake_vendor.rs`), one module per feature, sharing `tests/support`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod azure_names;
+mod cli;
+mod config_safety;
+mod dry_run;
+mod failure_model;
+mod fake_vendor;
+mod hardening_argv;
+mod hardening_input;
+mod hardening_output;
+mod hardening_process;
+mod interrupt;
+mod no_leaks;
+mod preflight;
+mod soak;
+mod sync_aws;
+mod sync_azure;
+mod sync_gcp;
+mod sync_gh;
+mod sync_ssm;
+mod sync_targets;
+mod sync_vault;
+mod vendor_calls;
