@@ -107,6 +107,8 @@ mod tests {
     fn the_gcp_plan_shows_the_list_call_and_both_writes() {
         let r = Gcp {
             project: "p".into(),
+            repo: "r".into(),
+            env: "dev".into(),
         };
         let text = render(&r, &tasks()).join("\n");
         assert!(text.contains("once, to learn which secrets exist: gcloud secrets list --project=p '--format=value(name)'"), "{text}");
@@ -118,7 +120,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "if it does not: gcloud secrets create --replication-policy=automatic --data-file=- --project=p -- API"
+                "if it does not: gcloud secrets create --replication-policy=automatic --data-file=- --labels=managed-by=vsync,vsync-repo=r,vsync-env=dev --project=p -- API"
             ),
             "{text}"
         );

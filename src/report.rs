@@ -10,8 +10,26 @@ use std::time::Duration;
 /// closed stdout (`vsync … | head`) is not an error: the sync goes on and its exit status
 /// still tells the truth.
 pub fn out(line: &str) {
+    if HUMAN_OFF.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
+/// Set by `--json`: the human lines of `out` are dropped, the run's one JSON document goes
+/// through `out_always`.
+static HUMAN_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn human_lines_off() {
+    HUMAN_OFF.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A line on stdout even under `--json`.
+pub fn out_always(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
     let _ = stdout.flush();
 }
 
@@ -26,6 +44,8 @@ pub fn err(line: &str) {
 /// they would be a second copy of every value held for nothing.
 pub struct Scrubber<'a> {
     tasks: &'a [SecretTask],
+    /// Values read back from the target: secrets too.
+    read_back: Vec<Vec<u8>>,
     /// Longest first, so a value containing another is replaced whole.
     needles: OnceLock<Vec<String>>,
 }
@@ -34,15 +54,25 @@ impl<'a> Scrubber<'a> {
     pub fn new(tasks: &'a [SecretTask]) -> Scrubber<'a> {
         Scrubber {
             tasks,
+            read_back: Vec::new(),
             needles: OnceLock::new(),
+        }
+    }
+
+    /// Also hides `values` read back from the target.
+    pub fn with_read_back(tasks: &'a [SecretTask], values: Vec<Vec<u8>>) -> Scrubber<'a> {
+        Scrubber {
+            read_back: values,
+            ..Scrubber::new(tasks)
         }
     }
 
     fn needles(&self) -> &[String] {
         self.needles.get_or_init(|| {
             let mut needles = Vec::new();
-            for task in self.tasks {
-                let value = String::from_utf8_lossy(&task.value);
+            let values = self.tasks.iter().map(|t| &t.value).chain(&self.read_back);
+            for value in values {
+                let value = String::from_utf8_lossy(value);
                 if value.trim().is_empty() {
                     continue;
                 }
@@ -213,6 +243,13 @@ mod tests {
         assert_eq!(s.scrub("got 'line-one\\nline-two'"), "got '***'");
         assert_eq!(s.scrub("partial line-two only"), "partial *** only");
         assert_eq!(s.scrub("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn values_read_back_from_the_target_are_hidden_too() {
+        let tasks = [task("new-value")];
+        let s = Scrubber::with_read_back(&tasks, vec![b"old-value-9".to_vec()]);
+        assert_eq!(s.scrub("was old-value-9 now new-value"), "was *** now ***");
     }
 
     #[test]
