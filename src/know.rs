@@ -48,15 +48,9 @@ fn extras(
     scrubber: &Scrubber<'_>,
 ) -> Result<(Vec<String>, Vec<String>), String> {
     let names = state::extra_names(target, &defined(args, parsed), known, opts, scrubber)?;
-    let key_of = |n: &str| -> String {
-        match target.scope() {
-            Scope::Listed(d) => d.key_of(n).to_string(),
-            _ => n.to_string(),
-        }
-    };
     Ok(names
         .into_iter()
-        .partition(|n| !prune::kept(&args.keep, n, &key_of(n))))
+        .partition(|n| !prune::kept(&args.keep, n, &key_of(target, n))))
 }
 
 fn key_of(target: &dyn Target, name: &str) -> String {
@@ -138,12 +132,16 @@ fn current(
         let known = state::read(target, reads, tasks, opts, scrubber);
         return Ok((known.current.clone(), Some(known)));
     }
-    let keys: Vec<&str> = tasks.iter().map(|t| t.key.as_str()).collect();
+    let names: Vec<String> = tasks
+        .iter()
+        .map(|t| target.secret_name(&t.key).into_owned())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     match target.scope() {
         Scope::Listed(d) => {
             let listed = state::list_scope(d, opts, scrubber)?;
-            let listed: Vec<&str> = listed.iter().map(|n| d.key_of(n)).collect();
-            Ok((state::from_listing(target.kind(), &keys, &listed), None))
+            let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
+            Ok((state::from_listing(target.kind(), &names, &listed), None))
         }
         _ => Ok((vec![Current::Unknown; tasks.len()], None)),
     }

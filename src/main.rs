@@ -2,8 +2,8 @@
 //! through each vendor's own CLI, each value on the CLI's stdin.
 //!
 //! Exit statuses (decided here and in `sync::run`, and by the interrupt handler for a signal
-//! before the first push): 0 all synced, 1 usage/input/config error or any key failed, 130
-//! interrupted.
+//! before the first push): 0 all synced, 1 usage/input/config error or any key failed, 2
+//! `--diff` found a difference, 130 interrupted.
 
 mod cli;
 mod config;

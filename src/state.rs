@@ -199,9 +199,11 @@ pub fn read(
     }
 }
 
-/// Names in vsync's scope for this env that the env file does not define, sorted; `kept`
-/// says which of them `--keep` protects. `defined` holds every key the file defines,
-/// excluded ones included (an excluded key is still the file's).
+/// Names in vsync's scope for this env that the env file does not define, sorted.
+/// `defined` holds every key the file defines, excluded ones included (an excluded key is
+/// still the file's). Names are compared as the target spells and compares them
+/// (`secret_name`, `name_identity`), so a prefix or a name mapping cannot make a defined key
+/// look undefined.
 pub fn extra_names(
     target: &dyn Target,
     defined: &[&str],
@@ -210,22 +212,17 @@ pub fn extra_names(
     scrubber: &Scrubber<'_>,
 ) -> Result<Vec<String>, String> {
     let kind = target.kind();
+    let defined: Vec<String> = defined
+        .iter()
+        .map(|k| target.secret_name(k).into_owned())
+        .collect();
+    let defined: Vec<&str> = defined.iter().map(String::as_str).collect();
     let mut names: Vec<String> = match target.scope() {
         Scope::Unknown(why) => return Err(why),
-        Scope::Document => known
-            .into_iter()
-            .flat_map(|k| &k.unasked)
-            .filter(|n| !is_defined(kind, n, defined))
-            .cloned()
-            .collect(),
-        Scope::Listed(deletes) => {
-            let listed = list_scope(deletes, opts, scrubber)?;
-            listed
-                .into_iter()
-                .filter(|n| !is_defined(kind, deletes.key_of(n), defined))
-                .collect()
-        }
+        Scope::Document => known.into_iter().flat_map(|k| k.unasked.clone()).collect(),
+        Scope::Listed(deletes) => list_scope(deletes, opts, scrubber)?,
     };
+    names.retain(|n| !is_defined(kind, n, &defined));
     names.sort();
     names.dedup();
     Ok(names)
@@ -262,18 +259,19 @@ pub fn list_scope(
         .unwrap_or_else(|| Err("interrupted before the list".into()))
 }
 
-/// Whether the file defines `key`, as the target compares names.
-pub fn is_defined(kind: &Kind, key: &str, defined: &[&str]) -> bool {
-    let id = kind.name_identity(key);
+/// Whether `name` is among `defined`, as the target compares names.
+pub fn is_defined(kind: &Kind, name: &str, defined: &[&str]) -> bool {
+    let id = kind.name_identity(name);
     defined.iter().any(|d| kind.name_identity(d) == id)
 }
 
-/// For a target that cannot read values (gh): a key the listing does not show is new; the
+/// For a target that cannot read values (gh): a name the listing does not show is new; the
 /// others are unknown.
-pub fn from_listing(kind: &Kind, keys: &[&str], listed: &[&str]) -> Vec<Current> {
-    keys.iter()
-        .map(|k| {
-            if is_defined(kind, k, listed) {
+pub fn from_listing(kind: &Kind, names: &[&str], listed: &[&str]) -> Vec<Current> {
+    names
+        .iter()
+        .map(|n| {
+            if is_defined(kind, n, listed) {
                 Current::Unknown
             } else {
                 Current::New
@@ -312,6 +310,33 @@ mod tests {
         .map(|c| c.marker())
         .collect();
         assert_eq!(markers, "+~=?");
+    }
+
+    #[test]
+    fn the_vault_documents_extra_keys_are_those_the_file_does_not_define() {
+        let vault = crate::targets::vault::Vault {
+            addr: "http://v:1".into(),
+            mount: "m".into(),
+            path: "p".into(),
+        };
+        let known = Known {
+            current: Vec::new(),
+            denied: None,
+            failed: None,
+            old_values: Vec::new(),
+            unasked: vec!["OLD".into(), "SKIPPED".into()],
+        };
+        let opts = RunOpts {
+            workers: 1,
+            timeout: std::time::Duration::from_secs(1),
+            deadline: std::time::Instant::now(),
+            retry_base: std::time::Duration::ZERO,
+            started: std::time::Instant::now(),
+        };
+        let tasks = [];
+        let scrubber = Scrubber::new(&tasks);
+        let extra = extra_names(&vault, &["A", "SKIPPED"], Some(&known), &opts, &scrubber);
+        assert_eq!(extra.unwrap(), ["OLD"]);
     }
 
     #[test]
