@@ -14,7 +14,8 @@ pub const USAGE: &str = include_str!("usage.txt");
 pub enum Command {
     Help,
     Version,
-    Sync(SyncArgs),
+    /// Boxed: the arguments are much larger than the other variants.
+    Sync(Box<SyncArgs>),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -164,7 +165,7 @@ where
             bail!("--{} needs a value", field.flag);
         }
     }
-    Ok(Command::Sync(SyncArgs {
+    Ok(Command::Sync(Box::new(SyncArgs {
         env,
         target,
         policy,
@@ -179,7 +180,7 @@ where
         json,
         workers,
         timeout: Duration::from_secs(timeout),
-    }))
+    })))
 }
 
 fn string(value: std::ffi::OsString, what: &str) -> anyhow::Result<String> {
@@ -205,7 +206,7 @@ mod tests {
 
     fn sync(args: &[&str]) -> SyncArgs {
         match parse(args.iter().copied()).unwrap() {
-            Command::Sync(s) => s,
+            Command::Sync(s) => *s,
             other => panic!("expected sync, got {other:?}"),
         }
     }

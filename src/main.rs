@@ -66,7 +66,7 @@ fn run() -> anyhow::Result<ExitCode> {
     match cli::parse(std::env::args_os().skip(1))? {
         cli::Command::Help => report::out(cli::USAGE.trim_end()),
         cli::Command::Version => report::out(concat!("vsync ", env!("CARGO_PKG_VERSION"))),
-        cli::Command::Sync(args) => return sync::run(args),
+        cli::Command::Sync(args) => return sync::run(*args),
     }
     Ok(ExitCode::SUCCESS)
 }
