@@ -240,7 +240,7 @@ pub fn diff(
 
 /// A key's outcome in a sync that knows what was there.
 #[derive(Clone)]
-enum Outcome {
+enum KeyOutcome {
     Unchanged,
     Written(Written),
 }
@@ -299,8 +299,20 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
             report::out(&format!("= {} (unchanged)", task.key));
         }
     }
+    // What the read learnt about existence spares the write phase its list call.
+    let exists: Vec<Option<bool>> = current
+        .iter()
+        .zip(&write)
+        .filter(|(_, w)| **w)
+        .map(|(c, _)| match c {
+            Some(Current::New) => Some(false),
+            Some(Current::Differs | Current::Same) => Some(true),
+            Some(Current::Unknown) | None => None,
+        })
+        .collect();
+    let exists = known.as_ref().map(|_| exists.as_slice());
     let written: Vec<Written> = if write.iter().all(|w| *w) {
-        pool::run(target, tasks, opts, &scrubber)
+        pool::run_knowing(target, tasks, exists, opts, &scrubber)
     } else if write.iter().any(|w| *w) {
         let subset: Vec<SecretTask> = tasks
             .iter()
@@ -308,20 +320,20 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
             .filter(|(_, w)| **w)
             .map(|(t, _)| t.clone())
             .collect();
-        pool::run(target, &subset, opts, &scrubber)
+        pool::run_knowing(target, &subset, exists, opts, &scrubber)
     } else {
         Vec::new()
     };
     let mut written = written.into_iter();
-    let outcomes: Vec<Outcome> = write
+    let outcomes: Vec<KeyOutcome> = write
         .iter()
         .map(|w| match w {
-            true => Outcome::Written(written.next().unwrap_or(Written {
+            true => KeyOutcome::Written(written.next().unwrap_or(Written {
                 status: Status::NotAttempted,
                 attempts: 0,
                 error: None,
             })),
-            false => Outcome::Unchanged,
+            false => KeyOutcome::Unchanged,
         })
         .collect();
 
@@ -330,15 +342,15 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
         .zip(&outcomes)
         .map(|(t, o)| {
             let status = match o {
-                Outcome::Unchanged => Status::Synced,
-                Outcome::Written(w) => w.status,
+                KeyOutcome::Unchanged => Status::Synced,
+                KeyOutcome::Written(w) => w.status,
             };
             (t.key.as_str(), status)
         })
         .collect();
     let n_unchanged = outcomes
         .iter()
-        .filter(|o| matches!(o, Outcome::Unchanged))
+        .filter(|o| matches!(o, KeyOutcome::Unchanged))
         .count();
     let all_ok = results.iter().all(|(_, s)| *s == Status::Synced);
     let mut line = report::summary_line(kind.name, &results, opts.started.elapsed());
@@ -357,14 +369,14 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
         .map(|((t, o), c)| {
             let name = target.secret_name(&t.key).into_owned();
             match o {
-                Outcome::Unchanged => Entry {
+                KeyOutcome::Unchanged => Entry {
                     key: t.key.clone(),
                     name,
                     status: "unchanged",
                     attempts: 0,
                     error: None,
                 },
-                Outcome::Written(w) => Entry {
+                KeyOutcome::Written(w) => Entry {
                     key: t.key.clone(),
                     name,
                     status: match (w.status, c) {

@@ -45,8 +45,20 @@ pub fn run(
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Vec<Written> {
+    run_knowing(target, tasks, None, opts, scrubber)
+}
+
+/// Like `run`, when a read already said whether each secret exists (`exists`, in task
+/// order; `None` where it could not tell): no list call is made.
+pub fn run_knowing(
+    target: &dyn Target,
+    tasks: &[SecretTask],
+    exists: Option<&[Option<bool>]>,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Vec<Written> {
     match target.writes() {
-        Writes::PerKey(per_key) => run_per_key(target, per_key, tasks, opts, scrubber),
+        Writes::PerKey(per_key) => run_per_key(target, per_key, tasks, exists, opts, scrubber),
         Writes::Bulk(bulk) => run_bulk(bulk, tasks, opts, scrubber),
     }
 }
@@ -56,6 +68,7 @@ fn run_per_key(
     target: &dyn Target,
     per_key: &dyn PerKey,
     tasks: &[SecretTask],
+    known: Option<&[Option<bool>]>,
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Vec<Written> {
@@ -83,7 +96,7 @@ fn run_per_key(
         tasks.len()
     ];
 
-    let mut list = per_key.list_cmd();
+    let mut list = per_key.list_cmd().filter(|_| known.is_none());
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..opts.workers.max(1))
             .map(|_| {
@@ -110,10 +123,13 @@ fn run_per_key(
                         }
                         let task = &tasks[i];
                         report::out(&format!("Setting secret: {}", task.key));
-                        let exists = existing.get().map(|names| {
-                            let name = target.secret_name(&task.key);
-                            names.binary_search(&name.as_ref()).is_ok()
-                        });
+                        let exists = match known {
+                            Some(known) => known.get(i).copied().flatten(),
+                            None => existing.get().map(|names| {
+                                let name = target.secret_name(&task.key);
+                                names.binary_search(&name.as_ref()).is_ok()
+                            }),
+                        };
                         let mut attempts = 0;
                         let (status, error) =
                             match push_key(per_key, task, exists, opts, &mut attempts) {

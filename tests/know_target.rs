@@ -287,11 +287,24 @@ fn skip_unchanged_writes_nothing_again_and_reads_with_the_fewest_calls() {
 fn skip_unchanged_writes_only_new_and_changed_values() {
     for t in ALL {
         let mut test = seeded(t, SEED);
+        let before = test.calls().len();
         let out = rerun(&mut test, t, NOW, &["--skip-unchanged"]);
         out.success();
         if t.target == "gh" {
             continue;
         }
+        // The read said what exists: no list call, and each write right the first time.
+        let calls = calls_since(&test, before);
+        assert!(
+            calls
+                .iter()
+                .all(|c| !c.argv.iter().any(|a| a == "list" || a == "list-secrets")),
+            "{t:?}"
+        );
+        let writes: Vec<_> = calls.iter().filter(|c| is_write(c)).collect();
+        let expected = if t.target == "vault" { 1 } else { 2 };
+        assert_eq!(writes.len(), expected, "{t:?}");
+        assert!(writes.iter().all(|c| c.exit == Some(0)), "{t:?}");
         if t.target == "vault" {
             // One document: any change writes all of it.
             out.stdout_lacks("(unchanged)");
