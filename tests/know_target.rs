@@ -575,3 +575,69 @@ fn a_write_only_identity_falls_back_to_writing_and_diff_names_the_permission() {
         assert_eq!(out.stdout, "", "{t:?}");
     }
 }
+
+#[test]
+fn excluded_keys_are_still_the_files_and_are_never_pruned() {
+    for t in [GH, AWS, SSM, GCP, AZURE] {
+        let mut test = seeded(t, &[("ALPHA", "1"), ("SKIPPED", "2"), ("OLD", "3")]);
+        let out = rerun(
+            &mut test,
+            t,
+            &[("ALPHA", "1"), ("SKIPPED", "2")],
+            &["--exclude-property=SKIPPED", "--prune", "--json"],
+        );
+        out.success();
+        let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+        let statuses: Vec<(String, String)> = doc["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["key"].as_str().unwrap().to_string(),
+                    e["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        // Without --skip-unchanged nothing was read: created or updated is unknown.
+        let written = "written";
+        assert_eq!(
+            statuses,
+            [
+                ("ALPHA".to_string(), written.to_string()),
+                ("SKIPPED".into(), "excluded".into()),
+                ("OLD".into(), "deleted".into()),
+            ],
+            "{t:?}"
+        );
+        assert!(t.has(&test, "SKIPPED") && !t.has(&test, "OLD"), "{t:?}");
+    }
+}
+
+#[test]
+fn ssm_names_that_are_not_a_path_are_read_ten_a_call() {
+    let t = T {
+        routing: &["--ssm-region=eu-west-1"],
+        prefix: "",
+        ..SSM
+    };
+    let keys: Vec<String> = (0..11).map(|i| format!("K{i:02}")).collect();
+    let pairs: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
+    let mut test = seeded(t, &pairs);
+    let before = test.calls().len();
+    rerun(&mut test, t, &pairs, &["--skip-unchanged"]).success();
+    let calls = calls_since(&test, before);
+    assert_eq!(calls.len(), 2);
+    assert!(calls.iter().all(|c| c.argv[1] == "get-parameters"));
+    test.run_again(t.args(&["--diff"]))
+        .success()
+        .stderr_has("no `-` lines: ssm: --prune needs an --ssm-prefix");
+}
+
+#[test]
+fn diff_leaves_out_names_kept_by_keep() {
+    let mut test = seeded(AWS, SEED);
+    rerun(&mut test, AWS, NOW, &["--diff", "--keep=OL?"])
+        .failure(2)
+        .stdout_is("= ALPHA\n~ BETA\n+ GAMMA\n");
+}
