@@ -641,3 +641,133 @@ fn diff_leaves_out_names_kept_by_keep() {
         .failure(2)
         .stdout_is("= ALPHA\n~ BETA\n+ GAMMA\n");
 }
+
+// ----- the real aws-cli against moto -------------------------------------------------------
+
+/// The real `aws` program (a pyenv shim resolved to what it runs), or why not.
+fn real_aws() -> Result<std::path::PathBuf, String> {
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v aws"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
+    if path.is_empty() {
+        return Err("aws not on PATH".into());
+    }
+    if !path.contains("/shims/") {
+        return Ok(path.into());
+    }
+    let which = std::process::Command::new("pyenv")
+        .args(["which", "aws"])
+        .output()
+        .map_err(|e| format!("resolving the pyenv shim {path}: {e}"))?;
+    Ok(String::from_utf8_lossy(&which.stdout).trim().into())
+}
+
+/// moto's server on a free port, killed on drop.
+struct Moto {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Moto {
+    fn start() -> Result<Moto, String> {
+        use std::io::BufRead;
+        let python = std::env::var_os("VSYNC_TEST_PYTHON").ok_or("VSYNC_TEST_PYTHON is unset")?;
+        let mut child = std::process::Command::new(python)
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let port = line
+                    .split("Running on http://127.0.0.1:")
+                    .nth(1)
+                    .and_then(|p| p.trim().parse::<u16>().ok());
+                if let Some(port) = port {
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(port) => Ok(Moto { child, port }),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err("moto reported no port (is moto[server] installed?)".into())
+            }
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Skips with a reason on a developer machine; fails under CI.
+fn skip(reason: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("CI is set, so this real-CLI test must run, but: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+}
+
+/// Real aws-cli 1.x against moto, for aws and ssm: `batch-get-secret-value`,
+/// `get-parameters-by-path`, `delete-secret` and `delete-parameters` as vsync runs them, and
+/// the output shapes the fakes copy.
+#[test]
+fn real_aws_cli_and_moto_diff_skip_and_prune_as_the_fakes_do() {
+    let (aws, moto) = match (real_aws(), Moto::start()) {
+        (Ok(aws), Ok(moto)) => (aws, moto),
+        (Err(e), _) | (_, Err(e)) => return skip(&e),
+    };
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    for t in [AWS, SSM] {
+        let t = T {
+            routing: if t.target == "aws" {
+                &["--aws-region=us-east-1", "--aws-secret-prefix=app/dev/"]
+            } else {
+                &["--ssm-region=us-east-1", "--ssm-prefix=/app/dev/"]
+            },
+            ..t
+        };
+        let mut test = Test::new()
+            .without_fake("aws")
+            .env_file("dev", &env_text(SEED))
+            .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint)
+            .env("AWS_ENDPOINT_URL_SSM", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/aws-credentials",
+            )
+            .args(t.args(&[]));
+        let bin = test.root().parent().unwrap().join("bin/aws");
+        std::os::unix::fs::symlink(&aws, &bin).unwrap();
+        test.run().success();
+        rerun(&mut test, t, NOW, &["--diff"])
+            .failure(2)
+            .stdout_is(&format!("= ALPHA\n~ BETA\n+ GAMMA\n- {}\n", t.name("OLD")));
+        rerun(&mut test, t, NOW, &["--skip-unchanged", "--prune"])
+            .success()
+            .stdout_has("= ALPHA (unchanged)\n")
+            .stdout_lacks("Setting secret: ALPHA")
+            .stdout_has(&format!("✓ deleted {}\n", t.name("OLD")));
+        rerun(&mut test, t, NOW, &["--diff"])
+            .success()
+            .stdout_is("= ALPHA\n= BETA\n= GAMMA\n");
+    }
+}
