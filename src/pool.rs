@@ -1,7 +1,8 @@
 //! The push engine: a crossbeam job queue drained by worker threads for targets that write
 //! per key, or one bulk write for those that write everything at once. Retries, switches
 //! between create and update, the per-call timeout and the run deadline are decided here;
-//! spawning is `exec`'s.
+//! spawning is `exec`'s. `run_calls` drains independent calls (reads, lists, deletes) the
+//! same way, under the same bounds.
 
 use crate::exec::{self, Exit, Outcome};
 use crate::report::{self, Scrubber, Status};

@@ -2,7 +2,8 @@
 //!
 //! A target is one module that owns everything about itself: its name and vendor CLI, its
 //! routing settings, its name and value rules, the commands it runs and how it reads their
-//! errors, and whether it writes per key or in bulk. The command line, the config file,
+//! errors, whether it writes per key or in bulk, how it reads values back (`Reads`) and what
+//! it may call its own and delete (`Scope`, `Deletes`). The command line, the config file,
 //! pre-flight, the dry-run plan and the push engine ask these descriptors and name no
 //! target. A new target is one new module plus one line in [`REGISTRY`].
 //!
