@@ -771,3 +771,23 @@ fn real_aws_cli_and_moto_diff_skip_and_prune_as_the_fakes_do() {
             .stdout_is("= ALPHA\n= BETA\n= GAMMA\n");
     }
 }
+
+#[test]
+fn values_read_back_are_scrubbed_from_vendor_errors_too() {
+    let mut test = seeded(AWS, &[("ALPHA", "old-s3cr3t-value")]);
+    std::fs::write(
+        test.root().join("infra/vault/dev/.env.dev"),
+        "ALPHA=new-s3cr3t-value\n",
+    )
+    .unwrap();
+    let mut test = test
+        .env("FAKE_FAIL_KEYS", "app/dev/ALPHA")
+        .env("FAKE_ECHO_STORED_ON_FAIL", "1")
+        .env("FAKE_ECHO_STDIN_ON_FAIL", "1");
+    let out = test.run_again(AWS.args(&["--skip-unchanged", "--json"]));
+    out.failure(1)
+        .stderr_has("current value: ***")
+        .stderr_lacks("old-s3cr3t")
+        .stderr_lacks("new-s3cr3t");
+    assert!(!out.stdout.contains("s3cr3t"), "{}", out.stdout);
+}
