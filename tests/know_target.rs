@@ -774,7 +774,7 @@ fn real_aws_cli_and_moto_diff_skip_and_prune_as_the_fakes_do() {
 
 #[test]
 fn values_read_back_are_scrubbed_from_vendor_errors_too() {
-    let mut test = seeded(AWS, &[("ALPHA", "old-s3cr3t-value")]);
+    let test = seeded(AWS, &[("ALPHA", "old-s3cr3t-value")]);
     std::fs::write(
         test.root().join("infra/vault/dev/.env.dev"),
         "ALPHA=new-s3cr3t-value\n",
