@@ -60,6 +60,9 @@
 //!   kernel carries the parent's high-water mark into `ru_maxrss` (the bench's own RSS would
 //!   show up as vsync's); `VmHWM` belongs to vsync's address space alone.
 //! * calls per secret: lines added to the fakes' `calls.jsonl` by the run, divided by N.
+//! * `--skip-unchanged` (`BENCH_SKIP` = the N, default 1000; `0` skips it): per target, a
+//!   plain first sync, then a re-sync with `--skip-unchanged` when nothing changed, and one
+//!   when 10 values changed: wall time, vendor calls and vendor writes of each.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -126,6 +129,17 @@ fn main() {
         }
         let _ = fs::remove_dir_all(&scenario.dir);
     }
+    let mut skips = Vec::new();
+    if settings.skip_n > 0 {
+        let scenario = Scenario::new(&tools, settings.skip_n);
+        let latency = settings.grid.first().map_or(100, |&(_, ms)| ms);
+        for &target in &settings.targets {
+            let row = measure_skip(&tools, &settings, &scenario, target, latency);
+            progress(started, &format!("skip-unchanged row: {}", row.markdown()));
+            skips.push(row);
+        }
+        let _ = fs::remove_dir_all(&scenario.dir);
+    }
     progress(started, "single-key timings");
     let single = single_key(&tools, &settings);
     let load = format!("{load_before} at the start, {} at the end", loadavg());
@@ -133,6 +147,7 @@ fn main() {
         "{}",
         report(&settings, &tools, &rows, &single, &load, started.elapsed())
     );
+    print!("{}", skip_report(&skips, settings.skip_n));
 }
 
 // ----- settings and tools -------------------------------------------------------------------
@@ -147,6 +162,8 @@ struct Settings {
     single_runs: usize,
     targets: Vec<Target>,
     baselines: bool,
+    /// N of the `--skip-unchanged` rows; 0: none.
+    skip_n: u64,
 }
 
 impl Settings {
@@ -196,6 +213,7 @@ impl Settings {
             single_runs: number("BENCH_SINGLE_RUNS", 200).max(1) as usize,
             targets,
             baselines: var("BENCH_BASELINES").is_none_or(|v| v != "0"),
+            skip_n: number("BENCH_SKIP", 1000),
         }
     }
 }
@@ -618,6 +636,7 @@ fn run_vsync(
     target: Target,
     world: &World,
     latency: u64,
+    extra: &[&str],
 ) -> VsyncRun {
     let usage = world.dir.join("rusage.txt");
     let _ = fs::remove_file(&usage);
@@ -643,6 +662,7 @@ fn run_vsync(
     if settings.workers_flag {
         cmd.arg(format!("--workers={}", settings.workers));
     }
+    cmd.args(extra);
     let before = world.calls();
     let start = Instant::now();
     let status = cmd.status().expect("running vsync");
@@ -761,8 +781,8 @@ fn measure(
     let zero = if n <= 1000 { 3 } else { 1 };
     let pair = |latency: u64| {
         let world = World::new(scenario);
-        let first = run_vsync(tools, settings, scenario, target, &world, latency);
-        let resync = run_vsync(tools, settings, scenario, target, &world, latency);
+        let first = run_vsync(tools, settings, scenario, target, &world, latency, &[]);
+        let resync = run_vsync(tools, settings, scenario, target, &world, latency, &[]);
         [first, resync]
     };
     let runs: Vec<[VsyncRun; 2]> = (0..timed).map(|_| pair(latency)).collect();
@@ -907,7 +927,7 @@ fn single_key(tools: &Tools, settings: &Settings) -> Vec<(&'static str, Stats)> 
     let scenario = Scenario::new(tools, 1);
     let world = World::new(&scenario);
     // The first run saves the routing; the timed ones find it, as every later run does.
-    run_vsync(tools, settings, &scenario, Target::Vault, &world, 0);
+    run_vsync(tools, settings, &scenario, Target::Vault, &world, 0, &[]);
     let time = |make: &dyn Fn() -> Command| -> Stats {
         let samples = (0..settings.single_runs)
             .map(|_| {
@@ -966,6 +986,128 @@ fn single_key(tools: &Tools, settings: &Settings) -> Vec<(&'static str, Stats)> 
         ("`vsync --version`", version),
         ("`/bin/true`", truth),
     ]
+}
+
+// ----- --skip-unchanged ---------------------------------------------------------------------
+
+/// What the re-syncs with `--skip-unchanged` cost on one target.
+struct SkipRow {
+    target: Target,
+    n: u64,
+    latency: u64,
+    /// Nothing changed: (wall, calls, writes).
+    same: (Duration, u64, u64),
+    /// Ten values changed.
+    ten: (Duration, u64, u64),
+}
+
+impl SkipRow {
+    fn markdown(&self) -> String {
+        let cell = |(wall, calls, writes): (Duration, u64, u64)| {
+            format!("{} | {calls} | {writes}", fmt_duration(wall))
+        };
+        format!(
+            "| {} | {} | {} ms | {} | {} |",
+            self.n,
+            self.target.name(),
+            self.latency,
+            cell(self.same),
+            cell(self.ten)
+        )
+    }
+}
+
+/// Vendor calls since `before` that wrote a value.
+fn writes_since(world: &World, before: u64) -> u64 {
+    let text = fs::read_to_string(world.fake().join("calls.jsonl")).unwrap_or_default();
+    text.lines()
+        .skip(before as usize)
+        .filter(|l| {
+            [
+                "\"set\"",
+                "\"create\"",
+                "\"add\"",
+                "\"put-secret-value\"",
+                "\"create-secret\"",
+                "\"put\"",
+                "\"put-parameter\"",
+            ]
+            .iter()
+            .any(|w| l.contains(w))
+        })
+        .count() as u64
+}
+
+/// A plain first sync, then `--skip-unchanged` with nothing changed, then with 10 changed.
+fn measure_skip(
+    tools: &Tools,
+    settings: &Settings,
+    scenario: &Scenario,
+    target: Target,
+    latency: u64,
+) -> SkipRow {
+    let world = World::new(scenario);
+    run_vsync(tools, settings, scenario, target, &world, latency, &[]);
+    let timed = |world: &World| {
+        let before = world.calls();
+        let run = run_vsync(
+            tools,
+            settings,
+            scenario,
+            target,
+            world,
+            latency,
+            &["--skip-unchanged"],
+        );
+        (run.wall, run.calls, writes_since(world, before))
+    };
+    let same = timed(&world);
+    let env_file = scenario.project.join("infra/vault/dev/.env.dev");
+    let original = fs::read_to_string(&env_file).expect("reading the env file");
+    let changed: String = original
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            if i < 10 {
+                format!("{line}-changed\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    fs::write(&env_file, changed).expect("changing 10 values");
+    let ten = timed(&world);
+    fs::write(&env_file, original).expect("restoring the env file");
+    SkipRow {
+        target,
+        n: scenario.n,
+        latency,
+        same,
+        ten,
+    }
+}
+
+fn skip_report(rows: &[SkipRow], n: u64) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "\n## Re-sync with --skip-unchanged (N = {n})\n");
+    let _ = writeln!(
+        out,
+        "| N | target | latency | unchanged: wall | calls | writes | 10 changed: wall | calls | writes |"
+    );
+    let _ = writeln!(out, "|{}", "---|".repeat(9));
+    for row in rows {
+        let _ = writeln!(out, "{}", row.markdown());
+    }
+    let _ = writeln!(
+        out,
+        "\nAfter a plain first sync of N secrets. calls: every vendor call of the run (reads \
+         included); writes: the calls that stored a value. gh cannot read values back, so it \
+         writes all N; vault writes its one document when anything changed.\n"
+    );
+    out
 }
 
 // ----- the report ---------------------------------------------------------------------------

@@ -15,7 +15,8 @@ pub const USAGE: &str = include_str!("usage.txt");
 pub enum Command {
     Help,
     Version,
-    Sync(SyncArgs),
+    /// Boxed: the arguments are much larger than the other variants.
+    Sync(Box<SyncArgs>),
     /// `vsync completions <shell>`: print that shell's completion script.
     Completions(Shell),
 }
@@ -32,6 +33,16 @@ pub struct SyncArgs {
     /// Routing flags of other targets (warned about, then ignored).
     pub ignored: Vec<String>,
     pub dry_run: bool,
+    /// Read the target and print what a sync would change; change nothing.
+    pub diff: bool,
+    /// Write only new and changed values.
+    pub skip_unchanged: bool,
+    /// Delete what is in scope and no longer in the file, after every write succeeded.
+    pub prune: bool,
+    /// Globs (`*`, `?`) of names `--prune` never deletes.
+    pub keep: Vec<String>,
+    /// One JSON document on stdout instead of the human lines.
+    pub json: bool,
     pub workers: usize,
     pub timeout: Duration,
 }
@@ -62,6 +73,8 @@ where
     let mut repo = None;
     let mut routing_all: BTreeMap<String, String> = BTreeMap::new();
     let mut dry_run = false;
+    let (mut diff, mut skip_unchanged, mut prune, mut json) = (false, false, false, false);
+    let mut keep = Vec::new();
     let mut workers = DEFAULT_WORKERS;
     let mut timeout = DEFAULT_TIMEOUT_SECS;
 
@@ -84,6 +97,17 @@ where
             }
             Long("repo") => repo = Some(string(parser.value()?, "--repo")?),
             Long("dry-run") => dry_run = true,
+            Long("diff") => diff = true,
+            Long("skip-unchanged") => skip_unchanged = true,
+            Long("prune") => prune = true,
+            Long("json") => json = true,
+            Long("keep") => {
+                let v = string(parser.value()?, "--keep")?;
+                if v.is_empty() {
+                    bail!("--keep needs a glob, e.g. --keep='LEGACY_*'");
+                }
+                keep.push(v);
+            }
             Long("workers") => {
                 workers = number(parser.value()?, "--workers", 1, 64)? as usize;
             }
@@ -137,6 +161,19 @@ where
         return Err(UsageError(format!("unexpected argument '{extra}'")).into());
     }
 
+    if diff && dry_run {
+        return Err(UsageError(
+            "--diff and --dry-run: choose one (--diff reads the target, --dry-run runs nothing)"
+                .into(),
+        )
+        .into());
+    }
+    if diff && skip_unchanged {
+        return Err(
+            UsageError("--diff changes nothing: --skip-unchanged is for a sync".into()).into(),
+        );
+    }
+
     let (routing, others): (BTreeMap<_, _>, BTreeMap<_, _>) = routing_all
         .into_iter()
         .partition(|(flag, _)| targets::owning_flag(flag) == Some(target));
@@ -145,7 +182,7 @@ where
             bail!("--{} needs a value", field.flag);
         }
     }
-    Ok(Command::Sync(SyncArgs {
+    Ok(Command::Sync(Box::new(SyncArgs {
         env,
         target,
         policy,
@@ -153,9 +190,14 @@ where
         routing,
         ignored: others.into_keys().map(|f| format!("--{f}")).collect(),
         dry_run,
+        diff,
+        skip_unchanged,
+        prune,
+        keep,
+        json,
         workers,
         timeout: Duration::from_secs(timeout),
-    }))
+    })))
 }
 
 fn string(value: std::ffi::OsString, what: &str) -> anyhow::Result<String> {
@@ -181,7 +223,7 @@ mod tests {
 
     fn sync(args: &[&str]) -> SyncArgs {
         match parse(args.iter().copied()).unwrap() {
-            Command::Sync(s) => s,
+            Command::Sync(s) => *s,
             other => panic!("expected sync, got {other:?}"),
         }
     }
@@ -308,6 +350,32 @@ mod tests {
         assert!(
             error(&["sync", "dev", "gh", "--timeout=0"]).contains("--timeout=0 is out of range")
         );
+    }
+
+    #[test]
+    fn the_knowing_flags_parse_and_contradictions_are_usage_errors() {
+        let s = sync(&[
+            "sync",
+            "dev",
+            "aws",
+            "--skip-unchanged",
+            "--prune",
+            "--keep=OLD_*",
+            "--keep",
+            "X?",
+            "--json",
+        ]);
+        assert!(s.skip_unchanged && s.prune && s.json && !s.diff);
+        assert_eq!(s.keep, ["OLD_*", "X?"]);
+        assert!(sync(&["sync", "dev", "gh", "--diff"]).diff);
+        for bad in [
+            &["sync", "dev", "gh", "--diff", "--dry-run"][..],
+            &["sync", "dev", "gh", "--diff", "--skip-unchanged"],
+        ] {
+            let err = parse(bad.iter().copied()).unwrap_err();
+            assert!(err.downcast_ref::<UsageError>().is_some(), "{bad:?}");
+        }
+        assert!(error(&["sync", "dev", "gh", "--keep="]).contains("--keep needs a glob"));
     }
 
     #[test]

@@ -48,6 +48,36 @@ struct Flag {
 
 const OTHER_FLAGS: &[Flag] = &[
     Flag {
+        long: "diff",
+        short: None,
+        takes_value: false,
+        help: "show what a sync would change; change nothing",
+    },
+    Flag {
+        long: "skip-unchanged",
+        short: None,
+        takes_value: false,
+        help: "write only new and changed values",
+    },
+    Flag {
+        long: "prune",
+        short: None,
+        takes_value: false,
+        help: "delete vsync's secrets the env file no longer defines",
+    },
+    Flag {
+        long: "keep",
+        short: None,
+        takes_value: true,
+        help: "never prune names matching GLOB",
+    },
+    Flag {
+        long: "json",
+        short: None,
+        takes_value: false,
+        help: "print one JSON report instead of the human lines",
+    },
+    Flag {
         long: "inline-file-suffix",
         short: None,
         takes_value: true,

@@ -2,21 +2,25 @@
 //! through each vendor's own CLI, each value on the CLI's stdin.
 //!
 //! Exit statuses (decided here and in `sync::run`, and by the interrupt handler for a signal
-//! before the first push): 0 all synced, 1 usage/input/config error or any key failed, 130
-//! interrupted.
+//! before the first push): 0 all synced, 1 usage/input/config error or any key failed, 2
+//! `--diff` found a difference, 130 interrupted.
 
 mod cli;
 mod completions;
 mod config;
 mod envfile;
 mod exec;
+mod jsonout;
+mod know;
 mod plan;
 mod pool;
 mod preflight;
+mod prune;
 mod repo;
 mod report;
 mod routing;
 mod signals;
+mod state;
 mod sync;
 mod targets;
 mod task;
@@ -72,7 +76,7 @@ fn run() -> anyhow::Result<ExitCode> {
             ")"
         )),
         cli::Command::Completions(shell) => report::out(completions::script(shell).trim_end()),
-        cli::Command::Sync(args) => return sync::run(args),
+        cli::Command::Sync(args) => return sync::run(*args),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -123,6 +123,8 @@ mod tests {
     fn the_gcp_plan_shows_the_list_call_and_both_writes() {
         let r = Gcp {
             project: "p".into(),
+            repo: "r".into(),
+            env: "dev".into(),
         };
         let text = render(&r, &tasks()).join("\n");
         assert!(text.contains("once, to learn which secrets exist: gcloud secrets list --project=p '--format=value(name)'"), "{text}");
@@ -134,7 +136,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "if it does not: gcloud secrets create --replication-policy=automatic --data-file=- --project=p -- API"
+                "if it does not: gcloud secrets create --replication-policy=automatic --data-file=- --labels=managed-by=vsync,vsync-repo=r,vsync-env=dev --project=p -- API"
             ),
             "{text}"
         );
@@ -160,6 +162,8 @@ mod tests {
         let mapped = Azure {
             vault_name: "kv".into(),
             names: Names::Dashes,
+            repo: "api".into(),
+            env: "dev".into(),
         };
         let mut t = tasks();
         t[0].key = "DB_URL".into();
@@ -167,7 +171,8 @@ mod tests {
         assert!(
             text.contains(
                 "  DB_URL → DB-URL  literal  12 bytes\n    az keyvault secret set \
-                 --vault-name=kv --name=DB-URL --file /dev/stdin -o none"
+                 --vault-name=kv --name=DB-URL --file /dev/stdin --tags managed-by=vsync \
+                 vsync-repo=api vsync-env=dev -o none"
             ),
             "{text}"
         );

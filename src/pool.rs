@@ -1,7 +1,8 @@
 //! The push engine: a crossbeam job queue drained by worker threads for targets that write
 //! per key, or one bulk write for those that write everything at once. Retries, switches
 //! between create and update, the per-call timeout and the run deadline are decided here;
-//! spawning is `exec`'s.
+//! spawning is `exec`'s. `run_calls` drains independent calls (reads, lists, deletes) the
+//! same way, under the same bounds.
 
 use crate::exec::{self, Exit, Outcome};
 use crate::report::{self, Scrubber, Status};
@@ -29,15 +30,36 @@ const MAX_ATTEMPTS: u32 = 3;
 /// Create ↔ update switches per key; two cover "list was stale" plus "created meanwhile".
 const MAX_SWITCHES: u32 = 2;
 
-/// Pushes every task to the target; statuses in task order.
+/// Where a key ended up, and how many vendor calls it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub status: Status,
+    pub attempts: u32,
+    /// The last call's error, scrubbed, when the key failed.
+    pub error: Option<String>,
+}
+
+/// Pushes every task to the target; results in task order.
 pub fn run(
     target: &dyn Target,
     tasks: &[SecretTask],
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Vec<Status> {
+) -> Vec<Written> {
+    run_knowing(target, tasks, None, opts, scrubber)
+}
+
+/// Like `run`, when a read already said whether each secret exists (`exists`, in task
+/// order; `None` where it could not tell): no list call is made.
+pub fn run_knowing(
+    target: &dyn Target,
+    tasks: &[SecretTask],
+    exists: Option<&[Option<bool>]>,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Vec<Written> {
     match target.writes() {
-        Writes::PerKey(per_key) => run_per_key(target, per_key, tasks, opts, scrubber),
+        Writes::PerKey(per_key) => run_per_key(target, per_key, tasks, exists, opts, scrubber),
         Writes::Bulk(bulk) => run_bulk(bulk, tasks, opts, scrubber),
     }
 }
@@ -47,9 +69,10 @@ fn run_per_key(
     target: &dyn Target,
     per_key: &dyn PerKey,
     tasks: &[SecretTask],
+    known: Option<&[Option<bool>]>,
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Vec<Status> {
+) -> Vec<Written> {
     let (tx, rx) = crossbeam_channel::unbounded();
     for i in 0..tasks.len() {
         tx.send(i).expect("receiver alive");
@@ -65,9 +88,16 @@ fn run_per_key(
     let existing: OnceLock<Vec<&str>> = OnceLock::new();
     // Once every key is pushed, a list call still running is killed, not awaited.
     let pushed_all = AtomicBool::new(false);
-    let mut statuses = vec![Status::NotAttempted; tasks.len()];
+    let mut statuses = vec![
+        Written {
+            status: Status::NotAttempted,
+            attempts: 0,
+            error: None,
+        };
+        tasks.len()
+    ];
 
-    let mut list = per_key.list_cmd();
+    let mut list = per_key.list_cmd().filter(|_| known.is_none());
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..opts.workers.max(1))
             .map(|_| {
@@ -94,24 +124,37 @@ fn run_per_key(
                         }
                         let task = &tasks[i];
                         report::out(&format!("Setting secret: {}", report::shown_key(&task.key)));
-                        let exists = existing.get().map(|names| {
-                            let name = target.secret_name(&task.key);
-                            names.binary_search(&name.as_ref()).is_ok()
-                        });
-                        match push_key(per_key, task, exists, opts) {
-                            Ok(()) => {
-                                report::out(&format!("✓ {}", report::shown_key(&task.key)));
-                                done.push((i, Status::Synced));
-                            }
-                            Err((label, out)) => {
-                                report::err(&format!(
-                                    "WARNING: skipping {}: {label}: {}",
-                                    report::shown_key(&task.key),
-                                    scrubber.failure(&out)
-                                ));
-                                done.push((i, Status::Failed));
-                            }
-                        }
+                        let exists = match known {
+                            Some(known) => known.get(i).copied().flatten(),
+                            None => existing.get().map(|names| {
+                                let name = target.secret_name(&task.key);
+                                names.binary_search(&name.as_ref()).is_ok()
+                            }),
+                        };
+                        let mut attempts = 0;
+                        let (status, error) =
+                            match push_key(per_key, task, exists, opts, &mut attempts) {
+                                Ok(()) => {
+                                    report::out(&format!("✓ {}", report::shown_key(&task.key)));
+                                    (Status::Synced, None)
+                                }
+                                Err((label, out)) => {
+                                    let error = format!("{label}: {}", scrubber.failure(&out));
+                                    report::err(&format!(
+                                        "WARNING: skipping {}: {error}",
+                                        report::shown_key(&task.key)
+                                    ));
+                                    (Status::Failed, Some(error))
+                                }
+                            };
+                        done.push((
+                            i,
+                            Written {
+                                status,
+                                attempts,
+                                error,
+                            },
+                        ));
                     }
                     done
                 })
@@ -122,7 +165,7 @@ fn run_per_key(
         // for. (A lone worker empties the queue only after its list call.)
         let mut handles = handles.into_iter();
         let first = handles.next();
-        let mut collect = |h: std::thread::ScopedJoinHandle<'_, Vec<(usize, Status)>>| {
+        let mut collect = |h: std::thread::ScopedJoinHandle<'_, Vec<(usize, Written)>>| {
             for (i, status) in h.join().expect("worker panicked") {
                 statuses[i] = status;
             }
@@ -151,12 +194,14 @@ fn push_key(
     task: &SecretTask,
     exists: Option<bool>,
     opts: &RunOpts,
+    calls: &mut u32,
 ) -> Result<(), (String, Outcome)> {
     let mut op = target.first_op(exists);
     let mut attempt = 1;
     let mut switches = 0;
     loop {
         let cmd = target.push_cmd(&task.key, op);
+        *calls += 1;
         let out = run_call(&cmd, &task.value, opts);
         if out.success() {
             return Ok(());
@@ -202,9 +247,19 @@ fn run_bulk(
     tasks: &[SecretTask],
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Vec<Status> {
+) -> Vec<Written> {
+    let all = |status, attempts, error| {
+        vec![
+            Written {
+                status,
+                attempts,
+                error
+            };
+            tasks.len()
+        ]
+    };
     if signals::stop_requested() || Instant::now() >= opts.deadline {
-        return vec![Status::NotAttempted; tasks.len()];
+        return all(Status::NotAttempted, 0, None);
     }
     report::out(&bulk.announce(tasks.len()));
     let cmd = bulk.write_cmd();
@@ -227,17 +282,75 @@ fn run_bulk(
             for task in tasks {
                 report::out(&format!("✓ {}", report::shown_key(&task.key)));
             }
-            vec![Status::Synced; tasks.len()]
+            all(Status::Synced, attempt, None)
         }
         Err(out) => {
-            report::err(&format!(
-                "WARNING: {} failed: {}",
-                bulk.label(),
-                scrubber.failure(&out)
-            ));
-            vec![Status::Failed; tasks.len()]
+            let error = format!("{} failed: {}", bulk.label(), scrubber.failure(&out));
+            report::err(&format!("WARNING: {error}"));
+            all(Status::Failed, attempt, Some(error))
         }
     }
+}
+
+/// Runs independent calls (reads, lists, deletes) from a pool of `opts.workers`, retrying
+/// transient failures as pushes are; `finish` turns each call's last outcome into a result in
+/// the worker, so large outputs are not all held at once. `None`: never started
+/// (interrupt or run deadline).
+pub fn run_calls<T: Send>(
+    cmds: &[VendorCmd],
+    opts: &RunOpts,
+    classify: &(dyn Fn(&str) -> Failure + Sync),
+    finish: &(dyn Fn(usize, Outcome, u32) -> T + Sync),
+) -> Vec<Option<T>> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    for i in 0..cmds.len() {
+        tx.send(i).expect("receiver alive");
+    }
+    drop(tx);
+    let mut results: Vec<Option<T>> = (0..cmds.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..opts.workers.max(1).min(cmds.len().max(1)))
+            .map(|_| {
+                let rx = rx.clone();
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    for i in rx.iter() {
+                        if signals::stop_requested() || Instant::now() >= opts.deadline {
+                            continue;
+                        }
+                        let mut attempt = 1;
+                        let out = loop {
+                            let out = run_call(&cmds[i], b"", opts);
+                            if out.success() {
+                                break out;
+                            }
+                            let failure = classify_call(&out, classify);
+                            if failure == Failure::Transient
+                                && attempt < MAX_ATTEMPTS
+                                && backoff(attempt, opts)
+                            {
+                                attempt += 1;
+                                continue;
+                            }
+                            break out;
+                        };
+                        done.push((i, finish(i, out, attempt)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, r) in h.join().expect("worker panicked") {
+                results[i] = Some(r);
+            }
+        }
+    });
+    results
+}
+
+fn classify_call(out: &Outcome, vendor: &(dyn Fn(&str) -> Failure + Sync)) -> Failure {
+    classify(out, |stderr, _| vendor(stderr))
 }
 
 /// How a failed call is treated: our own kills are decided here, vendor errors by the target.

@@ -184,7 +184,11 @@ mod tests {
             let setting = kind.settings.iter().find(|s| s.flag == *flag).unwrap();
             settings.set(setting, value.to_string());
         }
-        (kind.open)(&settings, "dev")
+        let open = crate::targets::Open {
+            env: "dev",
+            repo: "r",
+        };
+        (kind.open)(&settings, &open)
     }
     fn gh() -> Box<dyn Target> {
         open("gh", &[("gh-repo", "o/r")])

@@ -19,7 +19,23 @@ static WRITING: Mutex<()> = Mutex::new(());
 /// One whole line on stdout. A closed stdout (`vsync … | head`) is not an error: the sync
 /// goes on without it and its exit status still tells the truth.
 pub fn out(line: &str) {
+    if HUMAN_OFF.load(Ordering::Relaxed) {
+        return;
+    }
     write_line(libc::STDOUT_FILENO, &STDOUT_CLOSED, line);
+}
+
+/// Set by `--json`: the human lines of `out` are dropped, the run's one JSON document goes
+/// through `out_always`.
+static HUMAN_OFF: AtomicBool = AtomicBool::new(false);
+
+pub fn human_lines_off() {
+    HUMAN_OFF.store(true, Ordering::Relaxed);
+}
+
+/// Text on stdout even under `--json`, as whole lines.
+pub fn out_always(text: &str) {
+    write_line(libc::STDOUT_FILENO, &STDOUT_CLOSED, text);
 }
 
 /// One whole line on stderr.
@@ -139,6 +155,8 @@ pub fn exclude_hint(key: &str) -> Option<String> {
 /// be a second copy of every value held for nothing.
 pub struct Scrubber<'a> {
     tasks: &'a [SecretTask],
+    /// Values read back from the target: secrets too.
+    read_back: Vec<Vec<u8>>,
     needles: OnceLock<Needles>,
 }
 
@@ -159,15 +177,25 @@ impl<'a> Scrubber<'a> {
     pub fn new(tasks: &'a [SecretTask]) -> Scrubber<'a> {
         Scrubber {
             tasks,
+            read_back: Vec::new(),
             needles: OnceLock::new(),
+        }
+    }
+
+    /// Also hides `values` read back from the target.
+    pub fn with_read_back(tasks: &'a [SecretTask], values: Vec<Vec<u8>>) -> Scrubber<'a> {
+        Scrubber {
+            read_back: values,
+            ..Scrubber::new(tasks)
         }
     }
 
     fn needles(&self) -> &Needles {
         self.needles.get_or_init(|| {
             let mut needles = Vec::new();
-            for task in self.tasks {
-                needles.extend(value_needles(&task.value));
+            let values = self.tasks.iter().map(|t| &t.value).chain(&self.read_back);
+            for value in values {
+                needles.extend(value_needles(value));
             }
             needles.sort_unstable();
             needles.dedup();
@@ -508,6 +536,13 @@ mod tests {
         assert_eq!(s.scrub("got 'line-one\\nline-two'"), "got '***'");
         assert_eq!(s.scrub("partial line-two only"), "partial *** only");
         assert_eq!(s.scrub("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn values_read_back_from_the_target_are_hidden_too() {
+        let tasks = [task("new-value")];
+        let s = Scrubber::with_read_back(&tasks, vec![b"old-value-9".to_vec()]);
+        assert_eq!(s.scrub("was old-value-9 now new-value"), "was *** now ***");
     }
 
     #[test]

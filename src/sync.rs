@@ -1,5 +1,7 @@
 //! One `vsync sync` run: policy header → parse → routing (saved when changed) → pre-flight
-//! → vendor CLI located → banner → push → summary.
+//! → vendor CLI located → banner → (read back with `--skip-unchanged`) → push → summary →
+//! (`--prune`). `--diff` stops after pre-flight and hands over to `know::diff`, saving nothing;
+//! `--json` turns the human stdout lines into one document at the end.
 //!
 //! This is the thin shell around the pure modules: it reads the environment, the terminal
 //! and the files, and decides the exit status.
@@ -11,7 +13,7 @@ use crate::pool::{self, RunOpts};
 use crate::report::{self, Scrubber, Status};
 use crate::routing::{self, Resolved};
 use crate::targets::Kind;
-use crate::{exec, plan, preflight, repo, signals};
+use crate::{exec, know, plan, preflight, repo, signals};
 use anyhow::{Context, bail};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -24,8 +26,19 @@ const RETRY_BASE: Duration = Duration::from_secs(1);
 
 pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     signals::install().context("installing the interrupt handler")?;
+    if args.json {
+        report::human_lines_off();
+    }
+    // `--diff`'s stdout is its marker lines alone; what a run says first goes to stderr.
+    let say = |line: &str| {
+        if args.diff {
+            report::err(line)
+        } else {
+            report::out(line)
+        }
+    };
     for line in policy_header(&args.policy) {
-        report::out(&line);
+        say(&line);
     }
 
     let cwd = std::env::current_dir().context("reading the current directory")?;
@@ -62,7 +75,11 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let resolved = resolve_routing(kind, &args, &config)?;
-    let target = (kind.open)(&resolved.settings, &args.env);
+    let open = crate::targets::Open {
+        env: &args.env,
+        repo: &layout.repo_name,
+    };
+    let target = (kind.open)(&resolved.settings, &open);
     let warnings = preflight::check(&*target, &parsed.tasks).map_err(anyhow::Error::msg)?;
     for warning in warnings {
         report::err(&format!("warning: {warning}"));
@@ -75,7 +92,39 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         for line in plan::render(&*target, &parsed.tasks) {
             report::out(&line);
         }
+        if args.json {
+            know::dry_run_json(&*target, &args, &parsed);
+        }
         return Ok(ExitCode::SUCCESS);
+    }
+    // Refused before anything is written: a prune that could not run would leave the user
+    // believing it did.
+    if args.prune {
+        if let crate::targets::Scope::Unknown(why) = target.scope() {
+            bail!("{why}");
+        }
+    }
+    let started = Instant::now();
+    let opts = RunOpts {
+        workers: args.workers,
+        timeout: args.timeout,
+        deadline: started + env_duration("VSYNC_RUN_DEADLINE_SECS", 1000).unwrap_or(RUN_DEADLINE),
+        retry_base: env_duration("VSYNC_RETRY_BASE_MS", 1).unwrap_or(RETRY_BASE),
+        started,
+    };
+    if args.diff {
+        // Reads only: no write, no config save.
+        locate(kind, var("PATH").as_deref())?;
+        say("");
+        say(&target.banner(parsed.tasks.len()));
+        for key in &parsed.skipped {
+            say(&format!("  skipped (excluded): {key}"));
+        }
+        signals::start_pushing();
+        exec::adopt_orphans();
+        let code = know::diff(&*target, &args, &parsed, &opts);
+        exec::end_orphans();
+        return code;
     }
 
     if !resolved.updates.is_empty() {
@@ -86,37 +135,28 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             }
         })?;
     }
-    match find_on_path(kind.bin, var("PATH").as_deref()) {
-        OnPath::Found => {}
-        OnPath::NotExecutable(path) => bail!(
-            "{} is not executable ({}) — fix its permissions or install it before running \
-             vsync sync.",
-            kind.bin,
-            path.display()
-        ),
-        OnPath::Missing => bail!(
-            "{} not found on PATH — install it before running vsync sync.",
-            kind.bin
-        ),
-    }
+    locate(kind, var("PATH").as_deref())?;
 
     report::out("");
     report::out(&target.banner(parsed.tasks.len()));
     print_skipped(&parsed.skipped);
 
-    let started = Instant::now();
-    let opts = RunOpts {
-        workers: args.workers,
-        timeout: args.timeout,
-        deadline: started + env_duration("VSYNC_RUN_DEADLINE_SECS", 1000).unwrap_or(RUN_DEADLINE),
-        retry_base: env_duration("VSYNC_RETRY_BASE_MS", 1).unwrap_or(RETRY_BASE),
-        started,
-    };
+    if args.skip_unchanged || args.prune || args.json {
+        signals::start_pushing();
+        exec::adopt_orphans();
+        let code = know::sync(&*target, &args, &parsed, &opts);
+        exec::end_orphans();
+        return Ok(code);
+    }
+
     let scrubber = Scrubber::new(&parsed.tasks);
     // From here a signal stops dispatch; before, it ended the run at once.
     signals::start_pushing();
     exec::adopt_orphans();
-    let statuses = pool::run(&*target, &parsed.tasks, &opts, &scrubber);
+    let statuses: Vec<Status> = pool::run(&*target, &parsed.tasks, &opts, &scrubber)
+        .into_iter()
+        .map(|w| w.status)
+        .collect();
     exec::end_orphans();
     let results: Vec<(&str, Status)> = parsed
         .tasks
@@ -138,6 +178,23 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The vendor CLI must be on PATH before anything runs.
+fn locate(kind: &Kind, path: Option<&str>) -> anyhow::Result<()> {
+    match find_on_path(kind.bin, path) {
+        OnPath::Found => Ok(()),
+        OnPath::NotExecutable(path) => bail!(
+            "{} is not executable ({}) — fix its permissions or install it before running \
+             vsync sync.",
+            kind.bin,
+            path.display()
+        ),
+        OnPath::Missing => bail!(
+            "{} not found on PATH — install it before running vsync sync.",
+            kind.bin
+        ),
+    }
 }
 
 /// The `Parser policy:` block, printed before the env file is read.
@@ -194,7 +251,7 @@ fn resolve_routing(
     }
 }
 
-fn prompt(question: &str) -> anyhow::Result<String> {
+pub(crate) fn prompt(question: &str) -> anyhow::Result<String> {
     {
         // Not held while reading: the interrupt handler writes to stderr too, and must not
         // wait for an answer.

@@ -5,8 +5,8 @@
 //! key, switching between `put-secret-value` and `create-secret` on a wrong guess.
 
 use super::{
-    CRLF_TRANSLATED, Failure, Kind, Op, PerKey, Setting, Target, ValueRules, VendorCmd, Writes,
-    looks_transient,
+    CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
+    Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -83,6 +83,147 @@ impl Target for Aws {
 
     fn writes(&self) -> Writes<'_> {
         Writes::PerKey(self)
+    }
+
+    fn reads(&self) -> Option<&dyn Reads> {
+        Some(self)
+    }
+
+    /// Only names under a prefix: without one, every secret in the region would be in scope.
+    fn scope(&self) -> Scope<'_> {
+        match self.prefix.as_deref() {
+            Some(p) if !p.is_empty() => Scope::Listed(self),
+            _ => Scope::Unknown(
+                "aws: --prune needs --aws-secret-prefix: without one every secret in the region \
+                 would be vsync's to delete"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// The most secret ids one `batch-get-secret-value` call takes.
+const BATCH: usize = 20;
+
+impl Reads for Aws {
+    /// One `batch-get-secret-value` per 20 names, the ids as a JSON list joined to the flag
+    /// (aws-cli reads a list parameter starting with `[` as JSON, so no id is a word of its own).
+    fn read_calls(&self, names: &[&str]) -> Vec<ReadCall> {
+        names
+            .chunks(BATCH)
+            .map(|chunk| {
+                let list = serde_json::to_string(chunk).unwrap_or_default();
+                ReadCall {
+                    cmd: VendorCmd::new(
+                        "aws",
+                        &[
+                            "secretsmanager",
+                            "batch-get-secret-value",
+                            &format!("--secret-id-list={list}"),
+                            &self.region_flag(),
+                            "--output=json",
+                        ],
+                    ),
+                    names: chunk.iter().map(|n| n.to_string()).collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// `SecretValues[]` hold what was read, `Errors[]` what was not (a missing secret is a
+    /// `ResourceNotFoundException` there). A binary secret cannot be compared with text:
+    /// it counts as different.
+    fn parse_read(&self, _call: &ReadCall, stdout: &[u8]) -> Result<ReadBack, String> {
+        let doc: serde_json::Value = serde_json::from_slice(stdout)
+            .map_err(|e| format!("unreadable batch-get-secret-value output: {e}"))?;
+        let mut back = ReadBack::default();
+        for v in doc["SecretValues"].as_array().into_iter().flatten() {
+            let Some(name) = v["Name"].as_str() else {
+                continue;
+            };
+            match v["SecretString"].as_str() {
+                Some(text) => back
+                    .values
+                    .push((name.to_string(), text.as_bytes().to_vec())),
+                None => back.unreadable.push(name.to_string()),
+            }
+        }
+        for e in doc["Errors"].as_array().into_iter().flatten() {
+            let Some(id) = e["SecretId"].as_str() else {
+                continue;
+            };
+            match e["ErrorCode"].as_str().unwrap_or_default() {
+                "ResourceNotFoundException" => {}
+                "AccessDeniedException" => back.denied.push(id.to_string()),
+                _ => back.unreadable.push(id.to_string()),
+            }
+        }
+        Ok(back)
+    }
+
+    fn read_failure(&self, stderr: &str) -> ReadFailure {
+        match self.classify(stderr, None) {
+            Failure::NotFound => ReadFailure::NotFound,
+            Failure::Transient => ReadFailure::Transient,
+            _ if stderr.contains("AccessDenied") || stderr.contains("not authorized") => {
+                ReadFailure::Denied
+            }
+            _ => ReadFailure::Other,
+        }
+    }
+
+    fn read_permission(&self) -> &'static str {
+        "secretsmanager:BatchGetSecretValue (and secretsmanager:GetSecretValue on each secret)"
+    }
+
+    fn as_stored<'v>(&self, value: &'v [u8]) -> Cow<'v, [u8]> {
+        universal_newlines(value)
+    }
+}
+
+impl Deletes for Aws {
+    fn scope_cmd(&self) -> VendorCmd {
+        self.list_cmd()
+            .unwrap_or_else(|| VendorCmd::new("aws", &[]))
+    }
+
+    /// The name filter is the service's; the prefix is checked again here, so nothing
+    /// outside it can ever be deleted.
+    fn parse_scope(&self, stdout: &str) -> Vec<String> {
+        let prefix = self.prefix.as_deref().unwrap_or_default();
+        self.parse_list(stdout)
+            .into_iter()
+            .filter(|n| !prefix.is_empty() && n.starts_with(prefix))
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn delete_cmds(&self, names: &[&str]) -> Vec<VendorCmd> {
+        names
+            .iter()
+            .map(|name| {
+                VendorCmd::new(
+                    "aws",
+                    &[
+                        "secretsmanager",
+                        "delete-secret",
+                        &format!("--secret-id={name}"),
+                        "--recovery-window-in-days=7",
+                        &self.region_flag(),
+                    ],
+                )
+            })
+            .collect()
+    }
+
+    fn delete_means(&self) -> &'static str {
+        "Secrets Manager schedules the deletion in 7 days; until then `aws secretsmanager \
+         restore-secret` brings the secret back"
+    }
+
+    fn key_of<'n>(&self, name: &'n str) -> &'n str {
+        name.strip_prefix(self.prefix.as_deref().unwrap_or_default())
+            .unwrap_or(name)
     }
 }
 
@@ -289,5 +430,54 @@ mod tests {
             assert_option_safe(&r.push_cmd("-h", op), &["-x-h", "-r"]);
         }
         assert_option_safe(&r.list_cmd().unwrap(), &["-r", "-x"]);
+        assert_option_safe(&r.delete_cmds(&["-xA"])[0], &["-xA", "-r"]);
+        let read = &r.read_calls(&["-h"])[0].cmd;
+        assert!(
+            read.args
+                .contains(&r#"--secret-id-list=["-h"]"#.to_string())
+        );
+        assert_option_safe(read, &["-r"]);
+    }
+
+    #[test]
+    fn reads_go_twenty_names_a_call_and_errors_say_which_are_missing_or_denied() {
+        let r = routing(Some("p/"));
+        let names: Vec<String> = (0..41).map(|i| format!("p/K{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let calls = r.read_calls(&refs);
+        assert_eq!(calls.len(), 3);
+        assert_eq!(calls[0].names.len(), 20);
+        assert_eq!(calls[2].names, ["p/K40"]);
+        let out = br#"{"SecretValues":[{"Name":"p/A","SecretString":"x"},{"Name":"p/B","SecretBinary":"AA=="}],
+            "Errors":[{"SecretId":"p/C","ErrorCode":"ResourceNotFoundException"},
+                      {"SecretId":"p/D","ErrorCode":"AccessDeniedException"}]}"#;
+        let back = r.parse_read(&calls[0], out).unwrap();
+        assert_eq!(back.values, [("p/A".to_string(), b"x".to_vec())]);
+        assert_eq!(back.unreadable, ["p/B"]);
+        assert_eq!(back.denied, ["p/D"]);
+        assert_eq!(
+            r.read_failure("An error occurred (AccessDeniedException) when calling the BatchGetSecretValue operation"),
+            ReadFailure::Denied
+        );
+        assert_eq!(&*r.as_stored(b"a\r\nb"), b"a\nb");
+    }
+
+    #[test]
+    fn the_scope_is_the_prefix_and_nothing_without_one() {
+        assert!(matches!(routing(None).scope(), Scope::Unknown(_)));
+        assert!(matches!(routing(Some("")).scope(), Scope::Unknown(_)));
+        let r = routing(Some("app/"));
+        assert_eq!(r.parse_scope("app/A\tother/B\tapp/C\n"), ["app/A", "app/C"]);
+        assert_eq!(r.key_of("app/A"), "A");
+        assert_eq!(
+            r.delete_cmds(&["app/A"])[0].args,
+            [
+                "secretsmanager",
+                "delete-secret",
+                "--secret-id=app/A",
+                "--recovery-window-in-days=7",
+                "--region=eu-west-1"
+            ]
+        );
     }
 }

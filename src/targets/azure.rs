@@ -7,8 +7,9 @@
 //! banner and the dry run say so; the default, `exact`, stores the key as written.
 
 use super::{
-    CRLF_TRANSLATED, Failure, Kind, Op, PerKey, Setting, Target, ValueRules, VendorCmd, Writes,
-    looks_transient,
+    CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
+    Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, owner_label,
+    universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -18,10 +19,12 @@ pub const KIND: Kind = Kind {
     settings: &[VAULT_NAME, NAMES],
     values: &VALUES,
     case_insensitive_names: true,
-    open: |settings, _env| {
+    open: |settings, open| {
         Box::new(Azure {
             vault_name: settings.required(&VAULT_NAME),
             names: Names::parse(settings.get(&NAMES)),
+            repo: owner_label(open.repo),
+            env: owner_label(open.env),
         })
     },
 };
@@ -54,6 +57,10 @@ pub struct Azure {
     /// The vault name, not its URL.
     pub vault_name: String,
     pub names: Names,
+    /// Owner tag values (spelt as `owner_label` spells them): set with every write, and the
+    /// only secrets `--prune` may delete.
+    pub repo: String,
+    pub env: String,
 }
 
 /// How a key becomes a Key Vault name: `--azure-names`. A string in the config, so that more
@@ -128,6 +135,133 @@ impl Target for Azure {
     fn writes(&self) -> Writes<'_> {
         Writes::PerKey(self)
     }
+
+    fn reads(&self) -> Option<&dyn Reads> {
+        Some(self)
+    }
+
+    fn scope(&self) -> Scope<'_> {
+        Scope::Listed(self)
+    }
+}
+
+impl Azure {
+    fn vault_flag(&self) -> String {
+        format!("--vault-name={}", self.vault_name)
+    }
+}
+
+impl Reads for Azure {
+    /// One `secret show` per secret; the value is the JSON's `value` field.
+    fn read_calls(&self, names: &[&str]) -> Vec<ReadCall> {
+        names
+            .iter()
+            .map(|name| ReadCall {
+                cmd: VendorCmd::new(
+                    "az",
+                    &[
+                        "keyvault",
+                        "secret",
+                        "show",
+                        &self.vault_flag(),
+                        &format!("--name={name}"),
+                        "-o",
+                        "json",
+                    ],
+                ),
+                names: vec![name.to_string()],
+            })
+            .collect()
+    }
+
+    fn parse_read(&self, call: &ReadCall, stdout: &[u8]) -> Result<ReadBack, String> {
+        let doc: serde_json::Value = serde_json::from_slice(stdout)
+            .map_err(|e| format!("unreadable az keyvault secret show output: {e}"))?;
+        let mut back = ReadBack::default();
+        for name in &call.names {
+            match doc["value"].as_str() {
+                Some(v) => back.values.push((name.clone(), v.as_bytes().to_vec())),
+                None => back.unreadable.push(name.clone()),
+            }
+        }
+        Ok(back)
+    }
+
+    fn read_failure(&self, stderr: &str) -> ReadFailure {
+        if stderr.contains("SecretNotFound") {
+            ReadFailure::NotFound
+        } else if stderr.contains("Forbidden") || stderr.contains("does not have secrets get") {
+            ReadFailure::Denied
+        } else if looks_transient(stderr) {
+            ReadFailure::Transient
+        } else {
+            ReadFailure::Other
+        }
+    }
+
+    fn read_permission(&self) -> &'static str {
+        "secrets get (Key Vault Secrets User)"
+    }
+
+    fn as_stored<'v>(&self, value: &'v [u8]) -> Cow<'v, [u8]> {
+        universal_newlines(value)
+    }
+}
+
+impl Deletes for Azure {
+    /// Secrets tagged as this repo's and env's; tag values are `owner_label`s, so they need
+    /// no escaping inside the JMESPath strings.
+    fn scope_cmd(&self) -> VendorCmd {
+        VendorCmd::new(
+            "az",
+            &[
+                "keyvault",
+                "secret",
+                "list",
+                &self.vault_flag(),
+                &format!(
+                    "--query=[?tags.\"managed-by\"=='vsync' && tags.\"vsync-repo\"=='{}' && tags.\"vsync-env\"=='{}'].name",
+                    self.repo, self.env
+                ),
+                "-o",
+                "tsv",
+            ],
+        )
+    }
+
+    fn parse_scope(&self, stdout: &str) -> Vec<String> {
+        stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn delete_cmds(&self, names: &[&str]) -> Vec<VendorCmd> {
+        names
+            .iter()
+            .map(|name| {
+                VendorCmd::new(
+                    "az",
+                    &[
+                        "keyvault",
+                        "secret",
+                        "delete",
+                        &self.vault_flag(),
+                        &format!("--name={name}"),
+                        "-o",
+                        "none",
+                    ],
+                )
+            })
+            .collect()
+    }
+
+    fn delete_means(&self) -> &'static str {
+        "Key Vault soft-deletes the secret: `az keyvault secret recover` brings it back during \
+         the vault's retention period, and the name stays taken until it is purged"
+    }
 }
 
 impl PerKey for Azure {
@@ -141,10 +275,16 @@ impl PerKey for Azure {
                 "keyvault",
                 "secret",
                 "set",
-                &format!("--vault-name={}", self.vault_name),
+                &self.vault_flag(),
                 &format!("--name={name}"),
                 "--file",
                 "/dev/stdin",
+                // Ownership, for `--prune`: each tag one word that starts with its name, so
+                // none can be read as an option.
+                "--tags",
+                "managed-by=vsync",
+                &format!("vsync-repo={}", self.repo),
+                &format!("vsync-env={}", self.env),
                 "-o",
                 "none",
             ],
@@ -184,6 +324,8 @@ mod tests {
         let r = Azure {
             vault_name: "my-vault".into(),
             names: Names::Exact,
+            repo: "api".into(),
+            env: "dev".into(),
         };
         let cmd = r.push_cmd("db-url", Op::Set);
         assert_eq!(cmd.program, "az");
@@ -197,6 +339,10 @@ mod tests {
                 "--name=db-url",
                 "--file",
                 "/dev/stdin",
+                "--tags",
+                "managed-by=vsync",
+                "vsync-repo=api",
+                "vsync-env=dev",
                 "-o",
                 "none"
             ]
@@ -217,10 +363,21 @@ mod tests {
         let mut r = Azure {
             vault_name: "-v".into(),
             names: Names::Exact,
+            repo: "-r".into(),
+            env: "-e".into(),
         };
         for key in ["-h", "--help"] {
             assert_option_safe(&r.push_cmd(key, Op::Set), &[key, "-v"]);
+            assert_option_safe(&r.read_calls(&[key])[0].cmd, &[key, "-v"]);
+            assert_option_safe(&r.delete_cmds(&[key])[0], &[key, "-v"]);
         }
+        assert_option_safe(&r.scope_cmd(), &["-v"]);
+        let set = r.push_cmd("k", Op::Set);
+        assert!(
+            set.args
+                .iter()
+                .all(|a| !a.starts_with("-r") && !a.starts_with("-e"))
+        );
         r.names = Names::Dashes;
         assert_option_safe(&r.push_cmd("-_h", Op::Set), &["--h", "-v"]);
     }
@@ -229,6 +386,8 @@ mod tests {
         Azure {
             vault_name: "kv".into(),
             names,
+            repo: "api".into(),
+            env: "dev".into(),
         }
     }
 
@@ -295,5 +454,41 @@ mod tests {
                 .contains("--azure-names")
         );
         assert_eq!(exact.name_problem("DB-URL"), None);
+    }
+
+    #[test]
+    fn reads_show_one_secret_and_the_scope_is_the_owner_tags() {
+        let r = Azure {
+            vault_name: "kv".into(),
+            names: Names::Exact,
+            repo: "api".into(),
+            env: "dev".into(),
+        };
+        let call = &r.read_calls(&["db-url"])[0];
+        assert_eq!(
+            call.cmd.args,
+            [
+                "keyvault",
+                "secret",
+                "show",
+                "--vault-name=kv",
+                "--name=db-url",
+                "-o",
+                "json"
+            ]
+        );
+        let back = r
+            .parse_read(call, br#"{"name":"db-url","value":"s\r\n"}"#)
+            .unwrap();
+        assert_eq!(back.values, [("db-url".to_string(), b"s\r\n".to_vec())]);
+        assert_eq!(
+            r.read_failure(
+                "ERROR: (SecretNotFound) A secret with (name/id) x was not found in this key vault."
+            ),
+            ReadFailure::NotFound
+        );
+        assert_eq!(r.read_failure("ERROR: (Forbidden) no"), ReadFailure::Denied);
+        assert!(r.scope_cmd().args[4].contains(r#"tags."vsync-repo"=='api'"#));
+        assert_eq!(r.parse_scope("a\nb\n"), ["a", "b"]);
     }
 }

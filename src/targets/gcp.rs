@@ -6,7 +6,8 @@
 //! between `versions add` and `create` on NOT_FOUND / ALREADY_EXISTS.
 
 use super::{
-    Failure, Kind, Op, PerKey, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
+    Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting,
+    Target, ValueRules, VendorCmd, Writes, looks_transient, owner_label,
 };
 
 pub const KIND: Kind = Kind {
@@ -15,9 +16,11 @@ pub const KIND: Kind = Kind {
     settings: &[PROJECT],
     values: &VALUES,
     case_insensitive_names: false,
-    open: |settings, _env| {
+    open: |settings, open| {
         Box::new(Gcp {
             project: settings.required(&PROJECT),
+            repo: owner_label(open.repo),
+            env: owner_label(open.env),
         })
     },
 };
@@ -40,11 +43,22 @@ const VALUES: ValueRules = ValueRules {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gcp {
     pub project: String,
+    /// Owner label values (already spelt as labels): set on every secret vsync creates, and
+    /// the only secrets `--prune` may delete.
+    pub repo: String,
+    pub env: String,
 }
 
 impl Gcp {
     fn project_flag(&self) -> String {
         format!("--project={}", self.project)
+    }
+
+    fn labels_flag(&self) -> String {
+        format!(
+            "--labels=managed-by=vsync,vsync-repo={},vsync-env={}",
+            self.repo, self.env
+        )
     }
 }
 
@@ -67,6 +81,111 @@ impl Target for Gcp {
     fn writes(&self) -> Writes<'_> {
         Writes::PerKey(self)
     }
+
+    fn reads(&self) -> Option<&dyn Reads> {
+        Some(self)
+    }
+
+    fn scope(&self) -> Scope<'_> {
+        Scope::Listed(self)
+    }
+}
+
+impl Reads for Gcp {
+    /// One `versions access latest` per secret; the id joined to `--secret=`.
+    fn read_calls(&self, names: &[&str]) -> Vec<ReadCall> {
+        names
+            .iter()
+            .map(|name| ReadCall {
+                cmd: VendorCmd::new(
+                    "gcloud",
+                    &[
+                        "secrets",
+                        "versions",
+                        "access",
+                        "latest",
+                        &format!("--secret={name}"),
+                        &self.project_flag(),
+                    ],
+                ),
+                names: vec![name.to_string()],
+            })
+            .collect()
+    }
+
+    /// gcloud prints the payload as it is stored.
+    fn parse_read(&self, call: &ReadCall, stdout: &[u8]) -> Result<ReadBack, String> {
+        Ok(ReadBack {
+            values: call
+                .names
+                .iter()
+                .map(|n| (n.clone(), stdout.to_vec()))
+                .collect(),
+            ..ReadBack::default()
+        })
+    }
+
+    fn read_failure(&self, stderr: &str) -> ReadFailure {
+        match self.classify(stderr, None) {
+            Failure::NotFound => ReadFailure::NotFound,
+            Failure::Transient => ReadFailure::Transient,
+            _ if stderr.contains("PERMISSION_DENIED") => ReadFailure::Denied,
+            _ => ReadFailure::Other,
+        }
+    }
+
+    fn read_permission(&self) -> &'static str {
+        "secretmanager.versions.access"
+    }
+}
+
+impl Deletes for Gcp {
+    /// Only secrets labelled as this repo's and env's: vsync labels what it creates.
+    fn scope_cmd(&self) -> VendorCmd {
+        VendorCmd::new(
+            "gcloud",
+            &[
+                "secrets",
+                "list",
+                &self.project_flag(),
+                &format!(
+                    "--filter=labels.managed-by=vsync AND labels.vsync-repo={} AND labels.vsync-env={}",
+                    self.repo, self.env
+                ),
+                "--format=value(name)",
+            ],
+        )
+    }
+
+    fn parse_scope(&self, stdout: &str) -> Vec<String> {
+        self.parse_list(stdout)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn delete_cmds(&self, names: &[&str]) -> Vec<VendorCmd> {
+        names
+            .iter()
+            .map(|name| {
+                VendorCmd::new(
+                    "gcloud",
+                    &[
+                        "secrets",
+                        "delete",
+                        "--quiet",
+                        &self.project_flag(),
+                        "--",
+                        name,
+                    ],
+                )
+            })
+            .collect()
+    }
+
+    fn delete_means(&self) -> &'static str {
+        "Secret Manager deletes the secret and all its versions at once; it cannot be recovered"
+    }
 }
 
 impl PerKey for Gcp {
@@ -86,6 +205,7 @@ impl PerKey for Gcp {
                     "create",
                     "--replication-policy=automatic",
                     "--data-file=-",
+                    &self.labels_flag(),
                     &project,
                     "--",
                     key,
@@ -177,6 +297,8 @@ mod tests {
     fn routing() -> Gcp {
         Gcp {
             project: "my-proj".into(),
+            repo: "api".into(),
+            env: "dev".into(),
         }
     }
 
@@ -212,6 +334,7 @@ mod tests {
                 "create",
                 "--replication-policy=automatic",
                 "--data-file=-",
+                "--labels=managed-by=vsync,vsync-repo=api,vsync-env=dev",
                 "--project=my-proj",
                 "--",
                 "API_KEY"
@@ -287,6 +410,8 @@ mod tests {
     fn ids_and_projects_that_look_like_options_are_never_read_as_options() {
         let r = Gcp {
             project: "-p".into(),
+            repo: "r".into(),
+            env: "e".into(),
         };
         for key in ["-h", "--help", "-x"] {
             for op in [Op::Update, Op::Create] {
@@ -296,5 +421,40 @@ mod tests {
             }
         }
         assert_option_safe(&r.list_cmd().unwrap(), &["-p"]);
+        assert_option_safe(&r.read_calls(&["-h"])[0].cmd, &["-h", "-p"]);
+        assert_option_safe(&r.scope_cmd(), &["-p"]);
+        let del = &r.delete_cmds(&["-h"])[0];
+        assert_option_safe(del, &["-h", "-p"]);
+    }
+
+    #[test]
+    fn reads_access_the_latest_version_and_the_scope_is_the_owner_labels() {
+        let r = routing();
+        let call = &r.read_calls(&["A"])[0];
+        assert_eq!(
+            call.cmd.args,
+            [
+                "secrets",
+                "versions",
+                "access",
+                "latest",
+                "--secret=A",
+                "--project=my-proj"
+            ]
+        );
+        let back = r.parse_read(call, b"v\n").unwrap();
+        assert_eq!(back.values, [("A".to_string(), b"v\n".to_vec())]);
+        assert_eq!(
+            r.read_failure("ERROR: (gcloud.secrets.versions.access) NOT_FOUND: Secret [x] not found or has no versions."),
+            ReadFailure::NotFound
+        );
+        assert_eq!(
+            r.read_failure("ERROR: (gcloud.secrets.versions.access) PERMISSION_DENIED: Permission 'secretmanager.versions.access' denied"),
+            ReadFailure::Denied
+        );
+        assert_eq!(
+            r.scope_cmd().args[3],
+            "--filter=labels.managed-by=vsync AND labels.vsync-repo=api AND labels.vsync-env=dev"
+        );
     }
 }

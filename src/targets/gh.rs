@@ -1,7 +1,8 @@
 //! GitHub Actions environment secrets through `gh secret set` (value on stdin).
 
 use super::{
-    Failure, Kind, Op, PerKey, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
+    Deletes, Failure, Kind, Op, PerKey, Scope, Setting, Target, ValueRules, VendorCmd, Writes,
+    looks_transient,
 };
 
 pub const KIND: Kind = Kind {
@@ -10,10 +11,10 @@ pub const KIND: Kind = Kind {
     settings: &[REPO],
     values: &VALUES,
     case_insensitive_names: true,
-    open: |settings, env| {
+    open: |settings, open| {
         Box::new(Gh {
             repo: settings.required(&REPO),
-            env: env.to_string(),
+            env: open.env.to_string(),
         })
     },
 };
@@ -62,6 +63,60 @@ impl Target for Gh {
 
     fn writes(&self) -> Writes<'_> {
         Writes::PerKey(self)
+    }
+
+    /// GitHub never returns a secret's value: no reads. Everything in the environment is
+    /// vsync's: the environment is named after the env file.
+    fn scope(&self) -> Scope<'_> {
+        Scope::Listed(self)
+    }
+}
+
+impl Deletes for Gh {
+    fn scope_cmd(&self) -> VendorCmd {
+        VendorCmd::new(
+            "gh",
+            &[
+                "secret",
+                "list",
+                &format!("--env={}", self.env),
+                &format!("--repo={}", self.repo),
+            ],
+        )
+    }
+
+    /// Without a terminal gh prints `NAME<TAB>UPDATED` per secret.
+    fn parse_scope(&self, stdout: &str) -> Vec<String> {
+        stdout
+            .lines()
+            .filter_map(|l| l.split('\t').next())
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn delete_cmds(&self, names: &[&str]) -> Vec<VendorCmd> {
+        names
+            .iter()
+            .map(|name| {
+                VendorCmd::new(
+                    "gh",
+                    &[
+                        "secret",
+                        "delete",
+                        &format!("--env={}", self.env),
+                        &format!("--repo={}", self.repo),
+                        "--",
+                        name,
+                    ],
+                )
+            })
+            .collect()
+    }
+
+    fn delete_means(&self) -> &'static str {
+        "GitHub deletes the environment secret at once; it cannot be recovered"
     }
 }
 
@@ -178,6 +233,25 @@ mod tests {
         assert!(name_problem("github_x").is_some());
         assert_eq!(name_problem(&"A".repeat(255)), None);
         assert!(name_problem(&"A".repeat(256)).is_some());
+    }
+
+    #[test]
+    fn the_scope_is_the_environments_secrets_and_deletes_name_them_after_dashes() {
+        let r = Gh {
+            repo: "-o/r".into(),
+            env: "-e".into(),
+        };
+        let list = r.scope_cmd();
+        assert_eq!(list.args, ["secret", "list", "--env=-e", "--repo=-o/r"]);
+        assert_option_safe(&list, &["-e", "-o/r"]);
+        assert_eq!(
+            r.parse_scope("A\t2024-01-01T00:00:00Z\nB_2\t2024\n\n"),
+            ["A", "B_2"]
+        );
+        let del = r.delete_cmds(&["-h"]);
+        assert_option_safe(&del[0], &["-h", "-e", "-o/r"]);
+        assert_eq!(del[0].args[..2], ["secret", "delete"]);
+        assert!(r.reads().is_none());
     }
 
     #[test]

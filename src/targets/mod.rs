@@ -2,7 +2,8 @@
 //!
 //! A target is one module that owns everything about itself: its name and vendor CLI, its
 //! routing settings, its name and value rules, the commands it runs and how it reads their
-//! errors, and whether it writes per key or in bulk. The command line, the config file,
+//! errors, whether it writes per key or in bulk, how it reads values back (`Reads`) and what
+//! it may call its own and delete (`Scope`, `Deletes`). The command line, the config file,
 //! pre-flight, the dry-run plan and the push engine ask these descriptors and name no
 //! target. A new target is one new module plus one line in [`REGISTRY`].
 //!
@@ -63,8 +64,8 @@ pub struct Kind {
     pub values: &'static ValueRules,
     /// Whether the service compares secret names ignoring case (`api_key` is `API_KEY`).
     pub case_insensitive_names: bool,
-    /// The target for resolved settings (every required one present) and an env name.
-    pub open: fn(&Settings, &str) -> Box<dyn Target>,
+    /// The target for resolved settings (every required one present), the env and repo.
+    pub open: fn(&Settings, &Open<'_>) -> Box<dyn Target>,
 }
 
 impl Kind {
@@ -131,6 +132,15 @@ impl Settings {
     }
 }
 
+/// What a target is opened for besides its settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Open<'a> {
+    /// The env name as typed (gh's environment).
+    pub env: &'a str,
+    /// The config namespace (`repo::layout`'s name): part of the ownership labels.
+    pub repo: &'a str,
+}
+
 /// A target with its routing resolved: what pre-flight, the plan and the push engine use.
 pub trait Target: Sync {
     fn kind(&self) -> &'static Kind;
@@ -154,6 +164,129 @@ pub trait Target: Sync {
 
     /// How the target writes.
     fn writes(&self) -> Writes<'_>;
+
+    /// How the target reads values back; `None` when it cannot (gh).
+    fn reads(&self) -> Option<&dyn Reads> {
+        None
+    }
+
+    /// What vsync may call its own on this target, for `--diff`'s `-` lines and `--prune`.
+    fn scope(&self) -> Scope<'_> {
+        Scope::Unknown("this target has no scope vsync can prove is its own".into())
+    }
+}
+
+/// One call that reads current values: the command and the secret names it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadCall {
+    pub cmd: VendorCmd,
+    pub names: Vec<String>,
+}
+
+/// What a successful read call returned. Names of the call found in neither list do not
+/// exist. Values are secrets: held only to compare, never printed.
+#[derive(Default)]
+pub struct ReadBack {
+    /// Secret name and stored value; may include names the call was not asked about (a
+    /// whole vault document, everything under an ssm path).
+    pub values: Vec<(String, Vec<u8>)>,
+    /// Names the identity may not read.
+    pub denied: Vec<String>,
+    /// Names that exist but whose value cannot be compared (a binary AWS secret).
+    pub unreadable: Vec<String>,
+}
+
+/// Why a read call failed, as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFailure {
+    /// Nothing there: every name of the call is new.
+    NotFound,
+    /// The identity may not read values.
+    Denied,
+    Transient,
+    Other,
+}
+
+/// A target that can read stored values back, to compare them with the env file.
+pub trait Reads: Sync {
+    /// The calls that read `names` (secret names as `secret_name` spells them).
+    fn read_calls(&self, names: &[&str]) -> Vec<ReadCall>;
+    /// The values in a successful call's stdout.
+    fn parse_read(&self, call: &ReadCall, stdout: &[u8]) -> Result<ReadBack, String>;
+    fn read_failure(&self, stderr: &str) -> ReadFailure;
+    /// The permission a read needs, named in `--diff`'s error.
+    fn read_permission(&self) -> &'static str;
+    /// A value as the target stores it (the CLIs that read text turn `\r\n` into `\n`).
+    fn as_stored<'v>(&self, value: &'v [u8]) -> Cow<'v, [u8]> {
+        Cow::Borrowed(value)
+    }
+}
+
+/// `\r\n` and a lone `\r` become `\n`: Python's universal newlines (aws, az).
+pub fn universal_newlines(value: &[u8]) -> Cow<'_, [u8]> {
+    if !value.contains(&b'\r') {
+        return Cow::Borrowed(value);
+    }
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        if value[i] == b'\r' {
+            out.push(b'\n');
+            if value.get(i + 1) == Some(&b'\n') {
+                i += 1;
+            }
+        } else {
+            out.push(value[i]);
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// A label or tag value naming the repo or env that owns a secret: GCP label values allow
+/// only lowercase `[a-z0-9_-]`, at most 63 characters, so everything else becomes `_` and the
+/// rest is cut (two names that differ only there share an owner). Azure uses the same
+/// spelling, which also keeps it safe inside a JMESPath string.
+pub fn owner_label(name: &str) -> String {
+    name.chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(63)
+        .collect()
+}
+
+/// Which secrets outside the env file vsync may call its own.
+pub enum Scope<'a> {
+    /// Listed by a call, deleted by others.
+    Listed(&'a dyn Deletes),
+    /// The document the write replaces (vault): what the read found beyond the env file.
+    Document,
+    /// Nothing can be proven vsync's: why (`--prune` is refused with it).
+    Unknown(String),
+}
+
+/// A target that can list what is vsync's and delete it.
+pub trait Deletes: Sync {
+    /// The call listing the names in scope (as `secret_name` spells them).
+    fn scope_cmd(&self) -> VendorCmd;
+    fn parse_scope(&self, stdout: &str) -> Vec<String>;
+    /// The calls deleting `names`: one per `delete_batch` names, in order.
+    fn delete_cmds(&self, names: &[&str]) -> Vec<VendorCmd>;
+    fn delete_batch(&self) -> usize {
+        1
+    }
+    /// What a delete means here, for the prompt, the README and the run's output.
+    fn delete_means(&self) -> &'static str;
+    /// The key a name in scope stands for (the name without the target's prefix).
+    fn key_of<'n>(&self, name: &'n str) -> &'n str {
+        name
+    }
 }
 
 /// What a value must be, and what the vendor CLI changes on the way.
@@ -374,7 +507,11 @@ mod tests {
             for setting in kind.settings {
                 settings.set(setting, "x".into());
             }
-            let target = (kind.open)(&settings, "dev");
+            let open = Open {
+                env: "dev",
+                repo: "r",
+            };
+            let target = (kind.open)(&settings, &open);
             assert_eq!(target.kind(), kind);
             assert!(target.banner(3).starts_with("Syncing 3 secrets to "));
         }
@@ -402,6 +539,21 @@ mod tests {
             assert_eq!(same, matches!(t.name, "gh" | "azure"), "{}", t.name);
             assert_ne!(t.name_identity("A"), t.name_identity("B"));
         }
+    }
+
+    #[test]
+    fn universal_newlines_turn_crlf_and_lone_cr_into_lf() {
+        assert_eq!(&*universal_newlines(b"a\r\nb\rc\n"), b"a\nb\nc\n");
+        assert!(matches!(universal_newlines(b"plain\n"), Cow::Borrowed(_)));
+        assert_eq!(&*universal_newlines(b"\r"), b"\n");
+    }
+
+    #[test]
+    fn owner_labels_are_lowercase_word_characters_of_at_most_63() {
+        assert_eq!(owner_label("My.Repo/x"), "my_repo_x");
+        assert_eq!(owner_label("dev-2_a"), "dev-2_a");
+        assert_eq!(owner_label("é'"), "__");
+        assert_eq!(owner_label(&"A".repeat(70)), "a".repeat(63));
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! same call whether the parameter exists or not, so no list call is needed.
 
 use super::{
-    CRLF_TRANSLATED, Failure, Kind, Op, PerKey, Setting, Target, ValueRules, VendorCmd, Writes,
-    looks_transient,
+    CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
+    Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -90,6 +90,172 @@ impl Target for Ssm {
     fn writes(&self) -> Writes<'_> {
         Writes::PerKey(self)
     }
+
+    fn reads(&self) -> Option<&dyn Reads> {
+        Some(self)
+    }
+
+    /// Only names under a `/…` prefix, listed as a path.
+    fn scope(&self) -> Scope<'_> {
+        match self.prefix.as_deref() {
+            Some(p) if p.starts_with('/') && p.len() > 1 => Scope::Listed(self),
+            _ => Scope::Unknown(
+                "ssm: --prune needs an --ssm-prefix that starts with / (such as /app/dev/): \
+                 without one every parameter in the region would be vsync's to delete"
+                    .into(),
+            ),
+        }
+    }
+}
+
+impl Ssm {
+    fn region_flag(&self) -> String {
+        format!("--region={}", self.region)
+    }
+
+    /// The deepest path holding every name under the prefix: `/app/dev/` and `/app/dev-`
+    /// give `/app/dev` and `/app`.
+    fn path(&self) -> Option<String> {
+        let prefix = self.prefix.as_deref().filter(|p| p.starts_with('/'))?;
+        let end = prefix.rfind('/').unwrap_or(0);
+        Some(if end == 0 {
+            "/".to_string()
+        } else {
+            prefix[..end].to_string()
+        })
+    }
+
+    fn by_path(&self, path: &str, decrypt: bool) -> VendorCmd {
+        let path_flag = format!("--path={path}");
+        let mut args = vec!["ssm", "get-parameters-by-path", &path_flag, "--recursive"];
+        if decrypt {
+            args.push("--with-decryption");
+        }
+        let region = self.region_flag();
+        args.extend([region.as_str(), "--output=json"]);
+        VendorCmd::new("aws", &args)
+    }
+}
+
+/// The most names `get-parameters` and `delete-parameters` take in one call.
+const BATCH: usize = 10;
+
+impl Reads for Ssm {
+    /// Under a `/…` prefix: one `get-parameters-by-path` (aws-cli follows its pages itself).
+    /// Names that are not a path: `get-parameters`, 10 names a call.
+    fn read_calls(&self, names: &[&str]) -> Vec<ReadCall> {
+        let all = || names.iter().map(|n| n.to_string()).collect();
+        if let Some(path) = self.path() {
+            return vec![ReadCall {
+                cmd: self.by_path(&path, true),
+                names: all(),
+            }];
+        }
+        names
+            .chunks(BATCH)
+            .map(|chunk| ReadCall {
+                cmd: VendorCmd::new(
+                    "aws",
+                    &[
+                        "ssm",
+                        "get-parameters",
+                        &format!(
+                            "--names={}",
+                            serde_json::to_string(chunk).unwrap_or_default()
+                        ),
+                        "--with-decryption",
+                        &self.region_flag(),
+                        "--output=json",
+                    ],
+                ),
+                names: chunk.iter().map(|n| n.to_string()).collect(),
+            })
+            .collect()
+    }
+
+    fn parse_read(&self, _call: &ReadCall, stdout: &[u8]) -> Result<ReadBack, String> {
+        let doc: serde_json::Value = serde_json::from_slice(stdout)
+            .map_err(|e| format!("unreadable aws ssm output: {e}"))?;
+        let mut back = ReadBack::default();
+        for p in doc["Parameters"].as_array().into_iter().flatten() {
+            if let (Some(name), Some(value)) = (p["Name"].as_str(), p["Value"].as_str()) {
+                back.values
+                    .push((name.to_string(), value.as_bytes().to_vec()));
+            }
+        }
+        Ok(back)
+    }
+
+    fn read_failure(&self, stderr: &str) -> ReadFailure {
+        match self.classify(stderr, None) {
+            Failure::Transient => ReadFailure::Transient,
+            _ if stderr.contains("AccessDenied") || stderr.contains("not authorized") => {
+                ReadFailure::Denied
+            }
+            _ => ReadFailure::Other,
+        }
+    }
+
+    fn read_permission(&self) -> &'static str {
+        "ssm:GetParametersByPath or ssm:GetParameters (and kms:Decrypt)"
+    }
+
+    fn as_stored<'v>(&self, value: &'v [u8]) -> Cow<'v, [u8]> {
+        universal_newlines(value)
+    }
+}
+
+impl Deletes for Ssm {
+    fn scope_cmd(&self) -> VendorCmd {
+        self.by_path(&self.path().unwrap_or_else(|| "/".into()), false)
+    }
+
+    /// Names under the prefix (the path may hold more: `/app` for `/app/dev-`).
+    fn parse_scope(&self, stdout: &str) -> Vec<String> {
+        let prefix = self.prefix.as_deref().unwrap_or_default();
+        let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
+        doc["Parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["Name"].as_str())
+            .filter(|n| !prefix.is_empty() && n.starts_with(prefix))
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn delete_cmds(&self, names: &[&str]) -> Vec<VendorCmd> {
+        names
+            .chunks(BATCH)
+            .map(|chunk| {
+                VendorCmd::new(
+                    "aws",
+                    &[
+                        "ssm",
+                        "delete-parameters",
+                        &format!(
+                            "--names={}",
+                            serde_json::to_string(chunk).unwrap_or_default()
+                        ),
+                        &self.region_flag(),
+                    ],
+                )
+            })
+            .collect()
+    }
+
+    fn delete_batch(&self) -> usize {
+        BATCH
+    }
+
+    fn delete_means(&self) -> &'static str {
+        "Parameter Store deletes the parameter at once; it cannot be recovered"
+    }
+
+    fn key_of<'n>(&self, name: &'n str) -> &'n str {
+        name.strip_prefix(self.prefix.as_deref().unwrap_or_default())
+            .unwrap_or(name)
+    }
 }
 
 impl PerKey for Ssm {
@@ -103,7 +269,7 @@ impl PerKey for Ssm {
                 "--type=SecureString",
                 "--value=file:///dev/stdin",
                 "--overwrite",
-                &format!("--region={}", self.region),
+                &self.region_flag(),
             ],
         )
     }
@@ -198,6 +364,60 @@ mod tests {
             prefix: Some("-x".into()),
         };
         super::super::assert_option_safe(&r.push_cmd("-h", Op::Set), &["-x-h", "-r"]);
+    }
+
+    #[test]
+    fn a_path_prefix_is_read_in_one_call_and_other_names_ten_a_call() {
+        let r = ssm(Some("/app/dev/"));
+        let calls = r.read_calls(&["/app/dev/A", "/app/dev/B"]);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            calls[0].cmd.args,
+            [
+                "ssm",
+                "get-parameters-by-path",
+                "--path=/app/dev",
+                "--recursive",
+                "--with-decryption",
+                "--region=eu-west-1",
+                "--output=json"
+            ]
+        );
+        assert_eq!(ssm(Some("/app/dev-")).path().as_deref(), Some("/app"));
+        assert_eq!(ssm(Some("/x")).path().as_deref(), Some("/"));
+        let names: Vec<String> = (0..11).map(|i| format!("K{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let calls = ssm(None).read_calls(&refs);
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[1].cmd.args[2], r#"--names=["K10"]"#);
+        let back = r
+            .parse_read(
+                &calls[0],
+                br#"{"Parameters":[{"Name":"/app/dev/A","Value":"v","Type":"SecureString"}]}"#,
+            )
+            .unwrap();
+        assert_eq!(back.values, [("/app/dev/A".to_string(), b"v".to_vec())]);
+    }
+
+    #[test]
+    fn the_scope_is_a_slash_prefix_and_deletes_go_ten_names_a_call() {
+        assert!(matches!(ssm(None).scope(), Scope::Unknown(_)));
+        assert!(matches!(ssm(Some("app-")).scope(), Scope::Unknown(_)));
+        let r = ssm(Some("/app/dev-"));
+        assert!(matches!(r.scope(), Scope::Listed(_)));
+        assert_eq!(
+            r.parse_scope(r#"{"Parameters":[{"Name":"/app/dev-A"},{"Name":"/app/other"}]}"#),
+            ["/app/dev-A"]
+        );
+        assert_eq!(r.key_of("/app/dev-A"), "A");
+        let names: Vec<String> = (0..11).map(|i| format!("/app/dev-K{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let dels = r.delete_cmds(&refs);
+        assert_eq!(dels.len(), 2);
+        assert_eq!(
+            dels[1].args[..3],
+            ["ssm", "delete-parameters", r#"--names=["/app/dev-K10"]"#]
+        );
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! arguments would expose every value in argv, hit ARG_MAX, and let a value starting with `@`
 //! be read as a file path. `kv put` replaces the whole secret at PATH atomically.
 
-use super::{Bulk, Failure, Kind, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient};
+use super::{
+    Bulk, Failure, Kind, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting, Target,
+    ValueRules, VendorCmd, Writes, looks_transient,
+};
 use crate::task::SecretTask;
 
 pub const KIND: Kind = Kind {
@@ -13,7 +16,7 @@ pub const KIND: Kind = Kind {
     settings: &[ADDR, MOUNT, PATH],
     values: &VALUES,
     case_insensitive_names: false,
-    open: |settings, _env| {
+    open: |settings, _open| {
         Box::new(Vault {
             addr: settings.required(&ADDR),
             mount: settings.required(&MOUNT),
@@ -78,6 +81,68 @@ impl Target for Vault {
 
     fn writes(&self) -> Writes<'_> {
         Writes::Bulk(self)
+    }
+
+    fn reads(&self) -> Option<&dyn Reads> {
+        Some(self)
+    }
+
+    /// The document at PATH: the write replaces it whole, dropping keys the file lacks.
+    fn scope(&self) -> Scope<'_> {
+        Scope::Document
+    }
+}
+
+impl Reads for Vault {
+    /// One `kv get` of the whole document; the path after `--`, as for the write.
+    fn read_calls(&self, names: &[&str]) -> Vec<ReadCall> {
+        let mut cmd = VendorCmd::new(
+            "vault",
+            &[
+                "kv",
+                "get",
+                "-format=json",
+                &format!("-mount={}", self.mount),
+                "--",
+                &self.path,
+            ],
+        );
+        cmd.env.push(("VAULT_ADDR", self.addr.clone()));
+        vec![ReadCall {
+            cmd,
+            names: names.iter().map(|n| n.to_string()).collect(),
+        }]
+    }
+
+    /// `{"data":{"data":{…},"metadata":{…}}}`; a deleted latest version has `data: null`.
+    /// A value that is not a string (written by another tool) counts as different.
+    fn parse_read(&self, _call: &ReadCall, stdout: &[u8]) -> Result<ReadBack, String> {
+        let doc: serde_json::Value = serde_json::from_slice(stdout)
+            .map_err(|e| format!("unreadable vault kv get output: {e}"))?;
+        let mut back = ReadBack::default();
+        for (key, value) in doc["data"]["data"].as_object().into_iter().flatten() {
+            match value.as_str() {
+                Some(v) => back.values.push((key.clone(), v.as_bytes().to_vec())),
+                None => back.unreadable.push(key.clone()),
+            }
+        }
+        Ok(back)
+    }
+
+    fn read_failure(&self, stderr: &str) -> ReadFailure {
+        if stderr.contains("No value found at") {
+            ReadFailure::NotFound
+        } else if stderr.contains("Code: 403") || stderr.contains("permission denied") {
+            ReadFailure::Denied
+        } else if is_transient(stderr) {
+            ReadFailure::Transient
+        } else {
+            ReadFailure::Other
+        }
+    }
+
+    fn read_permission(&self) -> &'static str {
+        "the read capability on MOUNT/data/PATH"
     }
 }
 
@@ -268,6 +333,42 @@ mod tests {
             );
             assert_eq!(streamed, document_via_map(&tasks));
         }
+    }
+
+    #[test]
+    fn the_read_is_one_kv_get_of_the_document() {
+        let r = Vault {
+            addr: "http://v:1".into(),
+            mount: "-m".into(),
+            path: "-h".into(),
+        };
+        let calls = r.read_calls(&["A", "B"]);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            calls[0].cmd.args,
+            ["kv", "get", "-format=json", "-mount=-m", "--", "-h"]
+        );
+        assert_option_safe(&calls[0].cmd, &["-m", "-h"]);
+        let out = br#"{"data":{"data":{"A":"1","Z":"2","N":3},"metadata":{"version":2}}}"#;
+        let back = r.parse_read(&calls[0], out).unwrap();
+        assert_eq!(
+            back.values,
+            [
+                ("A".to_string(), b"1".to_vec()),
+                ("Z".to_string(), b"2".to_vec())
+            ]
+        );
+        assert_eq!(back.unreadable, ["N"]);
+        let deleted = br#"{"data":{"data":null,"metadata":{"version":3}}}"#;
+        assert!(r.parse_read(&calls[0], deleted).unwrap().values.is_empty());
+        assert_eq!(
+            r.read_failure("No value found at -m/data/-h"),
+            ReadFailure::NotFound
+        );
+        assert_eq!(
+            r.read_failure("Code: 403. Errors:\n\n* permission denied"),
+            ReadFailure::Denied
+        );
     }
 
     #[test]

@@ -83,7 +83,8 @@ fn the_dry_run_shows_each_key_beside_the_name_it_is_stored_under() {
     let out = t.run();
     let cmd = |name: &str| {
         format!(
-            "    az keyvault secret set --vault-name=acme-kv --name={name} --file /dev/stdin -o none\n"
+            "    az keyvault secret set --vault-name=acme-kv --name={name} --file /dev/stdin \
+             --tags managed-by=vsync vsync-repo=repo vsync-env=dev -o none\n"
         )
     };
     out.success().stderr_is("").stdout_is(&format!(

@@ -118,7 +118,8 @@ fn a_gcp_dry_run_plans_the_list_call_and_both_writes_per_key() {
         format!(
             "    if it exists: gcloud secrets versions add --data-file=- --project=acme-dev -- {key}\n\
              \x20   if it does not: gcloud secrets create --replication-policy=automatic \
-             --data-file=- --project=acme-dev -- {key}\n"
+             --data-file=- --labels=managed-by=vsync,vsync-repo=repo,vsync-env=dev \
+             --project=acme-dev -- {key}\n"
         )
     };
     out.stdout_is(&format!(
@@ -177,9 +178,9 @@ fn an_azure_dry_run_plans_az_with_its_output_off() {
     let (t, out) = dry_run(AZURE_ENV, "skipped", &["azure", "--azure-vault=acme-kv"]);
     out.stdout_is(&format!(
         "{}  api-key  literal  20 bytes\n\
-         \x20   az keyvault secret set --vault-name=acme-kv --name=api-key --file /dev/stdin -o none\n\
+         \x20   az keyvault secret set --vault-name=acme-kv --name=api-key --file /dev/stdin --tags managed-by=vsync vsync-repo=repo vsync-env=dev -o none\n\
          \x20 ssh-key  file {}  19 bytes\n\
-         \x20   az keyvault secret set --vault-name=acme-kv --name=ssh-key --file /dev/stdin -o none\n",
+         \x20   az keyvault secret set --vault-name=acme-kv --name=ssh-key --file /dev/stdin --tags managed-by=vsync vsync-repo=repo vsync-env=dev -o none\n",
         header("skipped", "Syncing 2 secrets to Azure Key Vault: vault=acme-kv"),
         key_file(&t)
     ));

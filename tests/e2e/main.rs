@@ -15,6 +15,7 @@ mod hardening_input;
 mod hardening_output;
 mod hardening_process;
 mod interrupt;
+mod know_target;
 mod no_leaks;
 mod preflight;
 mod soak;

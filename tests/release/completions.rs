@@ -143,7 +143,7 @@ fn bash_completes_commands_targets_and_each_targets_routing_flags() {
             &file,
             &["vsync", "sync", "dev", "gh", "--gh-repo", "=", "a/b", "--d"]
         ),
-        ["--dry-run"]
+        ["--diff", "--dry-run"]
     );
 }
 

@@ -1,0 +1,341 @@
+//! What is on the target now: values read back and compared with the env file (for `--diff`
+//! and `--skip-unchanged`), and the secrets in vsync's scope that the file no longer defines
+//! (`--diff`'s `-` lines, `--prune`'s deletes).
+//!
+//! Values read back are secrets: they are compared and dropped; only those that differ from
+//! the file are kept, for the scrubber. None is ever printed, hashed or measured.
+
+use crate::exec::Outcome;
+use crate::pool::{self, RunOpts};
+use crate::report::Scrubber;
+use crate::targets::{Failure, Kind, ReadBack, ReadFailure, Reads, Scope, Target};
+use crate::task::SecretTask;
+use std::collections::{HashMap, HashSet};
+
+/// What the target holds for one key, compared with the env file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Current {
+    /// Not there: a write creates it.
+    New,
+    /// Stored with the file's value.
+    Same,
+    /// Stored with another value.
+    Differs,
+    /// There, or maybe there, but its value could not be read.
+    Unknown,
+}
+
+impl Current {
+    /// `--diff`'s marker.
+    pub fn marker(self) -> char {
+        match self {
+            Current::New => '+',
+            Current::Same => '=',
+            Current::Differs => '~',
+            Current::Unknown => '?',
+        }
+    }
+
+    /// `--json`'s plan status.
+    pub fn plan_status(self) -> &'static str {
+        match self {
+            Current::New => "create",
+            Current::Same => "unchanged",
+            Current::Differs => "update",
+            Current::Unknown => "unknown",
+        }
+    }
+}
+
+/// The outcome of reading the target.
+pub struct Known {
+    /// Per task, in task order.
+    pub current: Vec<Current>,
+    /// The first permission error, scrubbed: some values could not be read for lack of it.
+    pub denied: Option<String>,
+    /// The first other read error, scrubbed: those values are unknown.
+    pub failed: Option<String>,
+    /// Values read that differ from the file's: for the scrubber.
+    pub old_values: Vec<Vec<u8>>,
+    /// Names the reads returned that no task asked for (vault's document, an ssm path).
+    pub unasked: Vec<String>,
+}
+
+/// Everything the read calls returned, by secret name.
+#[derive(Default)]
+struct Found {
+    values: HashMap<String, Vec<u8>>,
+    unreadable: HashSet<String>,
+    denied: HashSet<String>,
+    /// Asked for, but the call failed: unknown.
+    failed: HashSet<String>,
+}
+
+impl Found {
+    fn add(&mut self, back: ReadBack) {
+        self.values.extend(back.values);
+        self.unreadable.extend(back.unreadable);
+        self.denied.extend(back.denied);
+    }
+
+    /// One key compared: `stored` is the file's value as the target would store it.
+    fn compare(&self, name: &str, stored: &[u8]) -> Current {
+        if self.denied.contains(name) || self.failed.contains(name) {
+            Current::Unknown
+        } else if self.unreadable.contains(name) {
+            Current::Differs
+        } else {
+            match self.values.get(name) {
+                Some(v) if v.as_slice() == stored => Current::Same,
+                Some(_) => Current::Differs,
+                None => Current::New,
+            }
+        }
+    }
+}
+
+/// Reads every task's value back from `reads` and compares.
+pub fn read(
+    target: &dyn Target,
+    reads: &dyn Reads,
+    tasks: &[SecretTask],
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Known {
+    let names: Vec<String> = tasks
+        .iter()
+        .map(|t| target.secret_name(&t.key).into_owned())
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let calls = reads.read_calls(&refs);
+    let cmds: Vec<_> = calls.iter().map(|c| c.cmd.clone()).collect();
+    let classify = |stderr: &str| match reads.read_failure(stderr) {
+        ReadFailure::Transient => Failure::Transient,
+        _ => Failure::Permanent,
+    };
+    // Each call's answer is parsed in its worker, so its raw output is dropped at once.
+    let finish =
+        |i: usize, out: Outcome, _attempts: u32| -> Result<ReadBack, (ReadFailure, String)> {
+            if out.success() {
+                return reads
+                    .parse_read(&calls[i], &out.stdout)
+                    .map_err(|e| (ReadFailure::Other, e));
+            }
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let failure = match out.exit {
+                crate::exec::Exit::Code(_) => reads.read_failure(&stderr),
+                _ => ReadFailure::Other,
+            };
+            let label = calls[i].cmd.label(3);
+            Err((failure, format!("{label}: {}", scrubber.failure(&out))))
+        };
+    let results = pool::run_calls(&cmds, opts, &classify, &finish);
+
+    let mut found = Found::default();
+    let (mut denied, mut failed) = (None, None);
+    for (call, result) in calls.iter().zip(results) {
+        match result {
+            Some(Ok(back)) => found.add(back),
+            Some(Err((ReadFailure::NotFound, _))) => {}
+            Some(Err((ReadFailure::Denied, text))) => {
+                denied.get_or_insert(text);
+                found.denied.extend(call.names.iter().cloned());
+            }
+            Some(Err((_, text))) => {
+                failed.get_or_insert(text);
+                found.failed.extend(call.names.iter().cloned());
+            }
+            None => {
+                failed.get_or_insert_with(|| "interrupted before the read".to_string());
+                found.failed.extend(call.names.iter().cloned());
+            }
+        }
+    }
+    if denied.is_none() && !found.denied.is_empty() {
+        let mut some: Vec<&String> = found.denied.iter().collect();
+        some.sort();
+        denied = Some(format!("access denied to {}", some[0]));
+    }
+    let current: Vec<Current> = tasks
+        .iter()
+        .zip(&names)
+        .map(|(t, name)| found.compare(name, &reads.as_stored(&t.value)))
+        .collect();
+    let asked: HashSet<&str> = refs.iter().copied().collect();
+    let mut unasked: Vec<String> = found
+        .values
+        .keys()
+        .chain(&found.unreadable)
+        .filter(|n| !asked.contains(n.as_str()))
+        .cloned()
+        .collect();
+    unasked.sort();
+    unasked.dedup();
+    // What stays of the values: those that differ from the file, for the scrubber.
+    let same: HashSet<&str> = names
+        .iter()
+        .zip(&current)
+        .filter(|(_, c)| **c == Current::Same)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let old_values = found
+        .values
+        .into_iter()
+        .filter(|(n, _)| !same.contains(n.as_str()))
+        .map(|(_, v)| v)
+        .collect();
+    Known {
+        current,
+        denied,
+        failed,
+        old_values,
+        unasked,
+    }
+}
+
+/// Names in vsync's scope for this env that the env file does not define, sorted.
+/// `defined` holds every key the file defines, excluded ones included (an excluded key is
+/// still the file's). Names are compared as the target spells and compares them
+/// (`secret_name`, `name_identity`), so a prefix or a name mapping cannot make a defined key
+/// look undefined.
+pub fn extra_names(
+    target: &dyn Target,
+    defined: &[&str],
+    known: Option<&Known>,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Result<Vec<String>, String> {
+    let kind = target.kind();
+    let defined: Vec<String> = defined
+        .iter()
+        .map(|k| target.secret_name(k).into_owned())
+        .collect();
+    let defined: Vec<&str> = defined.iter().map(String::as_str).collect();
+    let mut names: Vec<String> = match target.scope() {
+        Scope::Unknown(why) => return Err(why),
+        Scope::Document => known.into_iter().flat_map(|k| k.unasked.clone()).collect(),
+        Scope::Listed(deletes) => list_scope(deletes, opts, scrubber)?,
+    };
+    names.retain(|n| !is_defined(kind, n, &defined));
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// The names a `Deletes` target lists as its scope.
+pub fn list_scope(
+    deletes: &dyn crate::targets::Deletes,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Result<Vec<String>, String> {
+    let cmd = deletes.scope_cmd();
+    let classify = |stderr: &str| {
+        if crate::targets::looks_transient(stderr) {
+            Failure::Transient
+        } else {
+            Failure::Permanent
+        }
+    };
+    let finish = |_: usize, out: Outcome, _: u32| {
+        if out.success() {
+            Ok(deletes.parse_scope(&String::from_utf8_lossy(&out.stdout)))
+        } else {
+            Err(format!("{}: {}", cmd.label(3), scrubber.failure(&out)))
+        }
+    };
+    pool::run_calls(std::slice::from_ref(&cmd), opts, &classify, &finish)
+        .pop()
+        .flatten()
+        .unwrap_or_else(|| Err("interrupted before the list".into()))
+}
+
+/// Whether `name` is among `defined`, as the target compares names.
+pub fn is_defined(kind: &Kind, name: &str, defined: &[&str]) -> bool {
+    let id = kind.name_identity(name);
+    defined.iter().any(|d| kind.name_identity(d) == id)
+}
+
+/// For a target that cannot read values (gh): a name the listing does not show is new; the
+/// others are unknown.
+pub fn from_listing(kind: &Kind, names: &[&str], listed: &[&str]) -> Vec<Current> {
+    names
+        .iter()
+        .map(|n| {
+            if is_defined(kind, n, listed) {
+                Current::Unknown
+            } else {
+                Current::New
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::{aws, gh};
+
+    #[test]
+    fn a_key_is_same_differs_new_or_unknown() {
+        let mut found = Found::default();
+        found.add(ReadBack {
+            values: vec![("A".into(), b"1".to_vec()), ("B".into(), b"x".to_vec())],
+            denied: vec!["D".into()],
+            unreadable: vec!["U".into()],
+        });
+        found.failed.insert("F".into());
+        assert_eq!(found.compare("A", b"1"), Current::Same);
+        assert_eq!(found.compare("B", b"2"), Current::Differs);
+        assert_eq!(found.compare("C", b"3"), Current::New);
+        assert_eq!(found.compare("D", b"4"), Current::Unknown);
+        assert_eq!(found.compare("F", b"4"), Current::Unknown);
+        assert_eq!(found.compare("U", b"5"), Current::Differs);
+        let markers: String = [
+            Current::New,
+            Current::Differs,
+            Current::Same,
+            Current::Unknown,
+        ]
+        .iter()
+        .map(|c| c.marker())
+        .collect();
+        assert_eq!(markers, "+~=?");
+    }
+
+    #[test]
+    fn the_vault_documents_extra_keys_are_those_the_file_does_not_define() {
+        let vault = crate::targets::vault::Vault {
+            addr: "http://v:1".into(),
+            mount: "m".into(),
+            path: "p".into(),
+        };
+        let known = Known {
+            current: Vec::new(),
+            denied: None,
+            failed: None,
+            old_values: Vec::new(),
+            unasked: vec!["OLD".into(), "SKIPPED".into()],
+        };
+        let opts = RunOpts {
+            workers: 1,
+            timeout: std::time::Duration::from_secs(1),
+            deadline: std::time::Instant::now(),
+            retry_base: std::time::Duration::ZERO,
+            started: std::time::Instant::now(),
+        };
+        let tasks = [];
+        let scrubber = Scrubber::new(&tasks);
+        let extra = extra_names(&vault, &["A", "SKIPPED"], Some(&known), &opts, &scrubber);
+        assert_eq!(extra.unwrap(), ["OLD"]);
+    }
+
+    #[test]
+    fn defined_names_follow_the_targets_case_rule() {
+        assert!(is_defined(&gh::KIND, "api_key", &["API_KEY"]));
+        assert!(!is_defined(&aws::KIND, "api_key", &["API_KEY"]));
+        assert_eq!(
+            from_listing(&gh::KIND, &["a", "B"], &["A"]),
+            [Current::Unknown, Current::New]
+        );
+    }
+}
