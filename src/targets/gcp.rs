@@ -92,7 +92,8 @@ impl Target for Gcp {
 }
 
 impl Reads for Gcp {
-    /// One `versions access latest` per secret; the id joined to `--secret=`.
+    /// One `versions access latest` per secret; the id joined to `--secret=`. As JSON: as text,
+    /// gcloud turns bytes that are not UTF-8 into U+FFFD, and a payload may hold any bytes.
     fn read_calls(&self, names: &[&str]) -> Vec<ReadCall> {
         names
             .iter()
@@ -106,6 +107,7 @@ impl Reads for Gcp {
                         "latest",
                         &format!("--secret={name}"),
                         &self.project_flag(),
+                        "--format=json",
                     ],
                 ),
                 names: vec![name.to_string()],
@@ -113,13 +115,19 @@ impl Reads for Gcp {
             .collect()
     }
 
-    /// gcloud prints the payload as it is stored.
+    /// `{"payload": {"data": BASE64, …}, …}`: the payload exactly as stored.
     fn parse_read(&self, call: &ReadCall, stdout: &[u8]) -> Result<ReadBack, String> {
+        let doc: serde_json::Value = serde_json::from_slice(stdout)
+            .map_err(|e| format!("gcloud printed no JSON version: {e}"))?;
+        let data = doc["payload"]["data"]
+            .as_str()
+            .ok_or("gcloud printed a version without payload.data")?;
+        let value = base64_decode(data).ok_or("gcloud printed a payload that is not base64")?;
         Ok(ReadBack {
             values: call
                 .names
                 .iter()
-                .map(|n| (n.clone(), stdout.to_vec()))
+                .map(|n| (n.clone(), value.clone()))
                 .collect(),
             ..ReadBack::default()
         })
@@ -278,6 +286,30 @@ impl PerKey for Gcp {
             _ => 3,
         }
     }
+}
+
+/// Standard or URL-safe base64, padded or not (Secret Manager's JSON uses either); `None` on
+/// any other character.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes().filter(|&c| c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
 }
 
 /// Secret Manager's id rule `[A-Za-z0-9_-]{1,255}`; `None` when fine.
@@ -439,11 +471,18 @@ mod tests {
                 "access",
                 "latest",
                 "--secret=A",
-                "--project=my-proj"
+                "--project=my-proj",
+                "--format=json"
             ]
         );
-        let back = r.parse_read(call, b"v\n").unwrap();
-        assert_eq!(back.values, [("A".to_string(), b"v\n".to_vec())]);
+        // "v\n\xff" in base64: bytes that are not UTF-8 come back exactly.
+        let json = br#"{"name":"projects/1/secrets/A/versions/2","payload":{"data":"dgr/","dataCrc32c":"1"}}"#;
+        let back = r.parse_read(call, json).unwrap();
+        assert_eq!(back.values, [("A".to_string(), b"v\n\xff".to_vec())]);
+        assert!(r.parse_read(call, b"v\n").is_err());
+        assert_eq!(base64_decode("dgr_"), Some(b"v\n\xff".to_vec()));
+        assert_eq!(base64_decode("aGk="), Some(b"hi".to_vec()));
+        assert_eq!(base64_decode("a*"), None);
         assert_eq!(
             r.read_failure("ERROR: (gcloud.secrets.versions.access) NOT_FOUND: Secret [x] not found or has no versions."),
             ReadFailure::NotFound

@@ -241,6 +241,20 @@ fn diff_compares_what_the_cli_would_store_crlf_included() {
 }
 
 #[test]
+fn a_gcp_value_that_is_not_utf8_reads_back_as_the_same_bytes() {
+    // gcloud prints a payload as text unless asked for JSON, which would turn these bytes into
+    // U+FFFD and make an unchanged binary secret look changed.
+    let mut test = Test::new()
+        .env_file("dev", "KEY_PATH=key.bin\n")
+        .file("infra/vault/dev/key.bin", b"\x00\xff\xfe binary\n")
+        .args(GCP.args(&["--inline-file-suffix=_PATH"]));
+    test.run().success();
+    test.run_again(GCP.args(&["--inline-file-suffix=_PATH", "--diff"]))
+        .success()
+        .stdout_is("= KEY\n");
+}
+
+#[test]
 fn skip_unchanged_writes_nothing_again_and_reads_with_the_fewest_calls() {
     const N: usize = 25;
     let keys: Vec<String> = (0..N).map(|i| format!("K{i:02}")).collect();
