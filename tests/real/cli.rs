@@ -886,3 +886,162 @@ fn gh_environment_secrets_arrive_exactly_through_the_real_gh_cli() {
         assert!(unexpected.is_empty(), "unexpected requests: {unexpected:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reading back and pruning through the real gcloud and gh
+
+fn stdout_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn gcp_diff_skip_unchanged_and_prune_through_the_real_gcloud() {
+    let Some(python) = prerequisites("gcloud", &[]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gcp-state.json");
+    let mut cmd = Command::new(&python);
+    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
+        .arg("--state-file")
+        .arg(&state_file);
+    let double = Server::start(cmd, double_port);
+    let env: Vec<(&str, OsString)> = vec![
+        (
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER",
+            format!("http://127.0.0.1:{}/", double.port).into(),
+        ),
+        ("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true".into()),
+        ("CLOUDSDK_CONFIG", repo.path("home/gcloud").into()),
+        ("CLOUDSDK_CORE_DISABLE_PROMPTS", "1".into()),
+    ];
+    let sync = |extra: &[&str]| {
+        let mut args = vec![
+            "sync",
+            "dev",
+            "gcp",
+            "--gcp-project=vsync-test",
+            "--inline-file-suffix=_PATH",
+        ];
+        args.extend(extra);
+        repo.vsync(&args, &env)
+    };
+    // Bytes that are not UTF-8 must read back as themselves (gcloud's text output would not).
+    repo.vault_file("raw.bin", b"\xff\x00raw\r\n");
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        "A=a-1\nB=b-1\nRAW_PATH=raw.bin\nOLD=old-1\n",
+    )
+    .unwrap();
+    assert_synced(&sync(&[]), 4, "gcp");
+    // A secret vsync did not create (no owner labels) is out of --prune's scope.
+    let mut foreign = Command::new("gcloud");
+    foreign
+        .args([
+            "secrets",
+            "create",
+            "--data-file=-",
+            "--project=vsync-test",
+            "--",
+            "FOREIGN",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let out = crate::support::run_bounded(foreign, b"not-vsyncs", RUN_TIMEOUT);
+    assert!(out.status.success(), "{}", show(&out));
+
+    let out = sync(&["--diff"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "nothing differs\n{}",
+        show(&out)
+    );
+    assert_eq!(
+        stdout_of(&out),
+        "= A\n= B\n= RAW\n= OLD\n",
+        "{}",
+        show(&out)
+    );
+
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        "A=a-2\nB=b-1\nRAW_PATH=raw.bin\nNEW=new-1\n",
+    )
+    .unwrap();
+    let out = sync(&["--diff"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert_eq!(
+        stdout_of(&out),
+        "~ A\n= B\n= RAW\n+ NEW\n- OLD\n",
+        "{}",
+        show(&out)
+    );
+
+    let out = sync(&["--skip-unchanged", "--prune"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let values = gcp_values(&read_json(&state_file), "vsync-test");
+    assert_eq!(values["A"], [b"a-1".to_vec(), b"a-2".to_vec()]);
+    assert_eq!(values["B"].len(), 1, "B unchanged: no new version");
+    assert_eq!(values["RAW"].len(), 1, "RAW unchanged: no new version");
+    assert_eq!(values["NEW"], [b"new-1".to_vec()]);
+    assert!(
+        !values.contains_key("OLD"),
+        "OLD pruned: {:?}",
+        values.keys()
+    );
+    assert!(
+        values.contains_key("FOREIGN"),
+        "a secret without vsync's labels stays"
+    );
+}
+
+#[test]
+fn gh_diff_and_prune_through_the_real_gh_cli() {
+    let Some(python) = prerequisites("gh", &["nacl", "cryptography"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gh-state.json");
+    let cert_dir = repo.path("tmp");
+    let mut cmd = Command::new(&python);
+    cmd.arg(manifest_dir().join("fixtures/doubles/gh_api.py"))
+        .arg("--dir")
+        .arg(&cert_dir)
+        .arg("--state-file")
+        .arg(&state_file)
+        .args(["--environments", "dev"]);
+    let double = Server::start(cmd, double_port);
+    let env: Vec<(&str, OsString)> = vec![
+        ("GH_HOST", format!("127.0.0.1:{}", double.port).into()),
+        ("GH_ENTERPRISE_TOKEN", "test-token".into()),
+        ("GH_TOKEN", "test-token".into()),
+        ("SSL_CERT_FILE", cert_dir.join("cert.pem").into()),
+        ("GH_CONFIG_DIR", repo.path("home/gh").into()),
+        ("GH_NO_UPDATE_NOTIFIER", "1".into()),
+        ("GH_PROMPT_DISABLED", "1".into()),
+    ];
+    let sync = |extra: &[&str]| {
+        let mut args = vec!["sync", "dev", "gh", "--gh-repo=acme/api"];
+        args.extend(extra);
+        repo.vsync(&args, &env)
+    };
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\nOLD=old-1\n").unwrap();
+    assert_synced(&sync(&[]), 2, "gh");
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\nNEW=new-1\n").unwrap();
+
+    // gh lists names but cannot read values: existing secrets are `?`, never `=`.
+    let out = sync(&["--diff"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert_eq!(stdout_of(&out), "? A\n+ NEW\n- OLD\n", "{}", show(&out));
+
+    let out = sync(&["--prune", "--keep=KEEP*"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let got = gh_values(&read_json(&state_file), "acme/api", "dev");
+    assert_eq!(
+        got.keys().cloned().collect::<Vec<_>>(),
+        ["A", "NEW"],
+        "OLD pruned through gh secret delete"
+    );
+}
