@@ -195,7 +195,11 @@ pub fn diff(
     };
     let mut entries = Vec::new();
     for (task, cur) in parsed.tasks.iter().zip(&current) {
-        report::out(&format!("{} {}", cur.marker(), task.key));
+        report::out(&format!(
+            "{} {}",
+            cur.marker(),
+            report::shown_key(&task.key)
+        ));
         entries.push(Entry {
             key: task.key.clone(),
             name: target.secret_name(&task.key).into_owned(),
@@ -205,7 +209,7 @@ pub fn diff(
         });
     }
     for name in &extra {
-        report::out(&format!("- {name}"));
+        report::out(&format!("- {}", report::shown_key(name)));
     }
     entries.extend(extra.iter().map(|n| Entry {
         key: key_of(target, n),
@@ -296,7 +300,7 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
     };
     for (task, w) in tasks.iter().zip(&write) {
         if !w {
-            report::out(&format!("= {} (unchanged)", task.key));
+            report::out(&format!("= {} (unchanged)", report::shown_key(&task.key)));
         }
     }
     // What the read learnt about existence spares the write phase its list call.
@@ -467,7 +471,7 @@ fn run_prune(
         }
     };
     for name in &kept {
-        report::out(&format!("  kept (--keep): {name}"));
+        report::out(&format!("  kept (--keep): {}", report::shown_key(name)));
         entries.push(Entry {
             key: key_of(target, name),
             name: name.clone(),
@@ -485,7 +489,11 @@ fn run_prune(
             "Delete {} secrets no longer in the env file ({}): {}? [y/N]",
             extra.len(),
             deletes.delete_means(),
-            extra.join(", ")
+            extra
+                .iter()
+                .map(|n| report::shown_key(n))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let answer = crate::sync::prompt(&question).unwrap_or_default();
         if !matches!(answer.as_str(), "y" | "Y" | "yes") {

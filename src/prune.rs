@@ -71,8 +71,11 @@ pub fn delete(
             (!out.success()).then(|| format!("{}: {}", cmds[i].label(3), scrubber.failure(&out)));
         for name in &covered[i] {
             match &error {
-                None => report::out(&format!("✓ deleted {name}")),
-                Some(e) => report::err(&format!("WARNING: could not delete {name}: {e}")),
+                None => report::out(&format!("✓ deleted {}", report::shown_key(name))),
+                Some(e) => report::err(&format!(
+                    "WARNING: could not delete {}: {e}",
+                    report::shown_key(name)
+                )),
             }
         }
         (out.success(), attempts, error)

@@ -15,7 +15,7 @@ use crate::routing::{self, Resolved};
 use crate::targets::Kind;
 use crate::{exec, know, plan, preflight, repo, signals};
 use anyhow::{Context, bail};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -251,6 +251,9 @@ fn resolve_routing(
     }
 }
 
+/// Asks on stderr and reads one line from stdin (a terminal). The read is the raw
+/// descriptor, polled: a signal during the prompt ends the wait (an error), so Ctrl-C at
+/// the `--prune` confirmation stops the run instead of waiting for Enter.
 pub(crate) fn prompt(question: &str) -> anyhow::Result<String> {
     {
         // Not held while reading: the interrupt handler writes to stderr too, and must not
@@ -259,9 +262,31 @@ pub(crate) fn prompt(question: &str) -> anyhow::Result<String> {
         write!(stderr, "{question}: ")?;
         stderr.flush()?;
     }
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(line.trim().to_string())
+    let mut line = Vec::new();
+    loop {
+        if signals::stop_requested() {
+            bail!("interrupted at the prompt");
+        }
+        let mut fds = [libc::pollfd {
+            fd: libc::STDIN_FILENO,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: one valid pollfd, its length passed.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 1, 100) } <= 0 {
+            continue; // the wait ran out, or a signal (EINTR): look at the flag again
+        }
+        let mut byte = 0u8;
+        // SAFETY: reads at most one byte into `byte`.
+        match unsafe { libc::read(libc::STDIN_FILENO, (&mut byte as *mut u8).cast(), 1) } {
+            1 if byte == b'\n' => break,
+            1 => line.push(byte),
+            0 => break,
+            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ => bail!("reading the answer: {}", std::io::Error::last_os_error()),
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).trim().to_string())
 }
 
 enum OnPath {

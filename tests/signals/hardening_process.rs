@@ -18,7 +18,7 @@ fn gh(t: Test) -> Test {
     t.args(["sync", "dev", "gh", "--gh-repo=acme/api"])
 }
 
-fn kill(pid: u32, sig: i32) {
+pub(crate) fn kill(pid: u32, sig: i32) {
     // SAFETY: kill(2) on a child of this test that has not been reaped.
     let rc = unsafe { libc::kill(pid as i32, sig) };
     assert_eq!(rc, 0, "kill({pid}, {sig})");
@@ -26,7 +26,7 @@ fn kill(pid: u32, sig: i32) {
 
 /// Waits for the child to exit, killing it and failing after `limit`.
 #[track_caller]
-fn wait_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+pub(crate) fn wait_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
     match child.wait_timeout(limit).expect("waiting for vsync") {
         Some(status) => status,
         None => {
@@ -38,7 +38,7 @@ fn wait_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
 }
 
 #[track_caller]
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let until = Instant::now() + WAIT;
     while !done() {
         assert!(Instant::now() < until, "waited {WAIT:?} for {what}");
@@ -89,6 +89,7 @@ fn spawn_into_broken_pipe(t: &mut Test) -> Child {
 
 #[test]
 fn a_ctrl_c_with_its_output_pipe_closed_lets_the_calls_in_flight_finish_and_exits_130() {
+    let _serial = crate::support::serial();
     let mut t = gh(Test::new()
         .env_file(
             "dev",
@@ -122,6 +123,7 @@ fn a_ctrl_c_with_its_output_pipe_closed_lets_the_calls_in_flight_finish_and_exit
 
 #[test]
 fn a_second_ctrl_c_with_its_output_pipe_closed_still_kills_the_calls_in_flight() {
+    let _serial = crate::support::serial();
     // A handler that dies on its first write would leave the second interrupt unheard.
     let mut t = gh(Test::new()
         .env_file("dev", "ALPHA=a-value-1\nBRAVO=b-value-2\n")
@@ -190,6 +192,7 @@ fn hung_run() -> Test {
 
 #[test]
 fn ctrl_backslash_is_an_interrupt_like_sigterm_and_dumps_no_core() {
+    let _serial = crate::support::serial();
     let mut t = hung_run();
     let mut vsync = spawn_dumpable(&mut t);
     kill(vsync.id(), libc::SIGQUIT);
@@ -212,6 +215,7 @@ fn ctrl_backslash_is_an_interrupt_like_sigterm_and_dumps_no_core() {
 
 #[test]
 fn an_abort_signal_dumps_no_core_even_with_core_dumps_allowed() {
+    let _serial = crate::support::serial();
     let mut t = hung_run();
     let mut vsync = spawn_dumpable(&mut t);
     kill(vsync.id(), libc::SIGABRT);
@@ -224,7 +228,7 @@ fn an_abort_signal_dumps_no_core_even_with_core_dumps_allowed() {
 // ----- signals before the first push ------------------------------------------------------------
 
 /// A pseudo-terminal: (master, slave).
-fn pty() -> (File, File) {
+pub(crate) fn pty() -> (File, File) {
     // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r on the descriptor just opened;
     // ptsname_r writes a NUL-terminated name into the buffer of the length given.
     unsafe {
@@ -242,6 +246,7 @@ fn pty() -> (File, File) {
 
 #[test]
 fn a_ctrl_c_at_the_routing_prompt_ends_the_run_at_once_with_130() {
+    let _serial = crate::support::serial();
     let mut t = Test::new()
         .env_file("dev", "ALPHA=a-value-1\n")
         .args(["sync", "dev", "gh"]);
@@ -274,6 +279,7 @@ fn a_ctrl_c_at_the_routing_prompt_ends_the_run_at_once_with_130() {
 
 #[test]
 fn helpers_a_vendor_cli_leaves_in_its_group_are_killed_when_the_call_ends() {
+    let _serial = crate::support::serial();
     let mut t = gh(Test::new()
         .env_file(
             "dev",
@@ -301,6 +307,7 @@ fn helpers_a_vendor_cli_leaves_in_its_group_are_killed_when_the_call_ends() {
 
 #[test]
 fn a_call_that_ended_before_the_second_ctrl_c_is_reported_as_it_ended() {
+    let _serial = crate::support::serial();
     // ALPHA's CLI exits 0 but leaves a helper holding its pipes; BRAVO's hangs. Both
     // interrupts come while ALPHA's helper is still around.
     let mut t = gh(Test::new()
@@ -363,6 +370,7 @@ fn max_overlap(calls: &[Call]) -> usize {
 
 #[test]
 fn workers_bound_every_vendor_process_the_list_call_included() {
+    let _serial = crate::support::serial();
     for workers in [1, 2] {
         let mut t = Test::new()
             .env_file(
@@ -397,6 +405,7 @@ fn workers_bound_every_vendor_process_the_list_call_included() {
 
 #[test]
 fn a_vendor_cli_that_is_not_executable_is_named_as_such() {
+    let _serial = crate::support::serial();
     use std::os::unix::fs::PermissionsExt;
     let t = gh(Test::new().env_file("dev", "ALPHA=a-value-1\n")).without_fake("gh");
     let path = t.root().parent().unwrap().join("bin/gh");
@@ -412,6 +421,7 @@ fn a_vendor_cli_that_is_not_executable_is_named_as_such() {
 
 #[test]
 fn after_a_ctrl_c_no_create_is_started_for_an_update_that_found_nothing() {
+    let _serial = crate::support::serial();
     // The list call fails, so ALPHA's first write is an update; the secret does not exist,
     // and the update says so after the interrupt.
     let mut t = Test::new()
@@ -447,6 +457,7 @@ fn after_a_ctrl_c_no_create_is_started_for_an_update_that_found_nothing() {
 
 #[test]
 fn a_helper_that_left_the_calls_group_does_not_outlive_the_run() {
+    let _serial = crate::support::serial();
     let mut t = gh(Test::new()
         .env_file("dev", "ALPHA=a-value-1\n")
         .env("FAKE_LEAVE_BEHIND", "session"));

@@ -146,16 +146,19 @@ fn first_signal(sig: &str, via: Via) {
 
 #[test]
 fn a_first_ctrl_c_lets_the_calls_in_flight_finish_starts_nothing_new_and_exits_130() {
+    let _serial = crate::support::serial();
     first_signal("INT", Via::Group);
 }
 
 #[test]
 fn a_first_sigint_sent_to_vsync_alone_does_the_same() {
+    let _serial = crate::support::serial();
     first_signal("INT", Via::Pid);
 }
 
 #[test]
 fn a_first_sigterm_behaves_like_sigint() {
+    let _serial = crate::support::serial();
     first_signal("TERM", Via::Pid);
 }
 
@@ -214,16 +217,19 @@ fn second_signal(sig: &str, via: Via) {
 
 #[test]
 fn a_second_ctrl_c_kills_the_calls_in_flight_and_leaves_no_vendor_process_behind() {
+    let _serial = crate::support::serial();
     second_signal("INT", Via::Group);
 }
 
 #[test]
 fn a_second_sigterm_behaves_like_a_second_sigint() {
+    let _serial = crate::support::serial();
     second_signal("TERM", Via::Pid);
 }
 
 #[test]
 fn a_second_signal_kills_vaults_bulk_write_and_every_key_fails() {
+    let _serial = crate::support::serial();
     let mut t = Test::new()
         .env_file("dev", "ALPHA=a-value-1\nBRAVO=b-value-2\n")
         .env("FAKE_HANG_KEYS", "ALPHA")
@@ -258,6 +264,7 @@ fn a_second_signal_kills_vaults_bulk_write_and_every_key_fails() {
 
 #[test]
 fn a_first_signal_during_vaults_bulk_write_lets_the_write_land_and_still_exits_130() {
+    let _serial = crate::support::serial();
     let mut t = Test::new()
         .env_file("dev", "ALPHA=a-value-1\nBRAVO=b-value-2\n")
         .env("FAKE_DELAY_MS", "1000")

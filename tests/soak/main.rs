@@ -3,8 +3,11 @@
 //! report must account for every key exactly once, and must be the truth: the set reported
 //! synced is exactly the set the fake backend holds, each with its value, pushed once.
 
-use crate::support::Test;
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
+use support::Test;
 
 const KEYS: usize = 5000;
 

@@ -1196,3 +1196,13 @@ pub fn run_bounded(mut cmd: Command, stdin: &[u8], limit: Duration) -> std::proc
         stderr: stderr.join().unwrap(),
     }
 }
+
+// ----- tests that must not overlap ----------------------------------------------------------------
+
+/// Held for the whole of a test that signals processes: such tests run one at a time.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
