@@ -1,5 +1,6 @@
-//! vsync: push the secrets of a dotenv file to GitHub, GCP, AWS, Azure or HashiCorp Vault
-//! through each vendor's own CLI, each value on the CLI's stdin.
+//! vsync: push the secrets of a dotenv file to GitHub, GCP, AWS Secrets Manager, AWS SSM
+//! Parameter Store, Azure Key Vault or HashiCorp Vault through each vendor's own CLI, each
+//! value on the CLI's stdin.
 //!
 //! Exit statuses (decided here and in `sync::run`, and by the interrupt handler for a signal
 //! before the first push): 0 all synced, 1 usage/input/config error or any key failed, 2
