@@ -11,197 +11,18 @@
 //! Needs what `tests/real/cli.rs` needs (`.ci/install-test-deps`, `VSYNC_TEST_PYTHON`). A test
 //! whose CLI or Python packages are missing prints `SKIP: …` and passes, unless `CI` is set.
 
+use crate::common::{Server, double_port, manifest_dir, moto_port, prerequisites};
 use serde_json::{Value, json};
 use std::ffi::OsString;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-use wait_timeout::ChildExt;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
 
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 
-// ---------------------------------------------------------------------------------------------
-// Prerequisites (as in cli.rs): skip with a reason on a developer machine, fail on CI.
-
-fn skip(reason: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("CI is set, so this real-CLI test must run, but: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
-
-fn find_on_path(bin: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(bin))
-        .find(|p| p.is_file())
-}
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn test_python(modules: &[&str]) -> Result<PathBuf, String> {
-    let python = match std::env::var_os("VSYNC_TEST_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let venv = manifest_dir().join("target/test-venv/bin/python");
-            if venv.is_file() {
-                venv
-            } else {
-                return Err(format!(
-                    "VSYNC_TEST_PYTHON unset and {} missing; run .ci/install-test-deps",
-                    venv.display()
-                ));
-            }
-        }
-    };
-    let code = if modules.is_empty() {
-        "pass".to_string()
-    } else {
-        format!("import {}", modules.join(", "))
-    };
-    let out = Command::new(&python)
-        .args(["-c", &code])
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} cannot import {}: {}",
-            python.display(),
-            modules.join(", "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(python)
-}
-
-fn prerequisites(cli: &str, modules: &[&str]) -> Option<PathBuf> {
-    if find_on_path(cli).is_none() {
-        skip(&format!("`{cli}` not on PATH (run .ci/install-test-deps)"));
-        return None;
-    }
-    match test_python(modules) {
-        Ok(python) => Some(python),
-        Err(reason) => {
-            skip(&reason);
-            None
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A server child on a free port, killed on drop; CLI runs bounded in time.
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(mut cmd: Command, port_of: fn(&str) -> Option<u16>) -> Server {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
-        let (tx, rx) = mpsc::channel::<String>();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            // Keeps draining after readiness so the server never blocks on a full pipe.
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        drop(tx);
-        let deadline = Instant::now() + READY_TIMEOUT;
-        let mut seen = Vec::new();
-        let port = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => match port_of(&line) {
-                    Some(port) => break port,
-                    None => seen.push(line),
-                },
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "{cmd:?} reported no port ({e:?}); output:\n{}",
-                        seen.join("\n")
-                    );
-                }
-            }
-        };
-        Server { child, port }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn double_port(line: &str) -> Option<u16> {
-    line.strip_prefix("PORT ")?.trim().parse().ok()
-}
-
-fn moto_port(line: &str) -> Option<u16> {
-    let rest = &line[line.find("Running on http://127.0.0.1:")? + 28..];
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
-fn run_bounded(mut cmd: Command, stdin: &[u8]) -> Output {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let in_thread = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let mut out_pipe = child.stdout.take().unwrap();
-    let mut err_pipe = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out_pipe.read_to_end(&mut buf);
-        buf
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err_pipe.read_to_end(&mut buf);
-        buf
-    });
-    let status = match child.wait_timeout(RUN_TIMEOUT).unwrap() {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} still running after {RUN_TIMEOUT:?}; killed");
-        }
-    };
-    let _ = in_thread.join();
-    Output {
-        status,
-        stdout: out_thread.join().unwrap(),
-        stderr: err_thread.join().unwrap(),
-    }
+fn run_bounded(cmd: Command, stdin: &[u8]) -> Output {
+    crate::support::run_bounded(cmd, stdin, RUN_TIMEOUT)
 }
 
 fn show(out: &Output) -> String {
@@ -296,29 +117,6 @@ fn post(python: &Path, url: &str, body: &Value, cafile: Option<&Path>) {
         .output()
         .unwrap();
     assert!(out.status.success(), "POST {url}\n{}", show(&out));
-}
-
-fn b64decode(s: &str) -> Vec<u8> {
-    fn val(c: u8) -> u32 {
-        match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => panic!("bad base64 byte {c}"),
-        }
-    }
-    let digits: Vec<u32> = s.bytes().filter(|&c| c != b'=').map(val).collect();
-    let mut out = Vec::new();
-    for chunk in digits.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, d)| acc | d << (18 - 6 * i));
-        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
-    }
-    out
 }
 
 fn tempdir() -> tempfile::TempDir {
@@ -461,7 +259,10 @@ fn gcloud_reads_lists_by_label_and_deletes_through_the_double() {
         v["name"], "projects/vsync-test/secrets/RAW/versions/1",
         "{v:#}"
     );
-    assert_eq!(b64decode(v["payload"]["data"].as_str().unwrap()), raw);
+    assert_eq!(
+        crate::support::base64_decode(v["payload"]["data"].as_str().unwrap()),
+        raw
+    );
     assert!(v["payload"]["dataCrc32c"].is_string(), "{v:#}");
     let out = access("-h", &[]);
     assert!(out.status.success(), "{}", show(&out));

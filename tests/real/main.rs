@@ -6,5 +6,6 @@
 mod support;
 
 mod cli;
+mod common;
 mod doubles;
 mod vault;
