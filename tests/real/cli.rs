@@ -174,6 +174,29 @@ struct Aws {
 }
 
 impl Aws {
+    /// A fresh moto server, and the environment that points the aws CLI's `endpoint_var`
+    /// service at it with dummy credentials (never the developer's `~/.aws`).
+    fn against_moto(python: &Path, repo: &Repo, endpoint_var: &'static str) -> (Server, Aws) {
+        let mut cmd = Command::new(python);
+        cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]);
+        let moto = Server::start(cmd, moto_port);
+        let env = vec![
+            (
+                endpoint_var,
+                format!("http://127.0.0.1:{}", moto.port).into(),
+            ),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
+            ("AWS_CONFIG_FILE", repo.path("home/aws-config").into()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                repo.path("home/aws-credentials").into(),
+            ),
+        ];
+        (moto, Aws { env })
+    }
+
     fn cli(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new("aws");
         cmd.args(args)
@@ -234,27 +257,7 @@ fn aws_secrets_arrive_exactly_through_the_real_aws_cli_and_moto() {
         return;
     };
     let repo = Repo::new();
-    let mut cmd = Command::new(&python);
-    cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]);
-    let moto = Server::start(cmd, moto_port);
-
-    let aws = Aws {
-        env: vec![
-            (
-                "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-                format!("http://127.0.0.1:{}", moto.port).into(),
-            ),
-            ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
-            ("AWS_DEFAULT_REGION", "us-east-1".into()),
-            // Never read the developer's ~/.aws.
-            ("AWS_CONFIG_FILE", repo.path("home/aws-config").into()),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                repo.path("home/aws-credentials").into(),
-            ),
-        ],
-    };
+    let (_moto, aws) = Aws::against_moto(&python, &repo, "AWS_ENDPOINT_URL_SECRETS_MANAGER");
     let args = [
         "sync",
         "dev",
@@ -344,25 +347,7 @@ fn ssm_parameters_arrive_exactly_through_the_real_aws_cli_and_moto() {
         return;
     };
     let repo = Repo::new();
-    let mut cmd = Command::new(&python);
-    cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]);
-    let moto = Server::start(cmd, moto_port);
-    let aws = Aws {
-        env: vec![
-            (
-                "AWS_ENDPOINT_URL_SSM",
-                format!("http://127.0.0.1:{}", moto.port).into(),
-            ),
-            ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
-            ("AWS_DEFAULT_REGION", "us-east-1".into()),
-            ("AWS_CONFIG_FILE", repo.path("home/aws-config").into()),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                repo.path("home/aws-credentials").into(),
-            ),
-        ],
-    };
+    let (_moto, aws) = Aws::against_moto(&python, &repo, "AWS_ENDPOINT_URL_SSM");
     let args = [
         "sync",
         "dev",
