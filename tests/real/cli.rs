@@ -479,6 +479,20 @@ fn gcp_values(state: &Value, project: &str) -> BTreeMap<String, Vec<Vec<u8>>> {
         .collect()
 }
 
+/// The environment that points the real gcloud at the Secret Manager double on `port`, with
+/// no credentials and a config of its own.
+fn gcloud_env(repo: &Repo, port: u16) -> Vec<(&'static str, OsString)> {
+    vec![
+        (
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER",
+            format!("http://127.0.0.1:{port}/").into(),
+        ),
+        ("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true".into()),
+        ("CLOUDSDK_CONFIG", repo.path("home/gcloud").into()),
+        ("CLOUDSDK_CORE_DISABLE_PROMPTS", "1".into()),
+    ]
+}
+
 /// POSTs to a test endpoint of the plain-HTTP gcp double.
 fn http_post(port: u16, path: &str) {
     use std::io::Write;
@@ -515,15 +529,7 @@ fn gcp_payloads_arrive_exactly_and_create_or_add_version_is_chosen_right() {
         .args(["--list-hide", "HIDDEN", "--list-extra", "GHOST"]);
     let double = Server::start(cmd, double_port);
     let project = "vsync-test";
-    let env: Vec<(&str, OsString)> = vec![
-        (
-            "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER",
-            format!("http://127.0.0.1:{}/", double.port).into(),
-        ),
-        ("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true".into()),
-        ("CLOUDSDK_CONFIG", repo.path("home/gcloud").into()),
-        ("CLOUDSDK_CORE_DISABLE_PROMPTS", "1".into()),
-    ];
+    let env = gcloud_env(&repo, double.port);
     let args = [
         "sync",
         "dev",
@@ -635,23 +641,23 @@ fn gh_values(state: &Value, repo: &str, env: &str) -> BTreeMap<String, (Vec<u8>,
         .collect()
 }
 
-#[test]
-fn gh_environment_secrets_arrive_exactly_through_the_real_gh_cli() {
-    let Some(python) = prerequisites("gh", &["nacl", "cryptography"]) else {
-        return;
-    };
-    let repo = Repo::new();
-    let state_file = repo.path("tmp/gh-state.json");
+/// The GitHub API double over HTTPS on a free port (state in `state_file`, environment `dev`),
+/// and the environment that points the real gh at it.
+fn gh_double(
+    python: &Path,
+    repo: &Repo,
+    state_file: &Path,
+) -> (Server, Vec<(&'static str, OsString)>) {
     let cert_dir = repo.path("tmp");
-    let mut cmd = Command::new(&python);
+    let mut cmd = Command::new(python);
     cmd.arg(manifest_dir().join("fixtures/doubles/gh_api.py"))
         .arg("--dir")
         .arg(&cert_dir)
         .arg("--state-file")
-        .arg(&state_file)
+        .arg(state_file)
         .args(["--environments", "dev"]);
     let double = Server::start(cmd, double_port);
-    let env: Vec<(&str, OsString)> = vec![
+    let env = vec![
         // A GHES host: gh uses https://HOST/api/v3/ and sends GH_ENTERPRISE_TOKEN (never
         // GH_TOKEN, which gh 2.23 keeps for github.com).
         ("GH_HOST", format!("127.0.0.1:{}", double.port).into()),
@@ -662,6 +668,17 @@ fn gh_environment_secrets_arrive_exactly_through_the_real_gh_cli() {
         ("GH_NO_UPDATE_NOTIFIER", "1".into()),
         ("GH_PROMPT_DISABLED", "1".into()),
     ];
+    (double, env)
+}
+
+#[test]
+fn gh_environment_secrets_arrive_exactly_through_the_real_gh_cli() {
+    let Some(python) = prerequisites("gh", &["nacl", "cryptography"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gh-state.json");
+    let (_double, env) = gh_double(&python, &repo, &state_file);
     let args = [
         "sync",
         "dev",
@@ -737,15 +754,7 @@ fn gcp_diff_skip_unchanged_and_prune_through_the_real_gcloud() {
         .arg("--state-file")
         .arg(&state_file);
     let double = Server::start(cmd, double_port);
-    let env: Vec<(&str, OsString)> = vec![
-        (
-            "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER",
-            format!("http://127.0.0.1:{}/", double.port).into(),
-        ),
-        ("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true".into()),
-        ("CLOUDSDK_CONFIG", repo.path("home/gcloud").into()),
-        ("CLOUDSDK_CORE_DISABLE_PROMPTS", "1".into()),
-    ];
+    let env = gcloud_env(&repo, double.port);
     let sync = |extra: &[&str]| {
         let mut args = vec![
             "sync",
@@ -835,24 +844,7 @@ fn gh_diff_and_prune_through_the_real_gh_cli() {
     };
     let repo = Repo::new();
     let state_file = repo.path("tmp/gh-state.json");
-    let cert_dir = repo.path("tmp");
-    let mut cmd = Command::new(&python);
-    cmd.arg(manifest_dir().join("fixtures/doubles/gh_api.py"))
-        .arg("--dir")
-        .arg(&cert_dir)
-        .arg("--state-file")
-        .arg(&state_file)
-        .args(["--environments", "dev"]);
-    let double = Server::start(cmd, double_port);
-    let env: Vec<(&str, OsString)> = vec![
-        ("GH_HOST", format!("127.0.0.1:{}", double.port).into()),
-        ("GH_ENTERPRISE_TOKEN", "test-token".into()),
-        ("GH_TOKEN", "test-token".into()),
-        ("SSL_CERT_FILE", cert_dir.join("cert.pem").into()),
-        ("GH_CONFIG_DIR", repo.path("home/gh").into()),
-        ("GH_NO_UPDATE_NOTIFIER", "1".into()),
-        ("GH_PROMPT_DISABLED", "1".into()),
-    ];
+    let (_double, env) = gh_double(&python, &repo, &state_file);
     let sync = |extra: &[&str]| {
         let mut args = vec!["sync", "dev", "gh", "--gh-repo=acme/api"];
         args.extend(extra);
