@@ -132,6 +132,14 @@ impl Settings {
     }
 }
 
+/// `prefix` + `key`: the name under which aws and ssm store a key.
+pub fn prefixed<'k>(prefix: Option<&str>, key: &'k str) -> Cow<'k, str> {
+    match prefix {
+        Some(p) => Cow::Owned(format!("{p}{key}")),
+        None => Cow::Borrowed(key),
+    }
+}
+
 /// What a target is opened for besides its settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Open<'a> {

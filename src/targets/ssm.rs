@@ -77,10 +77,7 @@ impl Target for Ssm {
     }
 
     fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {
-        match &self.prefix {
-            Some(p) => Cow::Owned(format!("{p}{key}")),
-            None => Cow::Borrowed(key),
-        }
+        super::prefixed(self.prefix.as_deref(), key)
     }
 
     fn name_problem(&self, name: &str) -> Option<String> {
