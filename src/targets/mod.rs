@@ -446,27 +446,37 @@ pub trait Bulk: Sync {
 
 /// Transient-error markers shared by every vendor (HTTP status texts, network trouble).
 pub fn looks_transient(stderr: &str) -> bool {
-    const MARKERS: &[&str] = &[
-        "429",
+    const WORDS: &[&str] = &[
         "too many requests",
         "rate limit",
         "rate exceeded",
         "throttl",
-        "500 internal",
         "internal server error",
-        "502",
         "bad gateway",
-        "503",
         "service unavailable",
-        "504",
         "gateway timeout",
         "timed out",
         "connection reset",
         "connection refused",
         "temporarily unavailable",
     ];
+    const STATUSES: &[&str] = &["429", "500", "502", "503", "504"];
     let lower = stderr.to_ascii_lowercase();
-    MARKERS.iter().any(|m| lower.contains(m))
+    WORDS.iter().any(|m| lower.contains(m)) || STATUSES.iter().any(|code| has_number(&lower, code))
+}
+
+/// Whether `code` stands in `text` as a number of its own. Vendor messages carry URLs, ports
+/// and key names (`127.0.0.1:45029`, `API_503`); a status code must not be found inside them.
+fn has_number(text: &str, code: &str) -> bool {
+    let bytes = text.as_bytes();
+    let part_of_word = |i: usize| {
+        bytes
+            .get(i)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    };
+    text.match_indices(code).any(|(at, _)| {
+        !(at.checked_sub(1).is_some_and(part_of_word) || part_of_word(at + code.len()))
+    })
 }
 
 /// Checks that none of `user` (names and routing values from the env file, config or flags)
@@ -589,8 +599,27 @@ mod tests {
             "An error occurred (ThrottlingException) when calling the PutSecretValue operation: Rate exceeded"
         ));
         assert!(looks_transient("Code: 503. Errors: * Vault is sealed"));
+        assert!(looks_transient("HTTP 502 (https://api.github.com/x)"));
+        assert!(looks_transient("ResponseError: code=500"));
         assert!(!looks_transient(
             "NOT_FOUND: Secret [projects/p/secrets/A] not found"
         ));
+    }
+
+    /// A status code is read only where it stands as a number: the port in a vendor's URL or a
+    /// key name that holds one must not turn a permanent error into three attempts.
+    #[test]
+    fn status_codes_inside_ports_and_names_are_not_transient() {
+        assert!(!looks_transient(
+            "Error writing data to secret/data/app/dev: Error making API request.\n\n\
+             URL: PUT http://127.0.0.1:45029/v1/secret/data/app/dev\n\
+             Code: 400. Errors:\n\n* refused JSON input due to high complexity"
+        ));
+        for port in ["42950", "15030", "5040", "38500"] {
+            let stderr = format!("URL: PUT http://127.0.0.1:{port}/v1/x\nCode: 400.");
+            assert!(!looks_transient(&stderr), "{stderr}");
+        }
+        assert!(!looks_transient("HTTP 422: secret API_503 is invalid"));
+        assert!(!looks_transient("HTTP 404: K429 not found"));
     }
 }

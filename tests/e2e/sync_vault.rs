@@ -89,3 +89,27 @@ fn a_sealed_vault_is_retried() {
         ]))
     );
 }
+
+/// The vault CLI's errors carry the server's URL; a port such as 45029 holds `502` but is no
+/// status code, and a refused write must still be tried once.
+#[test]
+fn a_refusal_from_a_server_whose_port_holds_a_status_code_is_not_retried() {
+    for port in ["45029", "42950", "15030"] {
+        let mut t = abc()
+            .args([
+                "sync",
+                "dev",
+                "vault",
+                &format!("--vault-addr=http://127.0.0.1:{port}"),
+                "--vault-mount=secret",
+                "--vault-path=app/dev",
+            ])
+            .env("FAKE_FAIL_KEYS", "A")
+            .env("VSYNC_RETRY_BASE_MS", "1");
+        t.run()
+            .failure(1)
+            .stderr_has(&format!("127.0.0.1:{port}"))
+            .stderr_has("Code: 403");
+        assert_eq!(t.calls().len(), 1, "port {port}: a 403 is not retried");
+    }
+}
