@@ -23,7 +23,6 @@
 
 use crate::targets::Kind;
 use crate::task::{SecretTask, Source};
-use std::borrow::Cow;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
@@ -332,13 +331,13 @@ fn resolve(expanded: OsString, vault_root: &Path) -> PathBuf {
 /// secret's definitions stay in file order) rather than with a hash table: a few bytes per
 /// key instead of a table of them. The identity borrows the key where case matters.
 fn resolve_duplicates(tasks: &mut Vec<SecretTask>, target: &Kind) -> Vec<String> {
-    let ids: Vec<Cow<str>> = tasks.iter().map(|t| target.name_identity(&t.key)).collect();
+    let same_name = |a: usize, b: usize| target.compare_names(&tasks[a].key, &tasks[b].key);
     let mut order: Vec<usize> = (0..tasks.len()).collect();
-    order.sort_by(|&a, &b| ids[a].cmp(&ids[b]));
+    order.sort_by(|&a, &b| same_name(a, b));
     let mut overridden = vec![false; tasks.len()];
     // (first definition, warning), put in file order below.
     let mut warnings = Vec::new();
-    for group in order.chunk_by(|&a, &b| ids[a] == ids[b]) {
+    for group in order.chunk_by(|&a, &b| same_name(a, b).is_eq()) {
         if group.len() < 2 {
             continue;
         }
@@ -354,7 +353,6 @@ fn resolve_duplicates(tasks: &mut Vec<SecretTask>, target: &Kind) -> Vec<String>
             overridden[i] = true;
         }
     }
-    drop(ids);
     warnings.sort_unstable_by_key(|(first, _)| *first);
     // `retain` visits the tasks once each, in order.
     let mut overridden = overridden.into_iter();
