@@ -9,8 +9,8 @@ use crate::report::{self, Scrubber, Status};
 use crate::signals;
 use crate::targets::{Bulk, Failure, Op, PerKey, Target, VendorCmd, Writes};
 use crate::task::SecretTask;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub struct RunOpts {
@@ -88,14 +88,11 @@ fn run_per_key(
     let existing: OnceLock<Vec<&str>> = OnceLock::new();
     // Once every key is pushed, a list call still running is killed, not awaited.
     let pushed_all = AtomicBool::new(false);
-    let mut statuses = vec![
-        Written {
-            status: Status::NotAttempted,
-            attempts: 0,
-            error: None,
-        };
-        tasks.len()
-    ];
+    // What each task came to, recorded by whichever worker pushed it: its call count (0:
+    // never started) and, for the few that failed, the error. A byte a task, where a
+    // `Written` a task would be the largest allocation of a 10,000-key run.
+    let calls: Vec<AtomicU8> = (0..tasks.len()).map(|_| AtomicU8::new(0)).collect();
+    let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
 
     let mut list = per_key.list_cmd().filter(|_| known.is_none());
     std::thread::scope(|scope| {
@@ -103,6 +100,7 @@ fn run_per_key(
             .map(|_| {
                 let rx = rx.clone();
                 let (listed, existing, pushed_all) = (&listed, &existing, &pushed_all);
+                let (calls, failures) = (&calls, &failures);
                 // The first worker makes the list call, so that `--workers` bounds every
                 // vendor process at once; the others push meanwhile.
                 let list = list.take();
@@ -117,7 +115,6 @@ fn run_per_key(
                             let _ = existing.set(names);
                         }
                     }
-                    let mut done = Vec::new();
                     for i in rx.iter() {
                         if signals::stop_requested() || Instant::now() >= opts.deadline {
                             continue;
@@ -132,31 +129,22 @@ fn run_per_key(
                             }),
                         };
                         let mut attempts = 0;
-                        let (status, error) =
-                            match push_key(per_key, task, exists, opts, &mut attempts) {
-                                Ok(()) => {
-                                    report::out(&format!("✓ {}", report::shown_key(&task.key)));
-                                    (Status::Synced, None)
-                                }
-                                Err((label, out)) => {
-                                    let error = format!("{label}: {}", scrubber.failure(&out));
-                                    report::err(&format!(
-                                        "WARNING: skipping {}: {error}",
-                                        report::shown_key(&task.key)
-                                    ));
-                                    (Status::Failed, Some(error))
-                                }
-                            };
-                        done.push((
-                            i,
-                            Written {
-                                status,
-                                attempts,
-                                error,
-                            },
-                        ));
+                        let pushed = push_key(per_key, task, exists, opts, &mut attempts);
+                        calls[i].store(attempts.min(u8::MAX.into()) as u8, Ordering::Relaxed);
+                        match pushed {
+                            Ok(()) => {
+                                report::out(&format!("✓ {}", report::shown_key(&task.key)));
+                            }
+                            Err((label, out)) => {
+                                let error = format!("{label}: {}", scrubber.failure(&out));
+                                report::err(&format!(
+                                    "WARNING: skipping {}: {error}",
+                                    report::shown_key(&task.key)
+                                ));
+                                failures.lock().expect("no worker panics").push((i, error));
+                            }
+                        }
                     }
-                    done
                 })
             })
             .collect();
@@ -165,18 +153,39 @@ fn run_per_key(
         // for. (A lone worker empties the queue only after its list call.)
         let mut handles = handles.into_iter();
         let first = handles.next();
-        let mut collect = |h: std::thread::ScopedJoinHandle<'_, Vec<(usize, Written)>>| {
-            for (i, status) in h.join().expect("worker panicked") {
-                statuses[i] = status;
-            }
-        };
-        handles.for_each(&mut collect);
+        let join = |h: std::thread::ScopedJoinHandle<'_, ()>| h.join().expect("worker panicked");
+        handles.for_each(join);
         if rx.is_empty() {
             pushed_all.store(true, Ordering::SeqCst);
         }
-        first.into_iter().for_each(collect);
+        first.into_iter().for_each(join);
     });
-    statuses
+    // Joined: no worker holds a lock, and the list output is no longer needed.
+    drop(existing);
+    drop(listed);
+    let mut failures = failures.into_inner().expect("no worker panics");
+    failures.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(*i));
+    calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, calls)| {
+            let attempts = u32::from(calls.into_inner());
+            let error = match failures.last() {
+                Some((failed, _)) if *failed == i => failures.pop().map(|(_, e)| e),
+                _ => None,
+            };
+            let status = match (attempts, &error) {
+                (0, _) => Status::NotAttempted,
+                (_, Some(_)) => Status::Failed,
+                (_, None) => Status::Synced,
+            };
+            Written {
+                status,
+                attempts,
+                error,
+            }
+        })
+        .collect()
 }
 
 /// Captured output as text, reusing its buffer when it is UTF-8 (it always is, from the
@@ -296,7 +305,7 @@ fn run_bulk(
 /// transient failures as pushes are; `finish` turns each call's last outcome into a result in
 /// the worker, so large outputs are not all held at once. `None`: never started
 /// (interrupt or run deadline).
-pub fn run_calls<T: Send>(
+pub fn run_calls<T: Send + Sync>(
     cmds: &[VendorCmd],
     opts: &RunOpts,
     classify: &(dyn Fn(&str) -> Failure + Sync),
@@ -307,46 +316,37 @@ pub fn run_calls<T: Send>(
         tx.send(i).expect("receiver alive");
     }
     drop(tx);
-    let mut results: Vec<Option<T>> = (0..cmds.len()).map(|_| None).collect();
+    let slots: Vec<OnceLock<T>> = (0..cmds.len()).map(|_| OnceLock::new()).collect();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..opts.workers.max(1).min(cmds.len().max(1)))
-            .map(|_| {
-                let rx = rx.clone();
-                scope.spawn(move || {
-                    let mut done = Vec::new();
-                    for i in rx.iter() {
-                        if signals::stop_requested() || Instant::now() >= opts.deadline {
+        for _ in 0..opts.workers.max(1).min(cmds.len().max(1)) {
+            let (rx, slots) = (rx.clone(), &slots);
+            scope.spawn(move || {
+                for i in rx.iter() {
+                    if signals::stop_requested() || Instant::now() >= opts.deadline {
+                        continue;
+                    }
+                    let mut attempt = 1;
+                    let out = loop {
+                        let out = run_call(&cmds[i], b"", opts);
+                        if out.success() {
+                            break out;
+                        }
+                        let failure = classify_call(&out, classify);
+                        if failure == Failure::Transient
+                            && attempt < MAX_ATTEMPTS
+                            && backoff(attempt, opts)
+                        {
+                            attempt += 1;
                             continue;
                         }
-                        let mut attempt = 1;
-                        let out = loop {
-                            let out = run_call(&cmds[i], b"", opts);
-                            if out.success() {
-                                break out;
-                            }
-                            let failure = classify_call(&out, classify);
-                            if failure == Failure::Transient
-                                && attempt < MAX_ATTEMPTS
-                                && backoff(attempt, opts)
-                            {
-                                attempt += 1;
-                                continue;
-                            }
-                            break out;
-                        };
-                        done.push((i, finish(i, out, attempt)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        for h in handles {
-            for (i, r) in h.join().expect("worker panicked") {
-                results[i] = Some(r);
-            }
+                        break out;
+                    };
+                    let _ = slots[i].set(finish(i, out, attempt));
+                }
+            });
         }
     });
-    results
+    slots.into_iter().map(OnceLock::into_inner).collect()
 }
 
 fn classify_call(out: &Outcome, vendor: &(dyn Fn(&str) -> Failure + Sync)) -> Failure {
