@@ -114,13 +114,14 @@ impl Reads for Vault {
         }]
     }
 
-    /// `{"data":{"data":{…},"metadata":{…}}}`; a deleted latest version has `data: null`.
-    /// A value that is not a string (written by another tool) counts as different.
+    /// KV v2: `{"data":{"data":{…},"metadata":{…}}}`, where a deleted latest version has
+    /// `data: null`; KV v1 (no versions): `{"data":{…}}`. A value that is not a string
+    /// (written by another tool) counts as different.
     fn parse_read(&self, _call: &ReadCall, stdout: &[u8]) -> Result<ReadBack, String> {
         let doc: serde_json::Value = serde_json::from_slice(stdout)
             .map_err(|e| format!("unreadable vault kv get output: {e}"))?;
         let mut back = ReadBack::default();
-        for (key, value) in doc["data"]["data"].as_object().into_iter().flatten() {
+        for (key, value) in stored_keys(&doc["data"]).into_iter().flatten() {
             match value.as_str() {
                 Some(v) => back.values.push((key.clone(), v.as_bytes().to_vec())),
                 None => back.unreadable.push(key.clone()),
@@ -143,6 +144,18 @@ impl Reads for Vault {
 
     fn read_permission(&self) -> &'static str {
         "the read capability on MOUNT/data/PATH"
+    }
+}
+
+/// The key/value map in a `kv get` response's `data`: nested with its version metadata on a
+/// KV v2 mount, the map itself on a KV v1 mount. A v1 secret that happens to hold `data` and
+/// `metadata` keys reads as v2 only if `metadata` carries a numeric `version`, as v2's does.
+fn stored_keys(data: &serde_json::Value) -> Option<&serde_json::Map<String, serde_json::Value>> {
+    let versioned = data["metadata"]["version"].is_u64() && data.get("data").is_some();
+    if versioned {
+        data["data"].as_object()
+    } else {
+        data.as_object()
     }
 }
 
@@ -361,6 +374,16 @@ mod tests {
         assert_eq!(back.unreadable, ["N"]);
         let deleted = br#"{"data":{"data":null,"metadata":{"version":3}}}"#;
         assert!(r.parse_read(&calls[0], deleted).unwrap().values.is_empty());
+        // KV v1: the map is `data` itself, whatever its keys are called.
+        let v1 = br#"{"data":{"A":"1","data":"2","metadata":"3"},"lease_duration":2764800}"#;
+        assert_eq!(
+            r.parse_read(&calls[0], v1).unwrap().values,
+            [
+                ("A".to_string(), b"1".to_vec()),
+                ("data".to_string(), b"2".to_vec()),
+                ("metadata".to_string(), b"3".to_vec())
+            ]
+        );
         assert_eq!(
             r.read_failure("No value found at -m/data/-h"),
             ReadFailure::NotFound

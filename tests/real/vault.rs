@@ -482,6 +482,63 @@ fn a_kv_v1_mount_gets_the_values_exactly_and_each_write_replaces_them() {
     );
 }
 
+/// `--diff` and `--skip-unchanged` read the document back with the real `kv get`, on a KV v2
+/// mount and on a KV v1 mount, whose `kv get` prints the map without version metadata: an
+/// unchanged document is not written again, and a changed key is named.
+#[test]
+fn diff_and_skip_unchanged_read_the_document_back_on_kv_v2_and_kv_v1() {
+    let Some(bao) = bao_or_skip() else { return };
+    let server = Server::start(&bao);
+    server.cli_ok(&["secrets", "enable", "-path=kv1", "kv"], &[]);
+    for mount in ["secret", "kv1"] {
+        let mut t = with_real_vault(
+            Test::new().env_file("dev", "A=s3cr3t-a\nB=s3cr3t-b\n"),
+            &bao,
+        )
+        .args(sync_args(&server.addr, mount))
+        .env("VAULT_TOKEN", ROOT_TOKEN);
+        t.run().success();
+        let with = |flag: &str| {
+            let mut args = sync_args(&server.addr, mount);
+            args.push(flag.into());
+            args
+        };
+        let puts = |t: &Test| {
+            vault_calls(t)
+                .iter()
+                .filter(|c| c.starts_with("vault kv put"))
+                .count()
+        };
+
+        t.run_again(with("--diff"))
+            .success()
+            .stdout_is("= A\n= B\n");
+        t.run_again(with("--skip-unchanged"))
+            .success()
+            .stdout_has("= A (unchanged)\n")
+            .stdout_has("= B (unchanged)\n");
+        assert_eq!(puts(&t), 1, "{mount}: nothing changed, nothing written");
+
+        fs::write(
+            t.root().join("infra/vault/dev/.env.dev"),
+            "A=s3cr3t-a2\nB=s3cr3t-b\n",
+        )
+        .unwrap();
+        t.run_again(with("--diff"))
+            .failure(2)
+            .stdout_is("~ A\n= B\n");
+        t.run_again(with("--skip-unchanged")).success();
+        assert_eq!(puts(&t), 2, "{mount}: the changed document is written");
+        let stored = server.kv_get(mount, "app/dev", &[], &[]).unwrap();
+        let map = if mount == "secret" {
+            &stored["data"]
+        } else {
+            &stored
+        };
+        assert_eq!(*map, json!({"A": "s3cr3t-a2", "B": "s3cr3t-b"}), "{mount}");
+    }
+}
+
 #[test]
 fn vault_namespace_reaches_the_cli_and_the_values_land_in_that_namespace() {
     let Some(bao) = bao_or_skip() else { return };
