@@ -329,15 +329,15 @@ fn resolve(expanded: OsString, vault_root: &Path) -> PathBuf {
 ///
 /// Repeats are found by sorting indices by the target's name identity (stable, so each
 /// secret's definitions stay in file order) rather than with a hash table: a few bytes per
-/// key instead of a table of them. The identity borrows the key where case matters.
+/// key instead of a table of them, and no key is copied to compare it.
 fn resolve_duplicates(tasks: &mut Vec<SecretTask>, target: &Kind) -> Vec<String> {
-    let same_name = |a: usize, b: usize| target.compare_names(&tasks[a].key, &tasks[b].key);
+    let by_name = |a: usize, b: usize| target.compare_names(&tasks[a].key, &tasks[b].key);
     let mut order: Vec<usize> = (0..tasks.len()).collect();
-    order.sort_by(|&a, &b| same_name(a, b));
+    order.sort_by(|&a, &b| by_name(a, b));
     let mut overridden = vec![false; tasks.len()];
     // (first definition, warning), put in file order below.
     let mut warnings = Vec::new();
-    for group in order.chunk_by(|&a, &b| same_name(a, b).is_eq()) {
+    for group in order.chunk_by(|&a, &b| by_name(a, b).is_eq()) {
         if group.len() < 2 {
             continue;
         }
