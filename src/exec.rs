@@ -18,6 +18,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -88,28 +89,40 @@ impl Outcome {
     }
 }
 
+/// Children vsync had before it started any: jobs of a shell that ran `job & exec vsync`.
+/// vsync did not start them, so `end_orphans` leaves them alone.
+static INHERITED: OnceLock<Vec<i32>> = OnceLock::new();
+
 /// Makes vsync the reaper of its orphaned descendants: a helper a vendor CLI started in a
 /// session or group of its own (out of reach of the group kill) becomes vsync's child when
 /// its parent exits, so `end_orphans` can find it. Best effort: without it (a kernel before
-/// 3.4) such helpers go to init and outlive the run.
+/// 3.4) such helpers go to init and outlive the run. Called before the first vendor call,
+/// it also notes the children vsync was born with.
 pub fn adopt_orphans() {
+    let _ = INHERITED.set(if has_children() {
+        children()
+    } else {
+        Vec::new()
+    });
     // SAFETY: prctl(2) with integer arguments only.
     unsafe {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     }
 }
 
-/// Once no call is running: kills and reaps every child vsync still has — the orphans
-/// `adopt_orphans` collected. Each is killed while unreaped (its pid cannot be reused), and
-/// killing one may hand its own children to vsync, hence the rounds.
+/// Once no call is running: kills and reaps every child vsync still has but was not born
+/// with — the orphans `adopt_orphans` collected. Each is killed while unreaped (its pid
+/// cannot be reused), and killing one may hand its own children to vsync, hence the rounds.
 pub fn end_orphans() {
+    let inherited = INHERITED.get().map_or(&[][..], Vec::as_slice);
     for _ in 0..100 {
         // Almost every run ends with no child at all; one waitid(2) says so, where reading
         // `/proc` costs a file per process on the machine.
         if !has_children() {
             return;
         }
-        let orphans = children();
+        let mut orphans = children();
+        orphans.retain(|pid| !inherited.contains(pid));
         if orphans.is_empty() {
             return;
         }

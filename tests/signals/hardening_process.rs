@@ -464,3 +464,51 @@ fn a_helper_that_left_the_calls_group_does_not_outlive_the_run() {
     t.run().success();
     assert_nothing_left(&t);
 }
+
+/// A process the shell started before `exec vsync` (`job & exec vsync …`, as in a container's
+/// entrypoint) is vsync's child from its first instruction, but vsync did not start it: it
+/// outlives the run, where every child vsync did start is ended.
+#[test]
+fn a_child_inherited_across_exec_is_not_ended_with_the_run() {
+    let _serial = crate::support::serial();
+    let mut t = gh(Test::new().env_file("dev", "ALPHA=a-value-1\n"));
+    let pid_file = t.root().join("job.pid");
+    let vsync = t.vsync_command();
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "sleep 30 </dev/null >/dev/null 2>&1 & echo $! > '{}'; exec \"$0\" \"$@\"",
+            pid_file.display()
+        ))
+        .arg(vsync.get_program())
+        .args(vsync.get_args())
+        .env_clear()
+        .envs(vsync.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .current_dir(vsync.get_current_dir().unwrap())
+        .stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let job: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let state = std::fs::read_to_string(format!("/proc/{job}/stat"))
+        .ok()
+        .and_then(|stat| {
+            Some(
+                stat.rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .next()?
+                    .to_string(),
+            )
+        });
+    let alive = matches!(state.as_deref(), Some("S" | "R"));
+    if alive {
+        // SAFETY: kill(2) with integers only. The job is a `sleep 30` seen running just
+        // above, so its pid has not been given to another process.
+        unsafe { libc::kill(job as i32, libc::SIGKILL) };
+    }
+    assert!(alive, "the inherited job was ended: state {state:?}");
+}
