@@ -92,18 +92,13 @@ pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, S
 /// indices, each in file order.
 fn collisions(target: &dyn Target, tasks: &[SecretTask]) -> Vec<Vec<usize>> {
     let kind = target.kind();
-    // Borrowed where neither the mapping nor the identity changes the key (most targets).
-    let ids: Vec<Cow<str>> = tasks
-        .iter()
-        .map(|t| match target.secret_name(&t.key) {
-            Cow::Borrowed(name) => kind.name_identity(name),
-            Cow::Owned(name) => Cow::Owned(kind.name_identity(&name).into_owned()),
-        })
-        .collect();
+    // Borrowed where the mapping does not change the key (most targets).
+    let names: Vec<Cow<str>> = tasks.iter().map(|t| target.secret_name(&t.key)).collect();
+    let by_name = |a: usize, b: usize| kind.compare_names(&names[a], &names[b]);
     let mut order: Vec<usize> = (0..tasks.len()).collect();
-    order.sort_by(|&a, &b| ids[a].cmp(&ids[b]).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| by_name(a, b).then(a.cmp(&b)));
     order
-        .chunk_by(|&a, &b| ids[a] == ids[b])
+        .chunk_by(|&a, &b| by_name(a, b).is_eq())
         .filter(|group| group.len() > 1)
         .map(<[usize]>::to_vec)
         .collect()

@@ -196,7 +196,7 @@ pub fn read(
 /// Names in vsync's scope for this env that the env file does not define, sorted.
 /// `defined` holds every key the file defines, excluded ones included (an excluded key is
 /// still the file's). Names are compared as the target spells and compares them
-/// (`secret_name`, `name_identity`), so a prefix or a name mapping cannot make a defined key
+/// (`secret_name`, `compare_names`), so a prefix or a name mapping cannot make a defined key
 /// look undefined.
 pub fn extra_names(
     target: &dyn Target,
@@ -205,18 +205,18 @@ pub fn extra_names(
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Result<Vec<String>, String> {
-    let kind = target.kind();
     let defined: Vec<String> = defined
         .iter()
         .map(|k| target.secret_name(k).into_owned())
         .collect();
     let defined: Vec<&str> = defined.iter().map(String::as_str).collect();
+    let defined = NameSet::new(target.kind(), &defined);
     let mut names: Vec<String> = match target.scope() {
         Scope::Unknown(why) => return Err(why),
         Scope::Document => known.into_iter().flat_map(|k| k.unasked.clone()).collect(),
         Scope::Listed(deletes) => list_scope(deletes, opts, scrubber)?,
     };
-    names.retain(|n| !is_defined(kind, n, &defined));
+    names.retain(|n| !defined.contains(n));
     names.sort();
     names.dedup();
     Ok(names)
@@ -249,19 +249,35 @@ pub fn list_scope(
         .unwrap_or_else(|| Err("interrupted before the list".into()))
 }
 
-/// Whether `name` is among `defined`, as the target compares names.
-pub fn is_defined(kind: &Kind, name: &str, defined: &[&str]) -> bool {
-    let id = kind.name_identity(name);
-    defined.iter().any(|d| kind.name_identity(d) == id)
+/// Names as the target compares them (`Kind::compare_names`), sorted once so that each
+/// lookup is a binary search: a scan of every name per name made 10,000 keys quadratic.
+pub struct NameSet<'a> {
+    kind: &'a Kind,
+    sorted: Vec<&'a str>,
+}
+
+impl<'a> NameSet<'a> {
+    pub fn new(kind: &'a Kind, names: &[&'a str]) -> NameSet<'a> {
+        let mut sorted = names.to_vec();
+        sorted.sort_unstable_by(|a, b| kind.compare_names(a, b));
+        NameSet { kind, sorted }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.sorted
+            .binary_search_by(|n| self.kind.compare_names(n, name))
+            .is_ok()
+    }
 }
 
 /// For a target that cannot read values (gh): a name the listing does not show is new; the
 /// others are unknown.
 pub fn from_listing(kind: &Kind, names: &[&str], listed: &[&str]) -> Vec<Current> {
+    let listed = NameSet::new(kind, listed);
     names
         .iter()
         .map(|n| {
-            if is_defined(kind, n, listed) {
+            if listed.contains(n) {
                 Current::Unknown
             } else {
                 Current::New
@@ -331,8 +347,8 @@ mod tests {
 
     #[test]
     fn defined_names_follow_the_targets_case_rule() {
-        assert!(is_defined(&gh::KIND, "api_key", &["API_KEY"]));
-        assert!(!is_defined(&aws::KIND, "api_key", &["API_KEY"]));
+        assert!(NameSet::new(&gh::KIND, &["API_KEY"]).contains("api_key"));
+        assert!(!NameSet::new(&aws::KIND, &["API_KEY"]).contains("api_key"));
         assert_eq!(
             from_listing(&gh::KIND, &["a", "B"], &["A"]),
             [Current::Unknown, Current::New]

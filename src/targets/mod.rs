@@ -69,7 +69,9 @@ pub struct Kind {
 }
 
 impl Kind {
-    /// What two keys must agree on to be one secret on this target.
+    /// What two keys must agree on to be one secret on this target; `compare_names` orders
+    /// by it without building it.
+    #[cfg(test)]
     pub fn name_identity<'k>(&self, key: &'k str) -> Cow<'k, str> {
         if self.case_insensitive_names {
             Cow::Owned(key.to_uppercase())
@@ -78,8 +80,8 @@ impl Kind {
         }
     }
 
-    /// Orders keys by `name_identity` without building it: sorting 10,000 keys must not copy
-    /// them all.
+    /// Orders names as this target tells them apart (`Equal`: one secret), upper-casing char
+    /// by char where case does not count: sorting 10,000 keys must not copy them all.
     pub fn compare_names(&self, a: &str, b: &str) -> std::cmp::Ordering {
         if self.case_insensitive_names {
             let (a, b) = (a.chars(), b.chars());
