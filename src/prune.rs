@@ -4,7 +4,7 @@
 use crate::exec::Outcome;
 use crate::pool::{self, RunOpts};
 use crate::report::{self, Scrubber};
-use crate::targets::{Deletes, Failure, looks_transient};
+use crate::targets::{Deletes, Failure};
 
 /// Whether `name` matches a `--keep` glob: `*` any run of characters, `?` one character.
 pub fn glob_match(glob: &str, name: &str) -> bool {
@@ -59,13 +59,6 @@ pub fn delete(
         .chunks(deletes.delete_batch().max(1))
         .map(|c| c.iter().map(|s| s.to_string()).collect())
         .collect();
-    let classify = |stderr: &str| {
-        if looks_transient(stderr) {
-            Failure::Transient
-        } else {
-            Failure::Permanent
-        }
-    };
     let finish = |i: usize, out: Outcome, attempts: u32| {
         let error =
             (!out.success()).then(|| format!("{}: {}", cmds[i].label(3), scrubber.failure(&out)));
@@ -80,7 +73,7 @@ pub fn delete(
         }
         (out.success(), attempts, error)
     };
-    pool::run_calls(&cmds, opts, &classify, &finish)
+    pool::run_calls(&cmds, opts, &Failure::by_shared_markers, &finish)
         .into_iter()
         .zip(covered)
         .map(|(result, names)| match result {

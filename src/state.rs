@@ -229,13 +229,6 @@ pub fn list_scope(
     scrubber: &Scrubber<'_>,
 ) -> Result<Vec<String>, String> {
     let cmd = deletes.scope_cmd();
-    let classify = |stderr: &str| {
-        if crate::targets::looks_transient(stderr) {
-            Failure::Transient
-        } else {
-            Failure::Permanent
-        }
-    };
     let finish = |_: usize, out: Outcome, _: u32| {
         if out.success() {
             Ok(deletes.parse_scope(&String::from_utf8_lossy(&out.stdout)))
@@ -243,10 +236,15 @@ pub fn list_scope(
             Err(format!("{}: {}", cmd.label(3), scrubber.failure(&out)))
         }
     };
-    pool::run_calls(std::slice::from_ref(&cmd), opts, &classify, &finish)
-        .pop()
-        .flatten()
-        .unwrap_or_else(|| Err("interrupted before the list".into()))
+    pool::run_calls(
+        std::slice::from_ref(&cmd),
+        opts,
+        &Failure::by_shared_markers,
+        &finish,
+    )
+    .pop()
+    .flatten()
+    .unwrap_or_else(|| Err("interrupted before the list".into()))
 }
 
 /// Names as the target compares them (`Kind::compare_names`), sorted once so that each

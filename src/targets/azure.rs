@@ -292,11 +292,7 @@ impl PerKey for Azure {
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        if looks_transient(stderr) {
-            Failure::Transient
-        } else {
-            Failure::Permanent
-        }
+        Failure::by_shared_markers(stderr)
     }
 
     fn label_words(&self, _op: Op) -> usize {

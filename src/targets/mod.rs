@@ -417,6 +417,18 @@ pub enum Failure {
     Permanent,
 }
 
+impl Failure {
+    /// Transient when the shared markers (`looks_transient`) say so, else permanent: for
+    /// calls whose errors need no vendor's own reading.
+    pub fn by_shared_markers(stderr: &str) -> Failure {
+        if looks_transient(stderr) {
+            Failure::Transient
+        } else {
+            Failure::Permanent
+        }
+    }
+}
+
 /// A target that writes each key with its own vendor call.
 pub trait PerKey: Sync {
     /// The first write for a key, knowing (if a list call succeeded) whether it exists.
