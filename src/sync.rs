@@ -117,8 +117,8 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         locate(kind, var("PATH").as_deref())?;
         say("");
         say(&target.banner(parsed.tasks.len()));
-        for key in &parsed.skipped {
-            say(&format!("  skipped (excluded): {key}"));
+        for line in skipped_lines(&parsed.skipped) {
+            say(&line);
         }
         signals::start_pushing();
         exec::adopt_orphans();
@@ -216,9 +216,15 @@ fn policy_header(policy: &Policy) -> Vec<String> {
 }
 
 fn print_skipped(skipped: &[String]) {
-    for key in skipped {
-        report::out(&format!("  skipped (excluded): {}", report::shown_key(key)));
+    for line in skipped_lines(skipped) {
+        report::out(&line);
     }
+}
+
+fn skipped_lines(skipped: &[String]) -> impl Iterator<Item = String> + '_ {
+    skipped
+        .iter()
+        .map(|key| format!("  skipped (excluded): {}", report::shown_key(key)))
 }
 
 /// flag → config → prompt (on a TTY) → an error naming the setting and its flag. Prompt answers count as flags, so

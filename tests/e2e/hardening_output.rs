@@ -100,6 +100,20 @@ fn control_and_bidi_characters_in_a_key_are_escaped_in_every_line() {
 }
 
 #[test]
+fn an_excluded_key_is_escaped_in_the_diff_header_too() {
+    let key = "EVIL\u{1b}[2J\u{7}\u{202e}X";
+    let mut t = vault(Test::new().env_file("dev", &format!("{key}=v1\nOK=v2\n")))
+        .arg("--diff")
+        .arg(format!("--exclude-property={key}"));
+    let out = t.run();
+    out.failure(2)
+        .stderr_has(r"  skipped (excluded): EVIL\u{1b}[2J\u{7}\u{202e}X");
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains(RAW), "{text:?}");
+    }
+}
+
+#[test]
 fn the_exclude_hint_pastes_into_bash_as_exactly_the_key() {
     let key = "A'B$(touch pwned)`x`";
     let mut t = gh(Test::new().env_file("dev", &format!("{key}=v\nOK=v\n")));
