@@ -47,6 +47,12 @@ impl Repo {
         for sub in [".git", "infra/vault/dev/keys", "home", "xdg", "tmp"] {
             fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
+        // The remote that names the repository as the owner of what it syncs.
+        fs::write(
+            dir.path().join(".git/config"),
+            "[remote \"origin\"]\n\turl = git@github.com:acme/api.git\n",
+        )
+        .unwrap();
         Repo { dir }
     }
 
