@@ -2,7 +2,7 @@
 //! against moto (Secrets Manager tags, `tag-resource`, one SSM level) and gcloud 528 against
 //! the Secret Manager double (two repositories checked out as `src` in one project).
 
-use crate::common::{Server, double_port, manifest_dir, moto_port, prerequisites};
+use crate::common::{Server, double_port, manifest_dir, moto_env, moto_port, prerequisites, show};
 use serde_json::Value;
 use std::ffi::OsString;
 use std::fs;
@@ -81,19 +81,11 @@ impl Place {
         let mut cmd = Command::new(python);
         cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]);
         let moto = Server::start(cmd, moto_port);
-        let url: OsString = format!("http://127.0.0.1:{}", moto.port).into();
-        self.env = vec![
-            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", url.clone()),
-            ("AWS_ENDPOINT_URL_SSM", url),
-            ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
-            ("AWS_DEFAULT_REGION", "us-east-1".into()),
-            ("AWS_CONFIG_FILE", self.path("home/aws-config").into()),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.path("home/aws-credentials").into(),
-            ),
-        ];
+        self.env = moto_env(
+            moto.port,
+            &self.path("home"),
+            &["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SSM"],
+        );
         moto
     }
 
@@ -123,15 +115,6 @@ impl Place {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[track_caller]
