@@ -123,6 +123,7 @@ mod tests {
     fn the_gcp_plan_shows_the_list_call_and_both_writes() {
         let r = Gcp {
             project: "p".into(),
+            locations: None,
             repo: "r".into(),
             env: "dev".into(),
         };
@@ -180,6 +181,7 @@ mod tests {
         let prefixed = Aws {
             region: "r".into(),
             prefix: Some("app/".into()),
+            kms_key: None,
         };
         let text = render(&prefixed, &t).join("\n");
         assert!(text.contains("  DB_URL  literal  12 bytes"), "{text}");

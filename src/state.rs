@@ -222,6 +222,41 @@ pub fn extra_names(
     Ok(names)
 }
 
+/// Notes on existing secrets whose create-only setting differs from the routing's
+/// (`Target::drift`): one list call; nothing when the target has no such setting.
+pub fn drift_notes(
+    target: &dyn Target,
+    tasks: &[SecretTask],
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Result<Vec<String>, String> {
+    let Some(drift) = target.drift() else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<String> = tasks
+        .iter()
+        .map(|t| target.secret_name(&t.key).into_owned())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let cmd = drift.drift_cmd();
+    let finish = |_: usize, out: Outcome, _: u32| {
+        if out.success() {
+            drift.parse_drift(&String::from_utf8_lossy(&out.stdout), &names)
+        } else {
+            Err(format!("{}: {}", cmd.label(3), scrubber.failure(&out)))
+        }
+    };
+    pool::run_calls(
+        std::slice::from_ref(&cmd),
+        opts,
+        &Failure::by_shared_markers,
+        &finish,
+    )
+    .pop()
+    .flatten()
+    .unwrap_or_else(|| Err("interrupted before the list".into()))
+}
+
 /// The names a `Deletes` target lists as its scope.
 pub fn list_scope(
     deletes: &dyn crate::targets::Deletes,
