@@ -238,23 +238,9 @@ pub fn drift_notes(
         .map(|t| target.secret_name(&t.key).into_owned())
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let cmd = drift.drift_cmd();
-    let finish = |_: usize, out: Outcome, _: u32| {
-        if out.success() {
-            drift.parse_drift(&String::from_utf8_lossy(&out.stdout), &names)
-        } else {
-            Err(format!("{}: {}", cmd.label(3), scrubber.failure(&out)))
-        }
-    };
-    pool::run_calls(
-        std::slice::from_ref(&cmd),
-        opts,
-        &Failure::by_shared_markers,
-        &finish,
-    )
-    .pop()
-    .flatten()
-    .unwrap_or_else(|| Err("interrupted before the list".into()))
+    one_list(&drift.drift_cmd(), opts, scrubber, |stdout| {
+        drift.parse_drift(stdout, &names)
+    })
 }
 
 /// The names a `Deletes` target lists as its scope.
@@ -263,16 +249,27 @@ pub fn list_scope(
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Result<Vec<String>, String> {
-    let cmd = deletes.scope_cmd();
+    one_list(&deletes.scope_cmd(), opts, scrubber, |stdout| {
+        Ok(deletes.parse_scope(stdout))
+    })
+}
+
+/// One list call, retried when transient: its stdout parsed, or why it failed.
+fn one_list<T: Send + Sync>(
+    cmd: &crate::targets::VendorCmd,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+    parse: impl Fn(&str) -> Result<T, String> + Sync,
+) -> Result<T, String> {
     let finish = |_: usize, out: Outcome, _: u32| {
         if out.success() {
-            Ok(deletes.parse_scope(&String::from_utf8_lossy(&out.stdout)))
+            parse(&String::from_utf8_lossy(&out.stdout))
         } else {
             Err(format!("{}: {}", cmd.label(3), scrubber.failure(&out)))
         }
     };
     pool::run_calls(
-        std::slice::from_ref(&cmd),
+        std::slice::from_ref(cmd),
         opts,
         &Failure::by_shared_markers,
         &finish,

@@ -73,17 +73,16 @@ impl Target for Aws {
     }
 
     fn banner(&self, n: usize) -> String {
-        let mut line = format!(
-            "Syncing {n} secrets to AWS Secrets Manager: region={}",
-            self.region
-        );
-        if let Some(p) = &self.prefix {
-            line.push_str(&format!(", prefix={p}"));
-        }
-        if let Some(k) = &self.kms_key {
-            line.push_str(&format!(", kms-key={k}"));
-        }
-        line
+        super::banner_with(
+            format!(
+                "Syncing {n} secrets to AWS Secrets Manager: region={}",
+                self.region
+            ),
+            &[
+                ("prefix", self.prefix.as_deref()),
+                ("kms-key", self.kms_key.as_deref()),
+            ],
+        )
     }
 
     fn setting_problem(&self) -> Option<String> {
@@ -252,6 +251,22 @@ impl Aws {
     fn region_flag(&self) -> String {
         format!("--region={}", self.region)
     }
+
+    /// `list-secrets` of the names under the prefix, printing `query` as `output`.
+    fn list_secrets(&self, query: &str, output: &str) -> VendorCmd {
+        let region = self.region_flag();
+        let mut args = vec!["secretsmanager", "list-secrets", &region];
+        // The name filter is a prefix match: it keeps the listing (and its pages) small.
+        let filter = self
+            .prefix
+            .as_ref()
+            .map(|p| format!("--filters=Key=name,Values={p}"));
+        if let Some(f) = &filter {
+            args.push(f);
+        }
+        args.extend(["--query", query, "--output", output]);
+        VendorCmd::new("aws", &args)
+    }
 }
 
 const STDIN_TEXT: &str = "file:///dev/stdin";
@@ -292,18 +307,7 @@ impl PerKey for Aws {
     }
 
     fn list_cmd(&self) -> Option<VendorCmd> {
-        let region = self.region_flag();
-        let mut args = vec!["secretsmanager", "list-secrets", &region];
-        // The name filter is a prefix match: it keeps the listing (and its pages) small.
-        let filter = self
-            .prefix
-            .as_ref()
-            .map(|p| format!("--filters=Key=name,Values={p}"));
-        if let Some(f) = &filter {
-            args.push(f);
-        }
-        args.extend(["--query", "SecretList[].Name", "--output", "text"]);
-        Some(VendorCmd::new("aws", &args))
+        Some(self.list_secrets("SecretList[].Name", "text"))
     }
 
     /// Text output separates names by tabs (and pages by newlines); names have no spaces.
@@ -340,22 +344,7 @@ impl Drift for Aws {
     /// The names under the prefix (all of the region without one) with their keys: one call,
     /// the listing a push makes, with the key beside each name.
     fn drift_cmd(&self) -> VendorCmd {
-        let region = self.region_flag();
-        let mut args = vec!["secretsmanager", "list-secrets", &region];
-        let filter = self
-            .prefix
-            .as_ref()
-            .map(|p| format!("--filters=Key=name,Values={p}"));
-        if let Some(f) = &filter {
-            args.push(f);
-        }
-        args.extend([
-            "--query",
-            "SecretList[].[Name,KmsKeyId]",
-            "--output",
-            "json",
-        ]);
-        VendorCmd::new("aws", &args)
+        self.list_secrets("SecretList[].[Name,KmsKeyId]", "json")
     }
 
     /// `[[name, key or null], …]`: a secret without `KmsKeyId` uses the AWS managed key.

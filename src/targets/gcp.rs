@@ -93,16 +93,13 @@ impl Target for Gcp {
     }
 
     fn banner(&self, n: usize) -> String {
-        match &self.locations {
-            Some(l) => format!(
-                "Syncing {n} secrets to GCP Secret Manager: project={}, locations={l}",
-                self.project
-            ),
-            None => format!(
+        super::banner_with(
+            format!(
                 "Syncing {n} secrets to GCP Secret Manager: project={}",
                 self.project
             ),
-        }
+            &[("locations", self.locations.as_deref())],
+        )
     }
 
     fn setting_problem(&self) -> Option<String> {
@@ -479,20 +476,16 @@ mod tests {
             locations: Some("europe-west1,europe-west4".into()),
             ..routing()
         };
-        assert_eq!(
-            r.push_cmd("API_KEY", Op::Create).args,
+        // The automatic create, its replication flag replaced by these two.
+        let mut want = routing().push_cmd("API_KEY", Op::Create).args;
+        want.splice(
+            2..3,
             [
-                "secrets",
-                "create",
-                "--replication-policy=user-managed",
-                "--locations=europe-west1,europe-west4",
-                "--data-file=-",
-                "--labels=managed-by=vsync,vsync-repo=api,vsync-env=dev",
-                "--project=my-proj",
-                "--",
-                "API_KEY"
-            ]
+                "--replication-policy=user-managed".to_string(),
+                "--locations=europe-west1,europe-west4".to_string(),
+            ],
         );
+        assert_eq!(r.push_cmd("API_KEY", Op::Create).args, want);
         assert_eq!(
             r.push_cmd("API_KEY", Op::Update),
             routing().push_cmd("API_KEY", Op::Update)

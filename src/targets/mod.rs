@@ -147,6 +147,17 @@ impl Settings {
     }
 }
 
+/// A banner with `, name=value` added for each detail that is set (a routing's optional
+/// settings), so that a banner without them stays as it was.
+pub fn banner_with(head: String, details: &[(&str, Option<&str>)]) -> String {
+    details
+        .iter()
+        .filter_map(|(name, value)| Some((name, (*value)?)))
+        .fold(head, |line, (name, value)| {
+            format!("{line}, {name}={value}")
+        })
+}
+
 /// `prefix` + `key`: the name under which aws and ssm store a key.
 pub fn prefixed<'k>(prefix: Option<&str>, key: &'k str) -> Cow<'k, str> {
     match prefix {

@@ -134,20 +134,17 @@ impl Target for Ssm {
     }
 
     fn banner(&self, n: usize) -> String {
-        let mut line = format!(
-            "Syncing {n} secrets to AWS SSM Parameter Store: region={}",
-            self.region
-        );
-        if let Some(p) = &self.prefix {
-            line.push_str(&format!(", prefix={p}"));
-        }
-        if let Some(k) = &self.kms_key {
-            line.push_str(&format!(", kms-key={k}"));
-        }
-        if let Some(t) = self.tier() {
-            line.push_str(&format!(", tier={}", t.api_name()));
-        }
-        line
+        super::banner_with(
+            format!(
+                "Syncing {n} secrets to AWS SSM Parameter Store: region={}",
+                self.region
+            ),
+            &[
+                ("prefix", self.prefix.as_deref()),
+                ("kms-key", self.kms_key.as_deref()),
+                ("tier", self.tier().map(Tier::api_name)),
+            ],
+        )
     }
 
     fn setting_problem(&self) -> Option<String> {

@@ -493,6 +493,16 @@ fn gcloud_env(repo: &Repo, port: u16) -> Vec<(&'static str, OsString)> {
     ]
 }
 
+/// The Secret Manager double, writing its state to `state_file`, with `args`.
+fn gcp_double(python: &Path, state_file: &Path, args: &[&str]) -> Server {
+    let mut cmd = Command::new(python);
+    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
+        .arg("--state-file")
+        .arg(state_file)
+        .args(args);
+    Server::start(cmd, double_port)
+}
+
 /// POSTs to a test endpoint of the plain-HTTP gcp double.
 fn http_post(port: u16, path: &str) {
     use std::io::Write;
@@ -516,18 +526,23 @@ fn gcp_payloads_arrive_exactly_and_create_or_add_version_is_chosen_right() {
     };
     let repo = Repo::new();
     let state_file = repo.path("tmp/gcp-state.json");
-    let mut cmd = Command::new(&python);
-    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
-        .arg("--state-file")
-        .arg(&state_file)
-        // vsync lists beside its first wave of pushes (which assume "exists"); holding writes
-        // until the list was answered makes every later key know the listing for sure.
-        .args(["--hold-writes-until-list", "0.5"])
-        // A stale listing, as if another writer acted between vsync's list and its write:
-        // HIDDEN exists but is not listed (create → ALREADY_EXISTS → versions add);
-        // GHOST is listed but does not exist (versions add → NOT_FOUND → create).
-        .args(["--list-hide", "HIDDEN", "--list-extra", "GHOST"]);
-    let double = Server::start(cmd, double_port);
+    let double = gcp_double(
+        &python,
+        &state_file,
+        &[
+            // vsync lists beside its first wave of pushes (which assume "exists"); holding
+            // writes until the list was answered makes every later key know the listing.
+            "--hold-writes-until-list",
+            "0.5",
+            // A stale listing, as if another writer acted between vsync's list and its write:
+            // HIDDEN exists but is not listed (create → ALREADY_EXISTS → versions add);
+            // GHOST is listed but does not exist (versions add → NOT_FOUND → create).
+            "--list-hide",
+            "HIDDEN",
+            "--list-extra",
+            "GHOST",
+        ],
+    );
     let project = "vsync-test";
     let env = gcloud_env(&repo, double.port);
     let args = [
@@ -749,11 +764,7 @@ fn gcp_diff_skip_unchanged_and_prune_through_the_real_gcloud() {
     };
     let repo = Repo::new();
     let state_file = repo.path("tmp/gcp-state.json");
-    let mut cmd = Command::new(&python);
-    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
-        .arg("--state-file")
-        .arg(&state_file);
-    let double = Server::start(cmd, double_port);
+    let double = gcp_double(&python, &state_file, &[]);
     let env = gcloud_env(&repo, double.port);
     let sync = |extra: &[&str]| {
         let mut args = vec![
@@ -1011,12 +1022,11 @@ fn gcloud_sends_user_managed_replication_in_the_locations_and_a_policy_refusal_i
     };
     let repo = Repo::new();
     let state_file = repo.path("tmp/gcp-state.json");
-    let mut cmd = Command::new(&python);
-    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
-        .arg("--state-file")
-        .arg(&state_file)
-        .args(["--allowed-locations", "europe-west1,europe-west4"]);
-    let double = Server::start(cmd, double_port);
+    let double = gcp_double(
+        &python,
+        &state_file,
+        &["--allowed-locations", "europe-west1,europe-west4"],
+    );
     let env = gcloud_env(&repo, double.port);
     let replication =
         |id: &str| read_json(&state_file)["secrets"]["vsync-test"][id]["replication"].clone();
