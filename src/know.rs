@@ -184,6 +184,15 @@ pub fn diff(
             target.kind().name
         ));
     }
+    // A setting applied only at create (aws's KMS key) is no value: a note, not a `~`.
+    match state::drift_notes(target, &parsed.tasks, opts, &scrubber) {
+        Ok(notes) => notes
+            .iter()
+            .for_each(|n| report::err(&format!("note: {n}"))),
+        Err(e) => report::err(&format!(
+            "note: cannot compare the existing secrets' settings: {e}"
+        )),
+    }
     let scrubber = match &known {
         Some(k) => Scrubber::with_read_back(&parsed.tasks, k.old_values.clone()),
         None => Scrubber::new(&parsed.tasks),

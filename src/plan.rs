@@ -129,6 +129,7 @@ mod tests {
     fn the_gcp_plan_shows_the_list_call_and_both_writes() {
         let r = Gcp {
             project: "p".into(),
+            locations: None,
             repo: "r".into(),
             env: "dev".into(),
             owner_known: true,
@@ -192,6 +193,7 @@ mod tests {
             repo: "api".into(),
             env: "dev".into(),
             owner_known: true,
+            kms_key: None,
         };
         let text = render(&prefixed, &t).join("\n");
         assert!(text.contains("  DB_URL  literal  12 bytes"), "{text}");

@@ -154,7 +154,13 @@ fn run_per_key(
                                 report::out(&format!("✓ {}", report::shown_key(&task.key)));
                             }
                             Err((label, out)) => {
-                                let error = format!("{label}: {}", scrubber.failure(&out));
+                                let error =
+                                    match per_key.explain(&String::from_utf8_lossy(&out.stderr)) {
+                                        Some(why) => {
+                                            format!("{label}: {why}; {}", scrubber.failure(&out))
+                                        }
+                                        None => format!("{label}: {}", scrubber.failure(&out)),
+                                    };
                                 report::err(&format!(
                                     "WARNING: skipping {}: {error}",
                                     report::shown_key(&task.key)

@@ -117,6 +117,8 @@ mod tests {
         let r = Ssm {
             region: "r".into(),
             prefix: Some("/p/".into()),
+            kms_key: None,
+            tier: None,
         };
         let names: Vec<String> = (0..12).map(|i| format!("/p/K{i:02}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();

@@ -229,6 +229,27 @@ pub fn extras_and_unmarked(
     Ok((names, unmarked))
 }
 
+/// Notes on existing secrets whose create-only setting differs from the routing's
+/// (`Target::drift`): one list call; nothing when the target has no such setting.
+pub fn drift_notes(
+    target: &dyn Target,
+    tasks: &[SecretTask],
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Result<Vec<String>, String> {
+    let Some(drift) = target.drift() else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<String> = tasks
+        .iter()
+        .map(|t| target.secret_name(&t.key).into_owned())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    one_list(&drift.drift_cmd(), opts, scrubber, |stdout| {
+        drift.parse_drift(stdout, &names)
+    })
+}
+
 /// The names a `Deletes` target lists as its scope.
 pub fn list_scope(
     deletes: &dyn crate::targets::Deletes,
@@ -245,20 +266,30 @@ fn list_scope_and_unmarked(
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Result<(Vec<String>, Vec<String>), String> {
-    let cmd = deletes.scope_cmd();
+    one_list(&deletes.scope_cmd(), opts, scrubber, |stdout| {
+        Ok((
+            deletes.parse_scope(stdout),
+            deletes.parse_unmarked_scope(stdout),
+        ))
+    })
+}
+
+/// One list call, retried when transient: its stdout parsed, or why it failed.
+fn one_list<T: Send + Sync>(
+    cmd: &crate::targets::VendorCmd,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+    parse: impl Fn(&str) -> Result<T, String> + Sync,
+) -> Result<T, String> {
     let finish = |_: usize, out: Outcome, _: u32| {
         if out.success() {
-            let text = String::from_utf8_lossy(&out.stdout);
-            Ok((
-                deletes.parse_scope(&text),
-                deletes.parse_unmarked_scope(&text),
-            ))
+            parse(&String::from_utf8_lossy(&out.stdout))
         } else {
             Err(format!("{}: {}", cmd.label(3), scrubber.failure(&out)))
         }
     };
     pool::run_calls(
-        std::slice::from_ref(&cmd),
+        std::slice::from_ref(cmd),
         opts,
         &Failure::by_shared_markers,
         &finish,

@@ -9,11 +9,15 @@
 //! without them adds them with one `tag-resource`. `--prune` deletes only secrets under the
 //! prefix, one level deep, that carry this repo's and env's tags: a name prefix alone proves
 //! nothing (`api/dev` also covers `api/dev2/…`).
+//!
+//! `--aws-kms-key` names the customer-managed KMS key `create-secret` encrypts a new secret
+//! with; an existing secret keeps its key (vsync never re-keys), and `--diff` says where
+//! the two differ.
 
 use super::{
-    CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
-    Scope, Setting, Target, ValueRules, VendorCmd, Writes, could_be_key, looks_transient, marks,
-    universal_newlines,
+    CRLF_TRANSLATED, Deletes, Drift, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure,
+    Reads, Scope, Setting, Target, ValueRules, VendorCmd, Writes, could_be_key, looks_transient,
+    marks, universal_newlines,
 };
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -21,7 +25,7 @@ use std::borrow::Cow;
 pub const KIND: Kind = Kind {
     name: "aws",
     bin: "aws",
-    settings: &[REGION, PREFIX],
+    settings: &[REGION, PREFIX, KMS_KEY],
     values: &VALUES,
     case_insensitive_names: false,
     open: |settings, open| {
@@ -31,6 +35,7 @@ pub const KIND: Kind = Kind {
             repo: open.repo_mark(),
             env: open.env_mark(),
             owner_known: open.owner.is_some(),
+            kms_key: settings.get(&KMS_KEY).map(str::to_string),
         })
     },
 };
@@ -46,6 +51,13 @@ const PREFIX: Setting = Setting {
     config_key: "secretPrefix",
     flag: "aws-secret-prefix",
     prompt: "AWS secret name prefix",
+    required: false,
+};
+
+const KMS_KEY: Setting = Setting {
+    config_key: "kmsKeyId",
+    flag: "aws-kms-key",
+    prompt: "KMS key (id, ARN or alias) for new secrets",
     required: false,
 };
 
@@ -66,6 +78,8 @@ pub struct Aws {
     pub env: String,
     /// Whether `repo` tells this repository apart from others (else `--prune` is refused).
     pub owner_known: bool,
+    /// `--aws-kms-key`: the key `create-secret` uses; `None` is the AWS managed key.
+    pub kms_key: Option<String>,
 }
 
 impl Target for Aws {
@@ -74,16 +88,24 @@ impl Target for Aws {
     }
 
     fn banner(&self, n: usize) -> String {
-        match &self.prefix {
-            Some(p) => format!(
-                "Syncing {n} secrets to AWS Secrets Manager: region={}, prefix={p}",
-                self.region
-            ),
-            None => format!(
+        super::banner_with(
+            format!(
                 "Syncing {n} secrets to AWS Secrets Manager: region={}",
                 self.region
             ),
-        }
+            &[
+                ("prefix", self.prefix.as_deref()),
+                ("kms-key", self.kms_key.as_deref()),
+            ],
+        )
+    }
+
+    fn setting_problem(&self) -> Option<String> {
+        kms_key_problem("aws-kms-key", self.kms_key.as_deref()?)
+    }
+
+    fn drift(&self) -> Option<&dyn Drift> {
+        self.kms_key.is_some().then_some(self as &dyn Drift)
     }
 
     fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {
@@ -255,6 +277,21 @@ impl Aws {
         format!("--region={}", self.region)
     }
 
+    /// `list-secrets` of the names under the prefix, printing `query` as `output`.
+    fn list_secrets(&self, query: &str, output: &str) -> VendorCmd {
+        let region = self.region_flag();
+        let mut args = vec!["secretsmanager", "list-secrets", &region];
+        // The name filter is a prefix match: it keeps the listing (and its pages) small.
+        let filter = self
+            .prefix
+            .as_ref()
+            .map(|p| format!("--filters=Key=name,Values={p}"));
+        if let Some(f) = &filter {
+            args.push(f);
+        }
+        args.extend(["--query", query, "--output", output]);
+        VendorCmd::new("aws", &args)
+    }
     /// The marks as `--tags` takes them: a JSON list joined to the flag.
     fn tags_flag(&self) -> String {
         let tags: Vec<serde_json::Value> = marks(&self.repo, &self.env)
@@ -334,42 +371,28 @@ impl PerKey for Aws {
             Op::Create => "create-secret",
             Op::Update | Op::Set => "put-secret-value",
         };
-        let mut cmd = VendorCmd::new(
-            "aws",
-            &[
-                "secretsmanager",
-                verb,
-                &name_flag,
-                "--secret-string",
-                STDIN_TEXT,
-                &self.region_flag(),
-            ],
-        );
+        let region = self.region_flag();
+        let mut args = vec![
+            "secretsmanager",
+            verb,
+            &name_flag,
+            "--secret-string",
+            STDIN_TEXT,
+            &region,
+        ];
+        // Only at create: a new version keeps the secret's key and its tags.
+        let key = self.kms_key.as_ref().map(|k| format!("--kms-key-id={k}"));
+        let tags = self.tags_flag();
         if op == Op::Create {
-            cmd.args.push(self.tags_flag());
+            args.extend(key.as_deref());
+            args.push(&tags);
         }
-        cmd
+        VendorCmd::new("aws", &args)
     }
 
     fn list_cmd(&self) -> Option<VendorCmd> {
-        let region = self.region_flag();
-        let mut args = vec!["secretsmanager", "list-secrets", &region];
-        // The name filter is a prefix match: it keeps the listing (and its pages) small.
-        let filter = self
-            .prefix
-            .as_ref()
-            .map(|p| format!("--filters=Key=name,Values={p}"));
-        if let Some(f) = &filter {
-            args.push(f);
-        }
         // JSON: aws-cli merges the pages into one list before it applies the query.
-        args.extend([
-            "--query",
-            "SecretList[].{Name:Name,Tags:Tags}",
-            "--output",
-            "json",
-        ]);
-        Some(VendorCmd::new("aws", &args))
+        Some(self.list_secrets("SecretList[].{Name:Name,Tags:Tags}", "json"))
     }
 
     fn parse_list<'a>(&self, stdout: &'a str) -> Vec<&'a str> {
@@ -427,6 +450,123 @@ impl PerKey for Aws {
     }
 }
 
+impl Drift for Aws {
+    /// The names under the prefix (all of the region without one) with their keys: one call,
+    /// the listing a push makes, with the key beside each name.
+    fn drift_cmd(&self) -> VendorCmd {
+        self.list_secrets("SecretList[].[Name,KmsKeyId]", "json")
+    }
+
+    /// `[[name, key or null], …]`: a secret without `KmsKeyId` uses the AWS managed key.
+    fn parse_drift(&self, stdout: &str, names: &[&str]) -> Result<Vec<String>, String> {
+        let Some(want) = &self.kms_key else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<(String, Option<String>)> = serde_json::from_str(stdout)
+            .map_err(|e| format!("unreadable list-secrets output: {e}"))?;
+        let mut notes = Vec::new();
+        for name in names {
+            let Some((_, has)) = rows.iter().find(|(n, _)| n == name) else {
+                continue;
+            };
+            if has.as_deref().is_some_and(|has| same_kms_key(has, want)) {
+                continue;
+            }
+            let has = has
+                .as_deref()
+                .unwrap_or("the AWS managed key aws/secretsmanager");
+            notes.push(format!(
+                "{name} is encrypted with {has}, not --aws-kms-key={want}; vsync keeps an \
+                 existing secret's key (to change it: aws secretsmanager update-secret \
+                 --secret-id={name} --kms-key-id={want} --region={})",
+                self.region
+            ));
+        }
+        Ok(notes)
+    }
+}
+
+/// Whether two spellings of a KMS key are the same key as far as their text tells: equal,
+/// or an ARN whose `key/ID` or `alias/NAME` is the other (a key id is `key/ID` of its ARN).
+/// An alias and a key id cannot be matched without asking KMS: they count as different.
+pub fn same_kms_key(a: &str, b: &str) -> bool {
+    fn tail(k: &str) -> String {
+        let resource = match k.strip_prefix("arn:") {
+            Some(arn) => arn.splitn(5, ':').nth(4).unwrap_or(k),
+            None => k,
+        };
+        if resource.starts_with("alias/") || resource.starts_with("key/") {
+            resource.to_string()
+        } else {
+            format!("key/{resource}")
+        }
+    }
+    a == b || tail(a) == tail(b)
+}
+
+/// Why a KMS key setting (`flag` without `--`) cannot be used; `None` when fine. A key id
+/// (`1234abcd-12ab-34cd-56ef-1234567890ab`, or `mrk-` and 32 hex digits), a key or alias
+/// ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID` or `…:alias/NAME`), or `alias/NAME`.
+pub fn kms_key_problem(flag: &str, key: &str) -> Option<String> {
+    let ok = key_id_ok(key) || alias_ok(key) || kms_arn_ok(key);
+    (!ok).then(|| {
+        format!(
+            "--{flag}: \"{}\" is not a KMS key id, key ARN or alias; give one of \
+             1234abcd-12ab-34cd-56ef-1234567890ab, \
+             arn:aws:kms:REGION:ACCOUNT:key/ID, arn:aws:kms:REGION:ACCOUNT:alias/NAME or alias/NAME",
+            crate::report::shown_key(key)
+        )
+    })
+}
+
+fn hex(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn key_id_ok(id: &str) -> bool {
+    if let Some(mrk) = id.strip_prefix("mrk-") {
+        return mrk.len() == 32 && hex(mrk);
+    }
+    let parts: Vec<&str> = id.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && hex(p))
+}
+
+/// `alias/NAME`: letters, digits and `/_-`, at most 256 characters in all.
+fn alias_ok(alias: &str) -> bool {
+    alias.len() <= 256
+        && alias.strip_prefix("alias/").is_some_and(|name| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+        })
+}
+
+/// `arn:PARTITION:kms:REGION:ACCOUNT:key/ID` or `…:alias/NAME`.
+fn kms_arn_ok(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    match parts.as_slice() {
+        ["arn", partition, "kms", region, account, resource] => {
+            partition.starts_with("aws")
+                && word(partition)
+                && word(region)
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && (resource.strip_prefix("key/").is_some_and(key_id_ok) || alias_ok(resource))
+        }
+        _ => false,
+    }
+}
+
 /// Secrets Manager's name rule for prefix + key: `[A-Za-z0-9/_+=.@-]{1,512}`.
 pub fn name_problem(name: &str) -> Option<String> {
     let ok = (1..=512).contains(&name.len())
@@ -451,6 +591,7 @@ mod tests {
             repo: "api".into(),
             env: "dev".into(),
             owner_known: true,
+            kms_key: None,
         }
     }
 
@@ -489,6 +630,120 @@ mod tests {
                 TAGS
             ]
         );
+    }
+
+    fn keyed(key: &str) -> Aws {
+        Aws {
+            kms_key: Some(key.into()),
+            ..routing(Some("app/"))
+        }
+    }
+
+    #[test]
+    fn a_kms_key_goes_with_create_only_and_shows_in_the_banner() {
+        let r = keyed("alias/app");
+        assert_eq!(
+            r.push_cmd("K", Op::Create).args,
+            [
+                "secretsmanager",
+                "create-secret",
+                "--name=app/K",
+                "--secret-string",
+                "file:///dev/stdin",
+                "--region=eu-west-1",
+                "--kms-key-id=alias/app",
+                TAGS
+            ]
+        );
+        assert_eq!(
+            r.push_cmd("K", Op::Update),
+            routing(Some("app/")).push_cmd("K", Op::Update)
+        );
+        assert_eq!(
+            r.banner(1),
+            "Syncing 1 secrets to AWS Secrets Manager: region=eu-west-1, prefix=app/, kms-key=alias/app"
+        );
+        assert_eq!(
+            routing(None).banner(1),
+            "Syncing 1 secrets to AWS Secrets Manager: region=eu-west-1"
+        );
+        assert_option_safe(&keyed("-k").push_cmd("K", Op::Create), &["-k"]);
+        assert!(routing(None).drift().is_none());
+        let odd = Aws {
+            region: "-r".into(),
+            prefix: Some("-x".into()),
+            kms_key: Some("-k".into()),
+            ..routing(None)
+        };
+        assert_option_safe(&odd.drift_cmd(), &["-r", "-x"]);
+    }
+
+    #[test]
+    fn kms_keys_are_ids_arns_or_aliases() {
+        for good in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "alias/app/prod_key-1",
+            "alias/aws/secretsmanager",
+            "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/app",
+        ] {
+            assert_eq!(kms_key_problem("aws-kms-key", good), None, "{good}");
+        }
+        for bad in [
+            "",
+            "app",
+            "alias/",
+            "alias/a b",
+            "1234abcd-12ab-34cd-56ef",
+            "arn:aws:kms:eu-west-1:1111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:s3:::bucket",
+            "-h",
+        ] {
+            let why = kms_key_problem("aws-kms-key", bad).expect(bad);
+            assert!(why.starts_with("--aws-kms-key: "), "{why}");
+        }
+        assert!(keyed("nope").setting_problem().is_some());
+        assert_eq!(keyed("alias/x").setting_problem(), None);
+    }
+
+    #[test]
+    fn diff_notes_name_existing_secrets_whose_key_differs() {
+        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        let arn = format!("arn:aws:kms:eu-west-1:111122223333:key/{id}");
+        assert!(same_kms_key(id, &arn) && same_kms_key(&arn, id));
+        assert!(same_kms_key(
+            "alias/app",
+            "arn:aws:kms:eu-west-1:111122223333:alias/app"
+        ));
+        assert!(!same_kms_key("alias/app", id));
+        let r = keyed(id);
+        assert_eq!(
+            r.drift_cmd().args,
+            [
+                "secretsmanager",
+                "list-secrets",
+                "--region=eu-west-1",
+                "--filters=Key=name,Values=app/",
+                "--query",
+                "SecretList[].[Name,KmsKeyId]",
+                "--output",
+                "json"
+            ]
+        );
+        let out = format!(
+            r#"[["app/SAME","{arn}"],["app/OTHER","alias/old"],["app/DEFAULT",null],["app/NOT_ASKED","alias/x"]]"#
+        );
+        let notes = r
+            .parse_drift(&out, &["app/SAME", "app/OTHER", "app/DEFAULT", "app/NEW"])
+            .unwrap();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].starts_with("app/OTHER is encrypted with alias/old, not --aws-kms-key="));
+        assert!(notes[0].contains(&format!(
+            "aws secretsmanager update-secret --secret-id=app/OTHER --kms-key-id={id}"
+        )));
+        assert!(notes[1].contains("app/DEFAULT is encrypted with the AWS managed key"));
+        assert!(r.parse_drift("not json", &[]).is_err());
     }
 
     #[test]

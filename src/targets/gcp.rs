@@ -9,6 +9,10 @@
 //! `vsync-env`); the list call returns every secret's labels, so a write to an existing
 //! secret without this run's labels adds them with one `secrets update --update-labels`.
 //! `--prune` deletes only secrets carrying this repo's and env's labels.
+//!
+//! Secrets are created with automatic replication (the location `global`), or with
+//! `--gcp-locations` user-managed replication in exactly those locations, which an
+//! organisation's location policy (`constraints/gcp.resourceLocations`) may require.
 
 use super::{
     Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting,
@@ -20,12 +24,13 @@ use std::collections::HashMap;
 pub const KIND: Kind = Kind {
     name: "gcp",
     bin: "gcloud",
-    settings: &[PROJECT],
+    settings: &[PROJECT, LOCATIONS],
     values: &VALUES,
     case_insensitive_names: false,
     open: |settings, open| {
         Box::new(Gcp {
             project: settings.required(&PROJECT),
+            locations: settings.get(&LOCATIONS).map(str::to_string),
             repo: open.repo_mark(),
             env: open.env_mark(),
             owner_known: open.owner.is_some(),
@@ -40,6 +45,13 @@ const PROJECT: Setting = Setting {
     required: true,
 };
 
+const LOCATIONS: Setting = Setting {
+    config_key: "locations",
+    flag: "gcp-locations",
+    prompt: "GCP locations for user-managed replication (e.g. europe-west1,europe-west4)",
+    required: false,
+};
+
 /// `--data-file=-` carries raw bytes; a payload holds at most 64 KiB.
 const VALUES: ValueRules = ValueRules {
     max_bytes: 64 * 1024,
@@ -51,6 +63,8 @@ const VALUES: ValueRules = ValueRules {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gcp {
     pub project: String,
+    /// `--gcp-locations` as given (comma-separated): user-managed replication there.
+    pub locations: Option<String>,
     /// Owner label values (already spelt as labels): set on every secret vsync creates, and
     /// the only secrets `--prune` may delete.
     pub repo: String,
@@ -91,6 +105,17 @@ impl Gcp {
             .join(",")
     }
 
+    /// The replication of a new secret: automatic, or user-managed in the given locations.
+    fn replication_flags(&self) -> Vec<String> {
+        match &self.locations {
+            None => vec!["--replication-policy=automatic".into()],
+            Some(locations) => vec![
+                "--replication-policy=user-managed".into(),
+                format!("--locations={locations}"),
+            ],
+        }
+    }
+
     fn labels_flag(&self) -> String {
         format!("--labels={}", self.labels())
     }
@@ -108,10 +133,17 @@ impl Target for Gcp {
     }
 
     fn banner(&self, n: usize) -> String {
-        format!(
-            "Syncing {n} secrets to GCP Secret Manager: project={}",
-            self.project
+        super::banner_with(
+            format!(
+                "Syncing {n} secrets to GCP Secret Manager: project={}",
+                self.project
+            ),
+            &[("locations", self.locations.as_deref())],
         )
+    }
+
+    fn setting_problem(&self) -> Option<String> {
+        locations_problem(self.locations.as_deref()?)
     }
 
     fn name_problem(&self, name: &str) -> Option<String> {
@@ -253,19 +285,14 @@ impl PerKey for Gcp {
     fn push_cmd(&self, key: &str, op: Op) -> VendorCmd {
         let project = self.project_flag();
         match op {
-            Op::Create => VendorCmd::new(
-                "gcloud",
-                &[
-                    "secrets",
-                    "create",
-                    "--replication-policy=automatic",
-                    "--data-file=-",
-                    &self.labels_flag(),
-                    &project,
-                    "--",
-                    key,
-                ],
-            ),
+            Op::Create => {
+                let replication = self.replication_flags();
+                let mut args = vec!["secrets", "create"];
+                args.extend(replication.iter().map(String::as_str));
+                let labels = self.labels_flag();
+                args.extend(["--data-file=-", &labels, &project, "--", key]);
+                VendorCmd::new("gcloud", &args)
+            }
             Op::Update | Op::Set => VendorCmd::new(
                 "gcloud",
                 &[
@@ -353,12 +380,76 @@ impl PerKey for Gcp {
         }
     }
 
+    /// A location policy refuses every create alike: say so, and name the flag.
+    fn explain(&self, stderr: &str) -> Option<String> {
+        if !location_policy_refusal(stderr) {
+            return None;
+        }
+        Some(match &self.locations {
+            None => "the organisation's location policy (constraints/gcp.resourceLocations) \
+                     forbids automatic replication, which stores the secret in `global`: pass \
+                     --gcp-locations=LOC[,LOC…] with locations the policy allows"
+                .to_string(),
+            Some(l) => format!(
+                "the organisation's location policy (constraints/gcp.resourceLocations) \
+                 forbids a location of --gcp-locations={l}: pass only locations the policy allows"
+            ),
+        })
+    }
+
     fn label_words(&self, op: Op) -> usize {
         match op {
             Op::Create => 2,
             _ => 3,
         }
     }
+}
+
+/// Whether gcloud's error is the organisation's location policy refusing a create
+/// (`FAILED_PRECONDITION: Constraint constraints/gcp.resourceLocations violated for […]
+/// attempting to create a secret in [global]`). Every create of the run fails the same way:
+/// a store-level failure, not the key's.
+pub fn location_policy_refusal(stderr: &str) -> bool {
+    stderr.contains("constraints/gcp.resourceLocations")
+}
+
+/// The longest location name vsync accepts (GCP's are far shorter: `europe-west1`).
+const MAX_LOCATION: usize = 63;
+
+/// Why `--gcp-locations` cannot be used; `None` when fine: a comma-separated list of
+/// location names (lowercase letters, digits and `-`, starting with a letter), each once.
+pub fn locations_problem(locations: &str) -> Option<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    for loc in locations.split(',') {
+        let shape = (1..=MAX_LOCATION).contains(&loc.len())
+            && loc.starts_with(|c: char| c.is_ascii_lowercase())
+            && !loc.ends_with('-')
+            && loc
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let shown = crate::report::shown_key(loc);
+        if !shape {
+            return Some(format!(
+                "--gcp-locations: \"{shown}\" is not a GCP location name (such as europe-west1); \
+                 give locations separated by commas, without spaces: \
+                 --gcp-locations=europe-west1,europe-west4"
+            ));
+        }
+        if loc == "global" {
+            return Some(
+                "--gcp-locations: `global` is automatic replication, not a location; leave \
+                 --gcp-locations out for it (--gcp-locations= clears a saved one)"
+                    .into(),
+            );
+        }
+        if seen.contains(&loc) {
+            return Some(format!(
+                "--gcp-locations: {loc} is listed twice; give each location once"
+            ));
+        }
+        seen.push(loc);
+    }
+    None
 }
 
 /// Standard or URL-safe base64, padded or not (Secret Manager's JSON uses either); `None` on
@@ -402,6 +493,7 @@ mod tests {
     fn routing() -> Gcp {
         Gcp {
             project: "my-proj".into(),
+            locations: None,
             repo: "api".into(),
             env: "dev".into(),
             owner_known: true,
@@ -450,6 +542,102 @@ mod tests {
             cmd.label(routing().label_words(Op::Create)),
             "gcloud secrets create"
         );
+    }
+
+    #[test]
+    fn with_locations_create_replicates_user_managed_there_and_updates_are_unchanged() {
+        let r = Gcp {
+            locations: Some("europe-west1,europe-west4".into()),
+            ..routing()
+        };
+        // The automatic create, its replication flag replaced by these two.
+        let mut want = routing().push_cmd("API_KEY", Op::Create).args;
+        want.splice(
+            2..3,
+            [
+                "--replication-policy=user-managed".to_string(),
+                "--locations=europe-west1,europe-west4".to_string(),
+            ],
+        );
+        assert_eq!(r.push_cmd("API_KEY", Op::Create).args, want);
+        assert_eq!(
+            r.push_cmd("API_KEY", Op::Update),
+            routing().push_cmd("API_KEY", Op::Update)
+        );
+        assert_eq!(
+            r.banner(2),
+            "Syncing 2 secrets to GCP Secret Manager: project=my-proj, locations=europe-west1,europe-west4"
+        );
+        assert_eq!(
+            routing().banner(2),
+            "Syncing 2 secrets to GCP Secret Manager: project=my-proj"
+        );
+        let odd = Gcp {
+            locations: Some("-x".into()),
+            ..routing()
+        };
+        assert_option_safe(&odd.push_cmd("K", Op::Create), &["-x"]);
+    }
+
+    #[test]
+    fn locations_must_be_location_names_each_once() {
+        assert_eq!(locations_problem("europe-west1"), None);
+        assert_eq!(locations_problem("us-central1,us-east1,eu"), None);
+        for bad in [
+            "",
+            "europe-west1,",
+            "europe-west1, europe-west4",
+            "Europe-West1",
+            "1us",
+            "us-",
+            "us_east1",
+            "-h",
+            "a;b",
+        ] {
+            let why = locations_problem(bad).expect(bad);
+            assert!(why.starts_with("--gcp-locations: "), "{why}");
+        }
+        assert!(
+            locations_problem("us-east1,us-east1")
+                .unwrap()
+                .contains("listed twice")
+        );
+        assert!(
+            locations_problem("global")
+                .unwrap()
+                .contains("leave --gcp-locations out")
+        );
+        let r = Gcp {
+            locations: Some("x y".into()),
+            ..routing()
+        };
+        assert!(r.setting_problem().is_some());
+        assert_eq!(routing().setting_problem(), None);
+    }
+
+    #[test]
+    fn a_location_policy_refusal_is_recognised_and_explained_naming_the_flag() {
+        let refused = "ERROR: (gcloud.secrets.create) FAILED_PRECONDITION: Constraint \
+            constraints/gcp.resourceLocations violated for [orgpolicy:projects/123] attempting \
+            to create a secret in [global]. For more information, see \
+            https://cloud.google.com/resource-manager/docs/organization-policy/defining-locations.";
+        assert!(location_policy_refusal(refused));
+        assert_eq!(routing().classify(refused, Some(1)), Failure::Permanent);
+        let why = routing().explain(refused).unwrap();
+        assert!(why.contains("location policy"), "{why}");
+        assert!(why.contains("--gcp-locations=LOC"), "{why}");
+        let with = Gcp {
+            locations: Some("us-east1".into()),
+            ..routing()
+        };
+        assert!(
+            with.explain(refused)
+                .unwrap()
+                .contains("--gcp-locations=us-east1")
+        );
+        let other = "ERROR: (gcloud.secrets.create) PERMISSION_DENIED: denied";
+        assert!(!location_policy_refusal(other));
+        assert_eq!(routing().explain(other), None);
     }
 
     #[test]
@@ -534,6 +722,7 @@ mod tests {
     fn ids_and_projects_that_look_like_options_are_never_read_as_options() {
         let r = Gcp {
             project: "-p".into(),
+            locations: None,
             repo: "r".into(),
             env: "e".into(),
             owner_known: true,

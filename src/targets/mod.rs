@@ -92,7 +92,8 @@ impl Kind {
         }
     }
 
-    /// The largest value, in bytes, this target stores.
+    /// The largest value, in bytes, any routing of this target stores (a referenced file is
+    /// read up to it before routing is known); `Target::value_limit` is the resolved one.
     pub fn value_limit(&self) -> usize {
         self.values.max_bytes
     }
@@ -144,6 +145,17 @@ impl Settings {
     pub fn required(&self, setting: &Setting) -> String {
         self.get(setting).unwrap_or_default().to_string()
     }
+}
+
+/// A banner with `, name=value` added for each detail that is set (a routing's optional
+/// settings), so that a banner without them stays as it was.
+pub fn banner_with(head: String, details: &[(&str, Option<&str>)]) -> String {
+    details
+        .iter()
+        .filter_map(|(name, value)| Some((name, (*value)?)))
+        .fold(head, |line, (name, value)| {
+            format!("{line}, {name}={value}")
+        })
 }
 
 /// `prefix` + `key`: the name under which aws and ssm store a key.
@@ -230,6 +242,22 @@ pub trait Target: Sync {
 
     /// Why the target refuses a secret name (as `secret_name` spells it); `None` when fine.
     fn name_problem(&self, name: &str) -> Option<String>;
+
+    /// The largest value, in bytes, this routing stores (ssm's tier raises it).
+    fn value_limit(&self) -> usize {
+        self.kind().values.max_bytes
+    }
+
+    /// What lifts the value limit, for pre-flight's error; `None` when nothing does.
+    fn value_limit_hint(&self) -> Option<String> {
+        None
+    }
+
+    /// A check of a setting that vsync applies only when it creates a secret, against the
+    /// secrets that exist (aws's KMS key): `--diff` reports what differs.
+    fn drift(&self) -> Option<&dyn Drift> {
+        None
+    }
 
     /// How the target writes.
     fn writes(&self) -> Writes<'_>;
@@ -389,9 +417,18 @@ pub trait Deletes: Sync {
     }
 }
 
+/// One call that lists how existing secrets stand on a create-only setting.
+pub trait Drift: Sync {
+    fn drift_cmd(&self) -> VendorCmd;
+    /// One note per name of `names` (as `secret_name` spells them) that exists with another
+    /// setting than the routing's: what it has and how to change it.
+    fn parse_drift(&self, stdout: &str, names: &[&str]) -> Result<Vec<String>, String>;
+}
+
 /// What a value must be, and what the vendor CLI changes on the way.
 #[derive(Debug)]
 pub struct ValueRules {
+    /// The largest value any routing stores; `Target::value_limit` may narrow it.
     pub max_bytes: usize,
     pub empty_ok: bool,
     /// The CLI carries text: the value must be UTF-8.
@@ -546,6 +583,11 @@ pub trait PerKey: Sync {
         None
     }
     fn classify(&self, stderr: &str, exit: Option<i32>) -> Failure;
+    /// A failure the vendor's words do not explain well, in plain words with what to do
+    /// (gcp's location policy); put before the vendor's text in the key's error.
+    fn explain(&self, _stderr: &str) -> Option<String> {
+        None
+    }
     /// Words of the command that name the operation in WARNING lines.
     fn label_words(&self, op: Op) -> usize;
 }

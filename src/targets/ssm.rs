@@ -10,6 +10,10 @@
 //! prefix that is a path (`/app/dev/`), and its scope is the parameters directly under it
 //! whose rest is a key: `/app/dev/staging/X` is another prefix's, never this one's. Reads
 //! cover no more than that level either.
+//!
+//! Every put carries the routing's store settings, since a put replaces the parameter's:
+//! `--ssm-kms-key` (the KMS key of the SecureString) and `--ssm-tier` (which also sets the
+//! largest value: 4,096 standard, 8,192 advanced and intelligent-tiering).
 
 use super::{
     CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
@@ -21,13 +25,15 @@ use std::borrow::Cow;
 pub const KIND: Kind = Kind {
     name: "ssm",
     bin: "aws",
-    settings: &[REGION, PREFIX],
+    settings: &[REGION, PREFIX, KMS_KEY, TIER],
     values: &VALUES,
     case_insensitive_names: false,
     open: |settings, _env| {
         Box::new(Ssm {
             region: settings.required(&REGION),
             prefix: settings.get(&PREFIX).map(str::to_string),
+            kms_key: settings.get(&KMS_KEY).map(str::to_string),
+            tier: settings.get(&TIER).map(str::to_string),
         })
     },
 };
@@ -46,10 +52,28 @@ const PREFIX: Setting = Setting {
     required: false,
 };
 
-/// Standard-tier parameters hold 1 to 4096 characters; vsync counts bytes, which is never
+const KMS_KEY: Setting = Setting {
+    config_key: "kmsKeyId",
+    flag: "ssm-kms-key",
+    prompt: "KMS key (id, ARN or alias) for the SecureString parameters",
+    required: false,
+};
+
+const TIER: Setting = Setting {
+    config_key: "tier",
+    flag: "ssm-tier",
+    prompt: "SSM parameter tier (standard, advanced or intelligent-tiering)",
+    required: false,
+};
+
+/// Standard-tier parameters hold 1 to 4096 characters, advanced (and intelligent-tiering,
+/// which turns advanced for a value that needs it) 8192; vsync counts bytes, which are never
 /// fewer, so a value that passes here fits.
+const STANDARD_MAX: usize = 4096;
+const ADVANCED_MAX: usize = 8192;
+
 const VALUES: ValueRules = ValueRules {
-    max_bytes: 4096,
+    max_bytes: ADVANCED_MAX,
     empty_ok: false,
     utf8: true,
     altered: Some(CRLF_TRANSLATED),
@@ -63,6 +87,52 @@ const MAX_LEVELS: usize = 15;
 pub struct Ssm {
     pub region: String,
     pub prefix: Option<String>,
+    /// `--ssm-kms-key`: the KMS key of every SecureString put; `None` is `alias/aws/ssm`.
+    pub kms_key: Option<String>,
+    /// `--ssm-tier` as given; `None` leaves the tier to SSM (its default, standard).
+    pub tier: Option<String>,
+}
+
+/// A parameter tier, as the flag spells it (any case) and as the API does (case-sensitive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Standard,
+    Advanced,
+    IntelligentTiering,
+}
+
+impl Tier {
+    pub fn parse(word: &str) -> Option<Tier> {
+        match word.to_ascii_lowercase().as_str() {
+            "standard" => Some(Tier::Standard),
+            "advanced" => Some(Tier::Advanced),
+            "intelligent-tiering" => Some(Tier::IntelligentTiering),
+            _ => None,
+        }
+    }
+
+    /// The API's spelling.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Tier::Standard => "Standard",
+            Tier::Advanced => "Advanced",
+            Tier::IntelligentTiering => "Intelligent-Tiering",
+        }
+    }
+
+    pub fn max_bytes(self) -> usize {
+        match self {
+            Tier::Standard => STANDARD_MAX,
+            Tier::Advanced | Tier::IntelligentTiering => ADVANCED_MAX,
+        }
+    }
+}
+
+impl Ssm {
+    /// The tier, when the setting is one (pre-flight refuses any other word).
+    fn tier(&self) -> Option<Tier> {
+        self.tier.as_deref().and_then(Tier::parse)
+    }
 }
 
 impl Target for Ssm {
@@ -71,16 +141,40 @@ impl Target for Ssm {
     }
 
     fn banner(&self, n: usize) -> String {
-        match &self.prefix {
-            Some(p) => format!(
-                "Syncing {n} secrets to AWS SSM Parameter Store: region={}, prefix={p}",
-                self.region
-            ),
-            None => format!(
+        super::banner_with(
+            format!(
                 "Syncing {n} secrets to AWS SSM Parameter Store: region={}",
                 self.region
             ),
+            &[
+                ("prefix", self.prefix.as_deref()),
+                ("kms-key", self.kms_key.as_deref()),
+                ("tier", self.tier().map(Tier::api_name)),
+            ],
+        )
+    }
+
+    fn setting_problem(&self) -> Option<String> {
+        if let Some(word) = self.tier.as_deref().filter(|w| Tier::parse(w).is_none()) {
+            return Some(format!(
+                "--ssm-tier: \"{}\" is not a tier; use standard, advanced or intelligent-tiering",
+                crate::report::shown_key(word)
+            ));
         }
+        super::aws::kms_key_problem("ssm-kms-key", self.kms_key.as_deref()?)
+    }
+
+    fn value_limit(&self) -> usize {
+        self.tier().map_or(STANDARD_MAX, Tier::max_bytes)
+    }
+
+    fn value_limit_hint(&self) -> Option<String> {
+        (self.value_limit() < ADVANCED_MAX).then(|| {
+            format!(
+                "--ssm-tier=advanced or --ssm-tier=intelligent-tiering stores up to \
+                 {ADVANCED_MAX} bytes"
+            )
+        })
     }
 
     fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {
@@ -274,18 +368,21 @@ impl Deletes for Ssm {
 
 impl PerKey for Ssm {
     fn push_cmd(&self, key: &str, _op: Op) -> VendorCmd {
-        VendorCmd::new(
-            "aws",
-            &[
-                "ssm",
-                "put-parameter",
-                &format!("--name={}", self.secret_name(key)),
-                "--type=SecureString",
-                "--value=file:///dev/stdin",
-                "--overwrite",
-                &self.region_flag(),
-            ],
-        )
+        let name = format!("--name={}", self.secret_name(key));
+        let region = self.region_flag();
+        let mut args = vec![
+            "ssm",
+            "put-parameter",
+            &name,
+            "--type=SecureString",
+            "--value=file:///dev/stdin",
+            "--overwrite",
+            &region,
+        ];
+        let key_id = self.kms_key.as_ref().map(|k| format!("--key-id={k}"));
+        let tier = self.tier().map(|t| format!("--tier={}", t.api_name()));
+        args.extend(key_id.iter().chain(&tier).map(String::as_str));
+        VendorCmd::new("aws", &args)
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
@@ -345,6 +442,8 @@ mod tests {
         Ssm {
             region: "eu-west-1".into(),
             prefix: prefix.map(str::to_string),
+            kms_key: None,
+            tier: None,
         }
     }
 
@@ -371,11 +470,93 @@ mod tests {
         assert_eq!(ssm(None).first_op(None), Op::Set);
     }
 
+    fn set(kms_key: Option<&str>, tier: Option<&str>) -> Ssm {
+        Ssm {
+            kms_key: kms_key.map(str::to_string),
+            tier: tier.map(str::to_string),
+            ..ssm(Some("/app/"))
+        }
+    }
+
+    #[test]
+    fn every_put_carries_the_kms_key_and_the_tier_as_aws_spells_it() {
+        let cmd = set(Some("alias/app"), Some("intelligent-tiering")).push_cmd("K", Op::Set);
+        assert_eq!(
+            cmd.args[5..],
+            [
+                "--overwrite",
+                "--region=eu-west-1",
+                "--key-id=alias/app",
+                "--tier=Intelligent-Tiering"
+            ]
+        );
+        for (word, api) in [
+            ("standard", "Standard"),
+            ("advanced", "Advanced"),
+            ("Advanced", "Advanced"),
+            ("INTELLIGENT-TIERING", "Intelligent-Tiering"),
+        ] {
+            let cmd = set(None, Some(word)).push_cmd("K", Op::Set);
+            assert_eq!(cmd.args.last().unwrap(), &format!("--tier={api}"));
+        }
+        assert_eq!(
+            set(None, None).push_cmd("K", Op::Set),
+            ssm(Some("/app/")).push_cmd("K", Op::Set)
+        );
+        super::super::assert_option_safe(&set(Some("-k"), None).push_cmd("K", Op::Set), &["-k"]);
+    }
+
+    #[test]
+    fn the_value_limit_follows_the_tier() {
+        assert_eq!(set(None, None).value_limit(), 4096);
+        assert_eq!(set(None, Some("standard")).value_limit(), 4096);
+        assert_eq!(set(None, Some("advanced")).value_limit(), 8192);
+        assert_eq!(set(None, Some("intelligent-tiering")).value_limit(), 8192);
+        assert!(
+            set(None, None)
+                .value_limit_hint()
+                .unwrap()
+                .contains("--ssm-tier=advanced")
+        );
+        assert_eq!(set(None, Some("advanced")).value_limit_hint(), None);
+        assert_eq!(
+            KIND.value_limit(),
+            8192,
+            "a referenced file is read up to the largest"
+        );
+    }
+
+    #[test]
+    fn tiers_and_keys_are_checked_before_anything_runs() {
+        assert_eq!(
+            set(Some("alias/a"), Some("advanced")).setting_problem(),
+            None
+        );
+        let why = set(None, Some("premium")).setting_problem().unwrap();
+        assert!(
+            why.starts_with("--ssm-tier: \"premium\" is not a tier"),
+            "{why}"
+        );
+        let why = set(Some("key"), None).setting_problem().unwrap();
+        assert!(why.starts_with("--ssm-kms-key: "), "{why}");
+    }
+
+    #[test]
+    fn the_banner_adds_the_key_and_tier_only_when_set() {
+        assert_eq!(
+            set(Some("alias/a"), Some("advanced")).banner(1),
+            "Syncing 1 secrets to AWS SSM Parameter Store: region=eu-west-1, prefix=/app/, \
+             kms-key=alias/a, tier=Advanced"
+        );
+    }
+
     #[test]
     fn names_regions_and_prefixes_that_look_like_options_are_joined_to_their_flags() {
         let r = Ssm {
             region: "-r".into(),
             prefix: Some("-x".into()),
+            kms_key: None,
+            tier: None,
         };
         super::super::assert_option_safe(&r.push_cmd("-h", Op::Set), &["-x-h", "-r"]);
     }

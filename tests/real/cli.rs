@@ -477,6 +477,16 @@ fn gcloud_env(repo: &Repo, port: u16) -> Vec<(&'static str, OsString)> {
     ]
 }
 
+/// The Secret Manager double, writing its state to `state_file`, with `args`.
+fn gcp_double(python: &Path, state_file: &Path, args: &[&str]) -> Server {
+    let mut cmd = Command::new(python);
+    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
+        .arg("--state-file")
+        .arg(state_file)
+        .args(args);
+    Server::start(cmd, double_port)
+}
+
 /// POSTs to a test endpoint of the plain-HTTP gcp double.
 fn http_post(port: u16, path: &str) {
     use std::io::Write;
@@ -500,18 +510,23 @@ fn gcp_payloads_arrive_exactly_and_create_or_add_version_is_chosen_right() {
     };
     let repo = Repo::new();
     let state_file = repo.path("tmp/gcp-state.json");
-    let mut cmd = Command::new(&python);
-    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
-        .arg("--state-file")
-        .arg(&state_file)
-        // vsync lists beside its first wave of pushes (which assume "exists"); holding writes
-        // until the list was answered makes every later key know the listing for sure.
-        .args(["--hold-writes-until-list", "0.5"])
-        // A stale listing, as if another writer acted between vsync's list and its write:
-        // HIDDEN exists but is not listed (create → ALREADY_EXISTS → versions add);
-        // GHOST is listed but does not exist (versions add → NOT_FOUND → create).
-        .args(["--list-hide", "HIDDEN", "--list-extra", "GHOST"]);
-    let double = Server::start(cmd, double_port);
+    let double = gcp_double(
+        &python,
+        &state_file,
+        &[
+            // vsync lists beside its first wave of pushes (which assume "exists"); holding
+            // writes until the list was answered makes every later key know the listing.
+            "--hold-writes-until-list",
+            "0.5",
+            // A stale listing, as if another writer acted between vsync's list and its write:
+            // HIDDEN exists but is not listed (create → ALREADY_EXISTS → versions add);
+            // GHOST is listed but does not exist (versions add → NOT_FOUND → create).
+            "--list-hide",
+            "HIDDEN",
+            "--list-extra",
+            "GHOST",
+        ],
+    );
     let project = "vsync-test";
     let env = gcloud_env(&repo, double.port);
     let args = [
@@ -733,11 +748,7 @@ fn gcp_diff_skip_unchanged_and_prune_through_the_real_gcloud() {
     };
     let repo = Repo::new();
     let state_file = repo.path("tmp/gcp-state.json");
-    let mut cmd = Command::new(&python);
-    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
-        .arg("--state-file")
-        .arg(&state_file);
-    let double = Server::start(cmd, double_port);
+    let double = gcp_double(&python, &state_file, &[]);
     let env = gcloud_env(&repo, double.port);
     let sync = |extra: &[&str]| {
         let mut args = vec![
@@ -851,4 +862,206 @@ fn gh_diff_and_prune_through_the_real_gh_cli() {
         ["A", "NEW"],
         "OLD pruned through gh secret delete"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store settings organisations require: what the services recorded
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn aws_kms_key_is_what_moto_records_for_new_secrets_only() {
+    let Some(python) = prerequisites("aws", &["moto.server"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let (_moto, aws) = Aws::against_moto(&python, &repo, "AWS_ENDPOINT_URL_SECRETS_MANAGER");
+    let key_of = |name: &str| {
+        aws.json(&[
+            "secretsmanager",
+            "describe-secret",
+            &format!("--secret-id={name}"),
+        ])["KmsKeyId"]
+            .clone()
+    };
+    // A secret made before the setting: the AWS managed key, which it keeps.
+    aws.cli(&[
+        "secretsmanager",
+        "create-secret",
+        "--name=app/OLD",
+        "--secret-string=old",
+        "--region=us-east-1",
+    ]);
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        "A=s3cr3t-a\nOLD=new\n",
+    )
+    .unwrap();
+    let out = repo.vsync(
+        &[
+            "sync",
+            "dev",
+            "aws",
+            "--aws-region=us-east-1",
+            "--aws-secret-prefix=app/",
+            "--aws-kms-key=alias/vsync-test",
+        ],
+        &aws.env,
+    );
+    assert_synced(&out, 2, "aws");
+    assert_eq!(key_of("app/A"), "alias/vsync-test");
+    assert_eq!(
+        key_of("app/OLD"),
+        Value::Null,
+        "an existing secret keeps its key"
+    );
+
+    // From the saved setting: the new secret gets it too.
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        "A=s3cr3t-a\nOLD=new\nB=s3cr3t-b\n",
+    )
+    .unwrap();
+    let out = repo.vsync(&["sync", "dev", "aws"], &aws.env);
+    assert_synced(&out, 3, "aws");
+    assert_eq!(key_of("app/B"), "alias/vsync-test");
+
+    // `--diff` reads the keys from the real CLI's listing and names the one that differs.
+    let out = repo.vsync(&["sync", "dev", "aws", "--diff"], &aws.env);
+    assert!(out.status.success(), "{}", show(&out));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains(
+            "note: app/OLD is encrypted with the AWS managed key aws/secretsmanager, not \
+             --aws-kms-key=alias/vsync-test"
+        ),
+        "{}",
+        show(&out)
+    );
+    assert!(!stderr.contains("note: app/A "), "{}", show(&out));
+}
+
+#[test]
+fn ssm_key_id_and_tier_are_what_moto_records_and_a_5000_character_value_needs_the_tier() {
+    let Some(python) = prerequisites("aws", &["moto.server"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let (_moto, aws) = Aws::against_moto(&python, &repo, "AWS_ENDPOINT_URL_SSM");
+    let cert = "c".repeat(5000);
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        format!("CERT={cert}\nSMALL=s3cr3t\n"),
+    )
+    .unwrap();
+    let base = [
+        "sync",
+        "dev",
+        "ssm",
+        "--ssm-region=us-east-1",
+        "--ssm-prefix=/app/",
+    ];
+
+    // Without a tier: refused in pre-flight, nothing reaches the service.
+    let out = repo.vsync(&base, &aws.env);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr_of(&out).contains("the value is 5000 bytes; the limit is 4096 bytes"),
+        "{}",
+        show(&out)
+    );
+    let listed = aws.json(&["ssm", "describe-parameters"]);
+    assert_eq!(listed["Parameters"], serde_json::json!([]), "{listed:#}");
+
+    let mut first = base.to_vec();
+    first.extend(["--ssm-kms-key=alias/vsync-params", "--ssm-tier=advanced"]);
+    assert_synced(&repo.vsync(&first, &aws.env), 2, "ssm");
+    // From the saved settings: every put carries them again.
+    assert_synced(&repo.vsync(&["sync", "dev", "ssm"], &aws.env), 2, "ssm");
+    for name in ["/app/CERT", "/app/SMALL"] {
+        let history = aws.json(&["ssm", "get-parameter-history", "--name", name]);
+        let versions = history["Parameters"].as_array().unwrap();
+        assert_eq!(versions.len(), 2, "{history:#}");
+        for v in versions {
+            assert_eq!(v["KeyId"], "alias/vsync-params", "{name}: {v:#}");
+            assert_eq!(v["Tier"], "Advanced", "{name}: {v:#}");
+        }
+    }
+    let got = aws.json(&[
+        "ssm",
+        "get-parameter",
+        "--name",
+        "/app/CERT",
+        "--with-decryption",
+    ]);
+    assert_eq!(got["Parameter"]["Value"], cert.as_str());
+}
+
+#[test]
+fn gcloud_sends_user_managed_replication_in_the_locations_and_a_policy_refusal_is_explained() {
+    let Some(python) = prerequisites("gcloud", &[]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gcp-state.json");
+    let double = gcp_double(
+        &python,
+        &state_file,
+        &["--allowed-locations", "europe-west1,europe-west4"],
+    );
+    let env = gcloud_env(&repo, double.port);
+    let replication =
+        |id: &str| read_json(&state_file)["secrets"]["vsync-test"][id]["replication"].clone();
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=s3cr3t-a\n").unwrap();
+
+    // Automatic replication is `global`, which the location policy refuses.
+    let out = repo.vsync(&["sync", "dev", "gcp", "--gcp-project=vsync-test"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains(
+            "WARNING: skipping A: gcloud secrets create: the organisation's location policy \
+             (constraints/gcp.resourceLocations) forbids automatic replication"
+        ) && stderr.contains("pass --gcp-locations=LOC[,LOC…]")
+            && stderr.contains(
+                "FAILED_PRECONDITION: Constraint constraints/gcp.resourceLocations violated"
+            ),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(replication("A"), Value::Null, "nothing created");
+
+    let out = repo.vsync(
+        &[
+            "sync",
+            "dev",
+            "gcp",
+            "--gcp-locations=europe-west1,europe-west4",
+        ],
+        &env,
+    );
+    assert_synced(&out, 1, "gcp");
+    let wanted = serde_json::json!({"userManaged": {"replicas": [
+        {"location": "europe-west1"}, {"location": "europe-west4"}
+    ]}});
+    assert_eq!(replication("A"), wanted);
+    let bodies: Vec<Value> = read_json(&state_file)["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap().contains("secretId=A"))
+        .map(|r| r["body"]["replication"].clone())
+        .collect();
+    assert_eq!(bodies.last(), Some(&wanted), "what gcloud sent: {bodies:?}");
+
+    // From the saved setting: a new secret is created there too.
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        "A=s3cr3t-a\nB=s3cr3t-b\n",
+    )
+    .unwrap();
+    assert_synced(&repo.vsync(&["sync", "dev", "gcp"], &env), 2, "gcp");
+    assert_eq!(replication("B"), wanted);
 }
