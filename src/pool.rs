@@ -136,7 +136,12 @@ fn run_per_key(
                                 report::out(&format!("✓ {}", report::shown_key(&task.key)));
                             }
                             Err((label, out)) => {
-                                let error = format!("{label}: {}", scrubber.failure(&out));
+                                let mut error = format!("{label}: {}", scrubber.failure(&out));
+                                let stderr = String::from_utf8_lossy(&out.stderr);
+                                if let Some(hint) = per_key.failure_hint(&task.key, &stderr) {
+                                    error.push_str(" — ");
+                                    error.push_str(&hint);
+                                }
                                 report::err(&format!(
                                     "WARNING: skipping {}: {error}",
                                     report::shown_key(&task.key)
