@@ -570,3 +570,107 @@ fn keys_h_and_help_land_under_exactly_those_names_through_the_real_az() {
             .contains(&"DELETE /secrets/-h?api-version=7.4".to_string())
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fake's `az` against the real one.
+
+/// Exit code, stdout and stderr (trailing blanks aside): what the fake emulates.
+fn answer(out: &Output) -> (Option<i32>, String, String) {
+    (
+        out.status.code(),
+        stdout_of(out),
+        stderr_of(out).trim_end().to_string(),
+    )
+}
+
+#[test]
+fn the_fake_az_answers_as_the_real_one_does() {
+    let Some(kv) = Kv::start() else {
+        return;
+    };
+    let t = crate::support::Test::new();
+    let both = |args: &[&str], stdin: &[u8]| {
+        let mut fake = t.vendor_command("az");
+        fake.args(args);
+        let fake = answer(&crate::support::run_bounded(fake, stdin, RUN_TIMEOUT));
+        (answer(&kv.az(args, stdin)), fake)
+    };
+    let set = |name: &str| {
+        vec![
+            "keyvault".to_string(),
+            "secret".into(),
+            "set".into(),
+            "--vault-name=kv".into(),
+            format!("--name={name}"),
+            "--file".into(),
+            "/dev/stdin".into(),
+            "--tags".into(),
+            "managed-by=vsync".into(),
+            "vsync-repo=r".into(),
+            "vsync-env=dev".into(),
+            "-o".into(),
+            "none".into(),
+        ]
+    };
+    let verb = |verb: &str, name: &str| {
+        vec![
+            "keyvault".to_string(),
+            "secret".into(),
+            verb.into(),
+            "--vault-name=kv".into(),
+            format!("--name={name}"),
+            "-o".into(),
+            "none".into(),
+        ]
+    };
+    let check = |what: &str, args: &[String], stdin: &[u8]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (real, fake) = both(&args, stdin);
+        assert_eq!(fake, real, "{what}: az {args:?}");
+        real
+    };
+
+    let ok = check("a set", &set("A-1"), b"one\r\ntwo");
+    assert_eq!(ok, (Some(0), String::new(), String::new()));
+    check("a name case-insensitively known", &set("a-1"), b"again");
+    check("a set of -h", &set("-h"), b"h");
+    check("not UTF-8", &set("bin"), b"\xff\xfe");
+    check("an underscore", &set("A_1"), b"v");
+    let mut show = verb("show", "missing");
+    show.truncate(5);
+    let (code, _, _) = check("show of a missing secret", &show, b"");
+    assert_eq!(code, Some(3));
+    let scope = [
+        "keyvault",
+        "secret",
+        "list",
+        "--vault-name=kv",
+        "--query=[?tags.\"managed-by\"=='vsync' && tags.\"vsync-repo\"=='r' && tags.\"vsync-env\"=='dev'].name",
+        "-o",
+        "tsv",
+    ]
+    .map(String::from);
+    let (_, listed, _) = check("the prune scope", &scope, b"");
+    assert_eq!(listed, "-h\nA-1\n");
+    check("a delete", &verb("delete", "a-1"), b"");
+    check("a delete of a missing secret", &verb("delete", "nope"), b"");
+    let (code, _, err) = check("a set of a soft-deleted name", &set("A-1"), b"v");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("ObjectIsDeletedButRecoverable"), "{err}");
+    check("a recover", &verb("recover", "A-1"), b"");
+    check("a set after recover", &set("A-1"), b"back");
+    check("a purge of a live secret", &verb("purge", "A-1"), b"");
+
+    // Both stored the same text, with the same tags (az's own included).
+    let real = kv.secrets();
+    assert_eq!(real["A-1"].0, ["one\ntwo", "again", "back"]);
+    assert_eq!(
+        t.versions("azure", "kv", "A-1"),
+        [b"one\ntwo".to_vec(), b"again".to_vec(), b"back".to_vec()]
+    );
+    let fake_tags: Value = serde_json::from_slice(
+        &fs::read(t.fake_dir().join("store/azure/kv/A-1/tags.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(fake_tags, real["A-1"].1);
+}
