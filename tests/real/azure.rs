@@ -508,11 +508,9 @@ fn a_soft_deleted_name_and_a_denied_read_through_the_real_az() {
         "{}",
         show(&out)
     );
-    assert_eq!(
-        kv.secrets()["OK"].0,
-        ["fine", "fine"],
-        "written, not skipped"
-    );
+    // Run 1 and the run after the recover wrote it, and this one too: it could not be
+    // compared, so it was not skipped.
+    assert_eq!(kv.secrets()["OK"].0, ["fine"; 3], "written, not skipped");
     let out = kv.sync(&["--diff"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
