@@ -529,7 +529,7 @@ fn az_delete_is_a_soft_delete_that_keeps_the_name_until_recover_or_purge() {
 #[test]
 fn az_refuses_a_file_that_is_not_utf8_in_its_own_words() {
     let t = Test::new();
-    t.vendor("az", az("k", true), b"\xff\xfe".to_vec())
+    t.vendor("az", az("k", true), b"\xff\xfe")
         .failure(1)
         .stderr_is("ERROR: Unable to decode file '/dev/stdin' with 'utf-8' encoding.\n");
 }

@@ -11,7 +11,7 @@
 //!   * `HTTPS_PROXY` at the double, which terminates the tunnel to `kv.vault.azure.test` with
 //!     its own certificate, trusted through `REQUESTS_CA_BUNDLE`.
 //!
-//! Verified with azure-cli 2.91.0 (azure-keyvault-secrets 4.7.0, msal 1.x), Python 3.11,
+//! Verified with azure-cli 2.91.0 (azure-keyvault-secrets 4.7.0, msal 1.39.0), Python 3.11,
 //! Debian bookworm, 2026-12.
 //!
 //! Needs: `.ci/install-test-deps` (azure-cli and cryptography in the test venv) and
