@@ -19,7 +19,7 @@
 //! azure and vault have their own files: `azure.rs` (the real az against a Key Vault double)
 //! and `vault.rs` (OpenBao).
 
-use crate::common::{Server, double_port, manifest_dir, moto_port, prerequisites};
+use crate::common::{Server, double_port, manifest_dir, moto_port, prerequisites, show};
 use crate::support::base64_decode;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -78,15 +78,6 @@ impl Repo {
 /// Runs `cmd` to completion (stdin empty), killing it after RUN_TIMEOUT.
 fn run_bounded(cmd: Command) -> Output {
     crate::support::run_bounded(cmd, b"", RUN_TIMEOUT)
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn assert_synced(out: &Output, n: usize, target: &str) {

@@ -161,3 +161,39 @@ pub(crate) fn moto_port(line: &str) -> Option<u16> {
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
+
+/// The requests a double recorded in its state's `requests`, as `METHOD path` (query
+/// included), those `keep` accepts.
+pub(crate) fn requests_where(
+    state: &serde_json::Value,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<String> {
+    state["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| keep(r))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap(),
+                r["path"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Every request a double recorded, as `METHOD path`.
+pub(crate) fn requests(state: &serde_json::Value) -> Vec<String> {
+    requests_where(state, |_| true)
+}
+
+/// A finished child's status and output, for assertion messages.
+pub(crate) fn show(out: &std::process::Output) -> String {
+    format!(
+        "status: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
