@@ -154,13 +154,17 @@ fn run_per_key(
                                 report::out(&format!("✓ {}", report::shown_key(&task.key)));
                             }
                             Err((label, out)) => {
-                                let error =
-                                    match per_key.explain(&String::from_utf8_lossy(&out.stderr)) {
-                                        Some(why) => {
-                                            format!("{label}: {why}; {}", scrubber.failure(&out))
-                                        }
-                                        None => format!("{label}: {}", scrubber.failure(&out)),
-                                    };
+                                let stderr = String::from_utf8_lossy(&out.stderr);
+                                let mut error = match per_key.explain(&stderr) {
+                                    Some(why) => {
+                                        format!("{label}: {why}; {}", scrubber.failure(&out))
+                                    }
+                                    None => format!("{label}: {}", scrubber.failure(&out)),
+                                };
+                                if let Some(hint) = per_key.failure_hint(&task.key, &stderr) {
+                                    error.push_str(" — ");
+                                    error.push_str(&hint);
+                                }
                                 report::err(&format!(
                                     "WARNING: skipping {}: {error}",
                                     report::shown_key(&task.key)

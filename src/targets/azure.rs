@@ -304,6 +304,23 @@ impl PerKey for Azure {
     fn label_words(&self, _op: Op) -> usize {
         3
     }
+
+    fn failure_hint(&self, key: &str, stderr: &str) -> Option<String> {
+        stderr
+            .contains("ObjectIsDeletedButRecoverable")
+            .then(|| soft_deleted_hint(&self.vault_name, &self.secret_name(key)))
+    }
+}
+
+/// Key Vault refuses to set a name that is soft-deleted (a pruned key written again, say)
+/// until it is recovered or purged; both are the user's choice, never vsync's.
+fn soft_deleted_hint(vault: &str, name: &str) -> String {
+    format!(
+        "the name is soft-deleted in the vault: bring it back with `az keyvault secret recover \
+         --vault-name={vault} --name={name}` (vsync then writes a new version) or delete it for \
+         good with `az keyvault secret purge --vault-name={vault} --name={name}`, then run vsync \
+         again"
+    )
 }
 
 /// Key Vault's name rule `^[0-9A-Za-z-]{1,127}$`; `None` when fine.
@@ -351,6 +368,30 @@ mod tests {
             ]
         );
         assert_eq!(cmd.label(3), "az keyvault secret set");
+    }
+
+    #[test]
+    fn a_soft_deleted_name_is_told_how_to_recover_or_purge_it_under_its_stored_name() {
+        let conflict = "ERROR: (Conflict) Secret DB-URL is currently in a deleted but \
+                        recoverable state, and its name cannot be reused; in this state, the \
+                        secret can only be recovered or purged.\nCode: Conflict\nMessage: …\n\
+                        Inner error: {\n    \"code\": \"ObjectIsDeletedButRecoverable\"\n}\n";
+        let hint = azure(Names::Dashes)
+            .failure_hint("DB_URL", conflict)
+            .unwrap_or_default();
+        assert!(
+            hint.contains("`az keyvault secret recover --vault-name=kv --name=DB-URL`")
+                && hint.contains("`az keyvault secret purge --vault-name=kv --name=DB-URL`"),
+            "{hint}"
+        );
+        assert_eq!(
+            azure(Names::Exact).failure_hint("K", "ERROR: (Forbidden) no"),
+            None
+        );
+        assert_eq!(
+            azure(Names::Exact).classify(conflict, Some(1)),
+            Failure::Permanent
+        );
     }
 
     #[test]

@@ -590,6 +590,11 @@ pub trait PerKey: Sync {
     }
     /// Words of the command that name the operation in WARNING lines.
     fn label_words(&self, op: Op) -> usize;
+    /// What the user can do about a failed write of `key` whose vendor said `stderr`, when
+    /// the vendor's own words do not say it; added to the key's error.
+    fn failure_hint(&self, _key: &str, _stderr: &str) -> Option<String> {
+        None
+    }
 }
 
 /// A target that writes every key in one vendor call: all land or none.

@@ -45,3 +45,40 @@ fn names_with_underscores_are_refused_before_anything_runs() {
         .stderr_lacks("GOOD-ONE");
     assert!(t.calls().is_empty(), "all or none");
 }
+
+#[test]
+fn a_pruned_key_written_again_is_refused_by_soft_delete_and_the_error_says_how_to_free_it() {
+    let mut t = sync(Test::new().env_file("dev", "KEEP=k\nOLD-KEY=s3cr3t-1\n"));
+    t.run().success();
+    t = t.file("infra/vault/dev/.env.dev", "KEEP=k\n");
+    t.run_again(["sync", "dev", "azure", "--prune"]).success();
+    assert_eq!(t.secret_names("azure-deleted", "acme-kv"), ["OLD-KEY"]);
+
+    t = t.file("infra/vault/dev/.env.dev", "KEEP=k\nOLD-KEY=s3cr3t-2\n");
+    t.run_again(["sync", "dev", "azure"])
+        .failure(1)
+        .stderr_has("WARNING: skipping OLD-KEY: az keyvault secret set: ERROR: (Conflict)")
+        .stderr_has(
+            "bring it back with `az keyvault secret recover --vault-name=acme-kv \
+             --name=OLD-KEY`",
+        )
+        .stderr_has("`az keyvault secret purge --vault-name=acme-kv --name=OLD-KEY`")
+        .stderr_lacks("s3cr3t");
+    t.vendor(
+        "az",
+        [
+            "keyvault",
+            "secret",
+            "recover",
+            "--vault-name=acme-kv",
+            "--name=OLD-KEY",
+        ],
+        "",
+    )
+    .success();
+    t.run_again(["sync", "dev", "azure"]).success();
+    assert_eq!(
+        t.versions("azure", "acme-kv", "OLD-KEY"),
+        [b"s3cr3t-1".to_vec(), b"s3cr3t-2".to_vec()]
+    );
+}

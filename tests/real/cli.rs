@@ -16,7 +16,8 @@
 //! A test whose CLI or Python packages are missing prints `SKIP: …` and passes — unless `CI`
 //! is set, where it fails: on CI these must run.
 //!
-//! Not covered here: azure and vault (no emulator in the reachable registries).
+//! azure and vault have their own files: `azure.rs` (the real az against a Key Vault double)
+//! and `vault.rs` (OpenBao).
 
 use crate::common::{Server, double_port, manifest_dir, moto_env, moto_port, prerequisites, show};
 use crate::support::base64_decode;

@@ -195,3 +195,29 @@ pub(crate) fn moto_port(line: &str) -> Option<u16> {
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
+
+/// The requests a double recorded in its state's `requests`, as `METHOD path` (query
+/// included), those `keep` accepts.
+pub(crate) fn requests_where(
+    state: &serde_json::Value,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<String> {
+    state["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| keep(r))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap(),
+                r["path"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Every request a double recorded, as `METHOD path`.
+pub(crate) fn requests(state: &serde_json::Value) -> Vec<String> {
+    requests_where(state, |_| true)
+}
