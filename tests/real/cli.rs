@@ -868,3 +868,80 @@ fn gh_diff_and_prune_through_the_real_gh_cli() {
         "OLD pruned through gh secret delete"
     );
 }
+
+/// An empty value cannot be stored in Secret Manager: the real gcloud's `secrets create` with
+/// empty data creates the secret but no version (readers of `latest` get NOT_FOUND), and
+/// `versions add` with empty data is refused by the API. vsync refuses such a key before
+/// any call, naming it, instead of reporting it synced.
+#[test]
+fn gcp_refuses_an_empty_value_which_the_real_gcloud_would_store_without_a_version() {
+    let Some(python) = prerequisites("gcloud", &[]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gcp-state.json");
+    let mut cmd = Command::new(&python);
+    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
+        .arg("--state-file")
+        .arg(&state_file);
+    let double = Server::start(cmd, double_port);
+    let env = gcloud_env(&repo, double.port);
+    let gcloud = |args: &[&str]| {
+        let mut cmd = Command::new("gcloud");
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        crate::support::run_bounded(cmd, b"", RUN_TIMEOUT)
+    };
+    // What the vendor does with an empty payload.
+    let create = [
+        "secrets",
+        "create",
+        "--data-file=-",
+        "--project=vsync-test",
+        "--",
+        "E",
+    ];
+    let out = gcloud(&create);
+    assert!(out.status.success(), "{}", show(&out));
+    let values = gcp_values(&read_json(&state_file), "vsync-test");
+    assert_eq!(
+        values["E"],
+        Vec::<Vec<u8>>::new(),
+        "created without a version"
+    );
+    let add = [
+        "secrets",
+        "versions",
+        "add",
+        "--data-file=-",
+        "--project=vsync-test",
+        "--",
+        "E",
+    ];
+    let out = gcloud(&add);
+    assert!(
+        !out.status.success(),
+        "an empty version was added: {}",
+        show(&out)
+    );
+    let values = gcp_values(&read_json(&state_file), "vsync-test");
+    assert_eq!(values["E"], Vec::<Vec<u8>>::new());
+
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\nEMPTY=\n").unwrap();
+    let out = repo.vsync(&["sync", "dev", "gcp", "--gcp-project=vsync-test"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("EMPTY (line 2): the value is empty")
+            && stderr.contains("--exclude-property=EMPTY"),
+        "{}",
+        show(&out)
+    );
+    let values = gcp_values(&read_json(&state_file), "vsync-test");
+    assert!(
+        !values.contains_key("EMPTY") && !values.contains_key("A"),
+        "nothing pushed"
+    );
+}
