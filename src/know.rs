@@ -50,7 +50,7 @@ fn extras(
     let names = state::extra_names(target, &defined(args, parsed), known, opts, scrubber)?;
     Ok(names
         .into_iter()
-        .partition(|n| !prune::kept(&args.keep, n, &key_of(target, n))))
+        .partition(|n| !prune::kept(target, &args.keep, n, &key_of(target, n))))
 }
 
 fn key_of(target: &dyn Target, name: &str) -> String {
@@ -507,17 +507,25 @@ fn run_prune(
         deletes.delete_means()
     ));
     let mut ok = true;
+    let mut skipped = Vec::new();
     for d in prune::delete(deletes, &extra, opts, scrubber) {
         ok &= d.ok;
+        let status = prune::status(&d);
         for name in d.names {
+            if d.attempts == 0 {
+                skipped.push(name.clone());
+            }
             entries.push(Entry {
                 key: key_of(target, &name),
                 name,
-                status: if d.ok { "deleted" } else { "delete_failed" },
+                status,
                 attempts: d.attempts,
                 error: d.error.clone(),
             });
         }
+    }
+    for line in prune::not_attempted_lines(&skipped) {
+        report::err(&line);
     }
     ok
 }

@@ -80,7 +80,10 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         repo: &layout.repo_name,
     };
     let target = (kind.open)(&resolved.settings, &open);
-    let warnings = preflight::check(&*target, &parsed.tasks).map_err(anyhow::Error::msg)?;
+    let mut warnings = preflight::check(&*target, &parsed.tasks).map_err(anyhow::Error::msg)?;
+    warnings.extend(crate::prune::keep_unused(
+        &*target, &args.keep, args.prune, args.diff,
+    ));
     for warning in warnings {
         report::err(&format!("warning: {warning}"));
     }

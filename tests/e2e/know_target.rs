@@ -809,3 +809,66 @@ fn values_read_back_are_scrubbed_from_vendor_errors_too() {
         .stderr_lacks("new-s3cr3t");
     assert!(!out.stdout.contains("s3cr3t"), "{}", out.stdout);
 }
+
+/// `--keep` compares as the target compares names: GitHub upper-cases them, and Azure with
+/// `--azure-names=dashes` stores the env file's `LEGACY_DB` as `LEGACY-DB`.
+#[test]
+fn keep_spares_names_as_the_target_spells_and_compares_them() {
+    let mut test = seeded(GH, &[("ALPHA", "1-a"), ("LEGACY_X", "8-y"), ("OLD", "9")]);
+    rerun(
+        &mut test,
+        GH,
+        &[("ALPHA", "1-a")],
+        &["--prune", "--keep=legacy_*"],
+    )
+    .success()
+    .stdout_has("  kept (--keep): LEGACY_X\n")
+    .stdout_has("✓ deleted OLD\n");
+    assert!(GH.has(&test, "LEGACY_X"));
+    assert!(!GH.has(&test, "OLD"));
+
+    const DASHES: T = T {
+        routing: &["--azure-vault=acme-kv", "--azure-names=dashes"],
+        ..AZURE
+    };
+    let mut test = seeded(
+        DASHES,
+        &[("ALPHA", "1-a"), ("LEGACY_DB", "8-y"), ("OLD_X", "9")],
+    );
+    rerun(
+        &mut test,
+        DASHES,
+        &[("ALPHA", "1-a")],
+        &["--prune", "--keep=LEGACY_*"],
+    )
+    .success()
+    .stdout_has("  kept (--keep): LEGACY-DB\n")
+    .stdout_has("✓ deleted OLD-X\n");
+    assert!(test.exists("azure", "acme-kv", "LEGACY-DB"));
+    assert!(!test.exists("azure", "acme-kv", "OLD-X"));
+}
+
+/// `--keep` only protects from deletion: without `--prune` or `--diff` a run that deletes
+/// nothing says it has no effect.
+#[test]
+fn keep_without_prune_or_diff_warns_that_it_does_nothing() {
+    let mut test = seeded(GCP, &[("ALPHA", "1-a")]);
+    rerun(&mut test, GCP, &[("ALPHA", "1-a")], &["--keep=OLD_*"])
+        .success()
+        .stderr_has("warning: --keep has no effect without --prune or --diff");
+    rerun(
+        &mut test,
+        GCP,
+        &[("ALPHA", "1-a")],
+        &["--keep=OLD_*", "--prune"],
+    )
+    .success()
+    .stderr_lacks("--keep has no effect");
+    rerun(
+        &mut test,
+        GCP,
+        &[("ALPHA", "1-a")],
+        &["--keep=OLD_*", "--diff"],
+    )
+    .stderr_lacks("--keep has no effect");
+}

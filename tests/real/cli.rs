@@ -945,3 +945,40 @@ fn gcp_refuses_an_empty_value_which_the_real_gcloud_would_store_without_a_versio
         "nothing pushed"
     );
 }
+
+/// GitHub upper-cases secret names and compares them without case: `--keep='legacy_*'`
+/// spares `LEGACY_X` through the real gh.
+#[test]
+fn gh_keep_spares_names_without_case_through_the_real_gh_cli() {
+    let Some(python) = prerequisites("gh", &["nacl", "cryptography"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gh-state.json");
+    let (_double, env) = gh_double(&python, &repo, &state_file);
+    let sync = |extra: &[&str]| {
+        let mut args = vec!["sync", "dev", "gh", "--gh-repo=acme/api"];
+        args.extend(extra);
+        repo.vsync(&args, &env)
+    };
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        "A=a-1\nlegacy_x=l-1\nOLD=old-1\n",
+    )
+    .unwrap();
+    assert_synced(&sync(&[]), 3, "gh");
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\n").unwrap();
+    let out = sync(&["--prune", "--keep=legacy_*"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stdout_of(&out).contains("  kept (--keep): LEGACY_X\n"),
+        "{}",
+        show(&out)
+    );
+    let got = gh_values(&read_json(&state_file), "acme/api", "dev");
+    assert_eq!(
+        got.keys().cloned().collect::<Vec<_>>(),
+        ["A", "LEGACY_X"],
+        "OLD pruned, LEGACY_X kept"
+    );
+}
