@@ -136,7 +136,11 @@ fn run_per_key(
                                 report::out(&format!("✓ {}", report::shown_key(&task.key)));
                             }
                             Err((label, out)) => {
-                                let error = format!("{label}: {}", scrubber.failure(&out));
+                                let mut error = format!("{label}: {}", scrubber.failure(&out));
+                                let stderr = String::from_utf8_lossy(&out.stderr);
+                                if let Some(advice) = per_key.advice(&stderr) {
+                                    error.push_str(&format!(" — {advice}"));
+                                }
                                 report::err(&format!(
                                     "WARNING: skipping {}: {error}",
                                     report::shown_key(&task.key)

@@ -214,7 +214,9 @@ pub struct ReadBack {
     pub values: Vec<(String, Vec<u8>)>,
     /// Names the identity may not read.
     pub denied: Vec<String>,
-    /// Names that exist but whose value cannot be compared (a binary AWS secret).
+    /// Names that differ whatever their value: it cannot be compared (a binary AWS secret),
+    /// or it is stored in a form a write changes (an ssm `String` parameter). A name may be
+    /// in `values` too, so that its value is scrubbed from output.
     pub unreadable: Vec<String>,
 }
 
@@ -456,6 +458,11 @@ pub trait PerKey: Sync {
     fn classify(&self, stderr: &str, exit: Option<i32>) -> Failure;
     /// Words of the command that name the operation in WARNING lines.
     fn label_words(&self, op: Op) -> usize;
+    /// What to do about a failure the vendor's own words do not explain; appended to the
+    /// key's error.
+    fn advice(&self, _stderr: &str) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A target that writes every key in one vendor call: all land or none.

@@ -872,3 +872,56 @@ fn keep_without_prune_or_diff_warns_that_it_does_nothing() {
     )
     .stderr_lacks("--keep has no effect");
 }
+
+/// A `String` parameter holding the file's value is still plain text: `--diff` shows `~`,
+/// `--skip-unchanged` rewrites it as a SecureString, and where the store refuses the type
+/// change in place (as AWS documents) the key fails saying what to do.
+#[test]
+fn an_ssm_string_parameter_differs_and_is_rewritten_as_a_secure_string() {
+    let mut test = seeded(SSM, &[("ALPHA", "1-a")]);
+    let plain = |test: &Test, key: &str, value: &str| {
+        test.vendor(
+            "aws",
+            [
+                "ssm",
+                "put-parameter",
+                &format!("--name=/app/dev/{key}"),
+                "--type=String",
+                &format!("--value={value}"),
+                "--region=eu-west-1",
+            ],
+            "",
+        )
+        .success();
+    };
+    let type_of = |test: &Test, key: &str| {
+        let dir = test
+            .fake_dir()
+            .join("store/ssm/eu-west-1")
+            .join(crate::support::escape(&format!("/app/dev/{key}")));
+        std::fs::read_to_string(dir.join("type")).unwrap()
+    };
+    plain(&test, "BETA", "2-b");
+    let now = [("ALPHA", "1-a"), ("BETA", "2-b")];
+    let out = rerun(&mut test, SSM, &now, &["--diff"]);
+    out.failure(2);
+    assert_eq!(out.stdout, "= ALPHA\n~ BETA\n", "{}", out.stderr);
+    rerun(&mut test, SSM, &now, &["--skip-unchanged"])
+        .success()
+        .stdout_has("= ALPHA (unchanged)\n")
+        .stdout_has("✓ BETA\n");
+    assert_eq!(type_of(&test, "BETA"), "SecureString");
+    assert_eq!(SSM.versions(&test, "BETA"), 2);
+    rerun(&mut test, SSM, &now, &["--diff"]).success();
+
+    plain(&test, "GAMMA", "3-c");
+    let mut test = test.env("FAKE_SSM_REFUSE_TYPE_CHANGE", "1");
+    let out = rerun(&mut test, SSM, &[("GAMMA", "3-c")], &["--skip-unchanged"]);
+    out.failure(1).stderr_has(
+        "HierarchyTypeMismatchException) when calling the PutParameter operation: The \
+         parameter type can't be changed from String to SecureString. — the parameter exists \
+         with another type (String), which Parameter Store does not change in place: delete it \
+         (aws ssm delete-parameter) or rename the key, then sync again",
+    );
+    assert_eq!(type_of(&test, "GAMMA"), "String");
+}

@@ -982,3 +982,51 @@ fn gh_keep_spares_names_without_case_through_the_real_gh_cli() {
         "OLD pruned, LEGACY_X kept"
     );
 }
+
+/// A `String` parameter holding the file's value is plain text, not what a sync leaves:
+/// through the real aws CLI and moto, `--diff` shows `~` and `--skip-unchanged` rewrites it
+/// as a SecureString.
+#[test]
+fn ssm_string_parameters_differ_and_become_secure_strings_through_the_real_aws_cli() {
+    let Some(python) = prerequisites("aws", &["moto.server"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let (_moto, aws) = Aws::against_moto(&python, &repo, "AWS_ENDPOINT_URL_SSM");
+    let sync = |extra: &[&str]| {
+        let mut args = vec![
+            "sync",
+            "dev",
+            "ssm",
+            "--ssm-region=us-east-1",
+            "--ssm-prefix=/myapp/dev/",
+        ];
+        args.extend(extra);
+        repo.vsync(&args, &aws.env)
+    };
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\nB=b-1\n").unwrap();
+    assert_synced(&sync(&[]), 2, "ssm");
+    aws.json(&[
+        "ssm",
+        "put-parameter",
+        "--name=/myapp/dev/B",
+        "--type=String",
+        "--value=b-1",
+        "--overwrite",
+    ]);
+    let out = sync(&["--diff"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert_eq!(stdout_of(&out), "= A\n~ B\n", "{}", show(&out));
+    let out = sync(&["--skip-unchanged"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let b = aws.json(&[
+        "ssm",
+        "get-parameter",
+        "--name=/myapp/dev/B",
+        "--with-decryption",
+    ]);
+    assert_eq!(b["Parameter"]["Type"], "SecureString", "{b:#}");
+    assert_eq!(b["Parameter"]["Value"], "b-1");
+    let out = sync(&["--diff"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
