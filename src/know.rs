@@ -6,6 +6,7 @@
 //! file does not define (what `--prune` would delete). Exit 0 when every key is `=` and there
 //! is no `-`, 2 otherwise, 1 on errors.
 
+use crate::carry;
 use crate::cli::SyncArgs;
 use crate::envfile::ParsedEnv;
 use crate::jsonout::{self, Doc, Entry};
@@ -287,9 +288,15 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
     // nothing, and a document holding keys the file lacks is a change too.
     let bulk = matches!(target.writes(), crate::targets::Writes::Bulk(_));
     let unchanged = |c: &Option<Current>| *c == Some(Current::Same);
+    // Stored keys the write carries over (excluded, kept) are no change either.
+    let keeps = carry::needed(target, &args.keep, !parsed.skipped.is_empty());
+    let defined = defined(args, parsed);
+    let carried = |n: &String| keeps.is_some() && carry::carried(target, &args.keep, &defined, n);
     let write: Vec<bool> = if bulk {
-        let nothing =
-            current.iter().all(unchanged) && known.as_ref().is_some_and(|k| k.unasked.is_empty());
+        let nothing = current.iter().all(unchanged)
+            && known
+                .as_ref()
+                .is_some_and(|k| k.unasked.iter().all(carried));
         vec![!nothing; tasks.len()]
     } else {
         current.iter().map(|c| !unchanged(c)).collect()
@@ -315,7 +322,18 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
         })
         .collect();
     let exists = known.as_ref().map(|_| exists.as_slice());
-    let written: Vec<Written> = if write.iter().all(|w| *w) {
+    let mut carry = None;
+    let written: Vec<Written> = if let (Some(keeps), crate::targets::Writes::Bulk(b), true) =
+        (keeps, target.writes(), write.iter().all(|w| *w))
+    {
+        let old = known
+            .as_ref()
+            .map(|k| k.old_values.clone())
+            .unwrap_or_default();
+        let (written, c) = carry::write(target, b, keeps, tasks, &defined, &args.keep, old, opts);
+        carry = c;
+        written
+    } else if write.iter().all(|w| *w) {
         pool::run_knowing(target, tasks, exists, opts, &scrubber)
     } else if write.iter().any(|w| *w) {
         let subset: Vec<SecretTask> = tasks
@@ -397,6 +415,9 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
         })
         .collect();
     entries.extend(excluded_entries(target, parsed));
+    if let Some(carry) = &carry {
+        entries.extend(carry::entries(carry, all_ok));
+    }
 
     let mut ok = all_ok;
     if args.prune {
