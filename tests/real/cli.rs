@@ -493,6 +493,22 @@ fn gcloud_env(repo: &Repo, port: u16) -> Vec<(&'static str, OsString)> {
     ]
 }
 
+/// The Secret Manager double on a free port (state in `state_file`), and the environment that
+/// points the real gcloud at it.
+fn gcp_double(
+    python: &Path,
+    repo: &Repo,
+    state_file: &Path,
+) -> (Server, Vec<(&'static str, OsString)>) {
+    let mut cmd = Command::new(python);
+    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
+        .arg("--state-file")
+        .arg(state_file);
+    let double = Server::start(cmd, double_port);
+    let env = gcloud_env(repo, double.port);
+    (double, env)
+}
+
 /// POSTs to a test endpoint of the plain-HTTP gcp double.
 fn http_post(port: u16, path: &str) {
     use std::io::Write;
@@ -671,6 +687,26 @@ fn gh_double(
     (double, env)
 }
 
+/// Variables for a vendor CLI pointed at a double.
+type CliEnv = Vec<(&'static str, OsString)>;
+
+/// A repo and the gh double, when the prerequisites are there: (repo, double, its state
+/// file, the environment for gh).
+fn gh_repo() -> Option<(Repo, Server, PathBuf, CliEnv)> {
+    let python = prerequisites("gh", &["nacl", "cryptography"])?;
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gh-state.json");
+    let (double, env) = gh_double(&python, &repo, &state_file);
+    Some((repo, double, state_file, env))
+}
+
+/// `vsync sync dev gh --gh-repo=acme/api` plus `extra`, against the double.
+fn gh_sync(repo: &Repo, env: &[(&'static str, OsString)], extra: &[&str]) -> Output {
+    let mut args = vec!["sync", "dev", "gh", "--gh-repo=acme/api"];
+    args.extend(extra);
+    repo.vsync(&args, env)
+}
+
 #[test]
 fn gh_environment_secrets_arrive_exactly_through_the_real_gh_cli() {
     let Some(python) = prerequisites("gh", &["nacl", "cryptography"]) else {
@@ -749,12 +785,7 @@ fn gcp_diff_skip_unchanged_and_prune_through_the_real_gcloud() {
     };
     let repo = Repo::new();
     let state_file = repo.path("tmp/gcp-state.json");
-    let mut cmd = Command::new(&python);
-    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
-        .arg("--state-file")
-        .arg(&state_file);
-    let double = Server::start(cmd, double_port);
-    let env = gcloud_env(&repo, double.port);
+    let (_double, env) = gcp_double(&python, &repo, &state_file);
     let sync = |extra: &[&str]| {
         let mut args = vec![
             "sync",
@@ -839,17 +870,10 @@ fn gcp_diff_skip_unchanged_and_prune_through_the_real_gcloud() {
 
 #[test]
 fn gh_diff_and_prune_through_the_real_gh_cli() {
-    let Some(python) = prerequisites("gh", &["nacl", "cryptography"]) else {
+    let Some((repo, _double, state_file, env)) = gh_repo() else {
         return;
     };
-    let repo = Repo::new();
-    let state_file = repo.path("tmp/gh-state.json");
-    let (_double, env) = gh_double(&python, &repo, &state_file);
-    let sync = |extra: &[&str]| {
-        let mut args = vec!["sync", "dev", "gh", "--gh-repo=acme/api"];
-        args.extend(extra);
-        repo.vsync(&args, &env)
-    };
+    let sync = |extra: &[&str]| gh_sync(&repo, &env, extra);
     fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\nOLD=old-1\n").unwrap();
     assert_synced(&sync(&[]), 2, "gh");
     fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\nNEW=new-1\n").unwrap();
@@ -880,12 +904,7 @@ fn gcp_refuses_an_empty_value_which_the_real_gcloud_would_store_without_a_versio
     };
     let repo = Repo::new();
     let state_file = repo.path("tmp/gcp-state.json");
-    let mut cmd = Command::new(&python);
-    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
-        .arg("--state-file")
-        .arg(&state_file);
-    let double = Server::start(cmd, double_port);
-    let env = gcloud_env(&repo, double.port);
+    let (_double, env) = gcp_double(&python, &repo, &state_file);
     let gcloud = |args: &[&str]| {
         let mut cmd = Command::new("gcloud");
         cmd.args(args)
@@ -950,17 +969,10 @@ fn gcp_refuses_an_empty_value_which_the_real_gcloud_would_store_without_a_versio
 /// spares `LEGACY_X` through the real gh.
 #[test]
 fn gh_keep_spares_names_without_case_through_the_real_gh_cli() {
-    let Some(python) = prerequisites("gh", &["nacl", "cryptography"]) else {
+    let Some((repo, _double, state_file, env)) = gh_repo() else {
         return;
     };
-    let repo = Repo::new();
-    let state_file = repo.path("tmp/gh-state.json");
-    let (_double, env) = gh_double(&python, &repo, &state_file);
-    let sync = |extra: &[&str]| {
-        let mut args = vec!["sync", "dev", "gh", "--gh-repo=acme/api"];
-        args.extend(extra);
-        repo.vsync(&args, &env)
-    };
+    let sync = |extra: &[&str]| gh_sync(&repo, &env, extra);
     fs::write(
         repo.path("infra/vault/dev/.env.dev"),
         "A=a-1\nlegacy_x=l-1\nOLD=old-1\n",
