@@ -8,8 +8,7 @@
 
 use super::{
     CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
-    Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, owner_label,
-    universal_newlines,
+    Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -23,8 +22,9 @@ pub const KIND: Kind = Kind {
         Box::new(Azure {
             vault_name: settings.required(&VAULT_NAME),
             names: Names::parse(settings.get(&NAMES)),
-            repo: owner_label(open.repo),
-            env: owner_label(open.env),
+            repo: open.repo_mark(),
+            env: open.env_mark(),
+            owner_known: open.owner.is_some(),
         })
     },
 };
@@ -61,6 +61,8 @@ pub struct Azure {
     /// only secrets `--prune` may delete.
     pub repo: String,
     pub env: String,
+    /// Whether `repo` tells this repository apart from others (else `--prune` is refused).
+    pub owner_known: bool,
 }
 
 /// How a key becomes a Key Vault name: `--azure-names`. A string in the config, so that more
@@ -141,7 +143,11 @@ impl Target for Azure {
     }
 
     fn scope(&self) -> Scope<'_> {
-        Scope::Listed(self)
+        if self.owner_known {
+            Scope::Listed(self)
+        } else {
+            Scope::Unknown(super::unknown_owner("azure"))
+        }
     }
 }
 
@@ -322,6 +328,7 @@ mod tests {
             names: Names::Exact,
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         };
         let cmd = r.push_cmd("db-url", Op::Set);
         assert_eq!(cmd.program, "az");
@@ -361,6 +368,7 @@ mod tests {
             names: Names::Exact,
             repo: "-r".into(),
             env: "-e".into(),
+            owner_known: true,
         };
         for key in ["-h", "--help"] {
             assert_option_safe(&r.push_cmd(key, Op::Set), &[key, "-v"]);
@@ -384,6 +392,7 @@ mod tests {
             names,
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         }
     }
 
@@ -459,6 +468,7 @@ mod tests {
             names: Names::Exact,
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         };
         let call = &r.read_calls(&["db-url"])[0];
         assert_eq!(
