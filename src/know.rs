@@ -6,6 +6,7 @@
 //! file does not define (what `--prune` would delete). Exit 0 when every key is `=` and there
 //! is no `-`, 2 otherwise, 1 on errors.
 
+use crate::carry;
 use crate::cli::SyncArgs;
 use crate::envfile::ParsedEnv;
 use crate::jsonout::{self, Doc, Entry};
@@ -52,7 +53,7 @@ fn extras(
         state::extras_and_unmarked(target, &defined(args, parsed), known, opts, scrubber)?;
     let (delete, kept) = names
         .into_iter()
-        .partition(|n| !prune::kept(&args.keep, n, &key_of(target, n)));
+        .partition(|n| !prune::kept(target, &args.keep, n, &key_of(target, n)));
     Ok((delete, kept, unmarked.len()))
 }
 
@@ -299,9 +300,15 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
     // nothing, and a document holding keys the file lacks is a change too.
     let bulk = matches!(target.writes(), crate::targets::Writes::Bulk(_));
     let unchanged = |c: &Option<Current>| *c == Some(Current::Same);
+    // Stored keys the write carries over (excluded, kept) are no change either.
+    let keeps = carry::needed(target, &args.keep, !parsed.skipped.is_empty());
+    let defined = defined(args, parsed);
+    let carried = |n: &String| keeps.is_some() && carry::carried(target, &args.keep, &defined, n);
     let write: Vec<bool> = if bulk {
-        let nothing =
-            current.iter().all(unchanged) && known.as_ref().is_some_and(|k| k.unasked.is_empty());
+        let nothing = current.iter().all(unchanged)
+            && known
+                .as_ref()
+                .is_some_and(|k| k.unasked.iter().all(carried));
         vec![!nothing; tasks.len()]
     } else {
         current.iter().map(|c| !unchanged(c)).collect()
@@ -327,7 +334,18 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
         })
         .collect();
     let exists = known.as_ref().map(|_| exists.as_slice());
-    let written: Vec<Written> = if write.iter().all(|w| *w) {
+    let mut carry = None;
+    let written: Vec<Written> = if let (Some(keeps), crate::targets::Writes::Bulk(b), true) =
+        (keeps, target.writes(), write.iter().all(|w| *w))
+    {
+        let old = known
+            .as_ref()
+            .map(|k| k.old_values.clone())
+            .unwrap_or_default();
+        let (written, c) = carry::write(target, b, keeps, tasks, &defined, &args.keep, old, opts);
+        carry = c;
+        written
+    } else if write.iter().all(|w| *w) {
         pool::run_knowing(target, tasks, exists, opts, &scrubber)
     } else if write.iter().any(|w| *w) {
         let subset: Vec<SecretTask> = tasks
@@ -409,6 +427,9 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
         })
         .collect();
     entries.extend(excluded_entries(target, parsed));
+    if let Some(carry) = &carry {
+        entries.extend(carry::entries(carry, all_ok));
+    }
 
     let mut ok = all_ok;
     if args.prune {
@@ -525,17 +546,25 @@ fn run_prune(
         deletes.delete_means()
     ));
     let mut ok = true;
+    let mut skipped = Vec::new();
     for d in prune::delete(deletes, &extra, opts, scrubber) {
         ok &= d.ok;
+        let status = prune::status(&d);
         for name in d.names {
+            if d.attempts == 0 {
+                skipped.push(name.clone());
+            }
             entries.push(Entry {
                 key: key_of(target, &name),
                 name,
-                status: if d.ok { "deleted" } else { "delete_failed" },
+                status,
                 attempts: d.attempts,
                 error: d.error.clone(),
             });
         }
+    }
+    for line in prune::not_attempted_lines(&skipped) {
+        report::err(&line);
     }
     ok
 }

@@ -6,6 +6,7 @@
 //! before the first push): 0 all synced, 1 usage/input/config error or any key failed, 2
 //! `--diff` found a difference, 130 interrupted.
 
+mod carry;
 mod cli;
 mod completions;
 mod config;

@@ -342,6 +342,28 @@ fn run_bulk(
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Vec<Written> {
+    run_bulk_write(
+        bulk,
+        tasks,
+        &bulk.write_cmd(),
+        &bulk.document(tasks),
+        &|_| None,
+        opts,
+        scrubber,
+    )
+}
+
+/// One bulk write of `document` with `cmd` (a write that carries stored keys over builds
+/// its own); `advice` adds what to do to a failure's error.
+pub fn run_bulk_write(
+    bulk: &dyn Bulk,
+    tasks: &[SecretTask],
+    cmd: &VendorCmd,
+    document: &[u8],
+    advice: &dyn Fn(&str) -> Option<&'static str>,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Vec<Written> {
     let all = |status, attempts, error| {
         vec![
             Written {
@@ -356,11 +378,9 @@ fn run_bulk(
         return all(Status::NotAttempted, 0, None);
     }
     report::out(&bulk.announce(tasks.len()));
-    let cmd = bulk.write_cmd();
-    let document = bulk.document(tasks);
     let mut attempt = 1;
     let result = loop {
-        let out: Outcome = run_call(&cmd, &document, opts);
+        let out: Outcome = run_call(cmd, document, opts);
         if out.success() {
             break Ok(());
         }
@@ -379,7 +399,10 @@ fn run_bulk(
             all(Status::Synced, attempt, None)
         }
         Err(out) => {
-            let error = format!("{} failed: {}", bulk.label(), scrubber.failure(&out));
+            let mut error = format!("{} failed: {}", bulk.label(), scrubber.failure(&out));
+            if let Some(advice) = advice(&String::from_utf8_lossy(&out.stderr)) {
+                error.push_str(&format!(" — {advice}"));
+            }
             report::err(&format!("WARNING: {error}"));
             all(Status::Failed, attempt, Some(error))
         }

@@ -83,7 +83,10 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         owner: owner.as_deref(),
     };
     let target = (kind.open)(&resolved.settings, &open);
-    let warnings = preflight::check(&*target, &parsed.tasks).map_err(anyhow::Error::msg)?;
+    let mut warnings = preflight::check(&*target, &parsed.tasks).map_err(anyhow::Error::msg)?;
+    warnings.extend(crate::prune::keep_unused(
+        &*target, &args.keep, args.prune, args.diff,
+    ));
     for warning in warnings {
         report::err(&format!("warning: {warning}"));
     }
@@ -144,7 +147,9 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     report::out(&target.banner(parsed.tasks.len()));
     print_skipped(&parsed.skipped);
 
-    if args.skip_unchanged || args.prune || args.json {
+    // A write that must carry stored keys over reads first: the run that knows the target.
+    let carries = crate::carry::needed(&*target, &args.keep, !parsed.skipped.is_empty());
+    if args.skip_unchanged || args.prune || args.json || carries.is_some() {
         signals::start_pushing();
         exec::adopt_orphans();
         let code = know::sync(&*target, &args, &parsed, &opts);

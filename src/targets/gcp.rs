@@ -52,10 +52,13 @@ const LOCATIONS: Setting = Setting {
     required: false,
 };
 
-/// `--data-file=-` carries raw bytes; a payload holds at most 64 KiB.
+/// `--data-file=-` carries raw bytes; a payload holds at most 64 KiB. An empty value cannot
+/// be stored: the API refuses an empty payload (`Field [payload] is required`), and
+/// `gcloud secrets create` with empty data creates the secret without any version, which
+/// readers of `latest` find NOT_FOUND. Pre-flight refuses it, naming the key.
 const VALUES: ValueRules = ValueRules {
     max_bytes: 64 * 1024,
-    empty_ok: true,
+    empty_ok: false,
     utf8: false,
     altered: None,
 };

@@ -289,7 +289,9 @@ pub struct ReadBack {
     pub values: Vec<(String, Vec<u8>)>,
     /// Names the identity may not read.
     pub denied: Vec<String>,
-    /// Names that exist but whose value cannot be compared (a binary AWS secret).
+    /// Names that differ whatever their value: it cannot be compared (a binary AWS secret),
+    /// or it is stored in a form a write changes (an ssm `String` parameter). A name may be
+    /// in `values` too, so that its value is scrubbed from output.
     pub unreadable: Vec<String>,
 }
 
@@ -607,6 +609,42 @@ pub trait Bulk: Sync {
     fn classify(&self, stderr: &str, exit: Option<i32>) -> Failure;
     /// `<vendor> <subcommand>` for the WARNING line.
     fn label(&self) -> String;
+    /// How the write can carry stored keys over; `None`: it cannot.
+    fn keeps(&self) -> Option<&dyn Keeps> {
+        None
+    }
+}
+
+/// A bulk target whose write replaces the keys it is not sent: it can carry stored keys over
+/// (read first, then written back with the env file's), guarded against a concurrent change
+/// where the store allows it.
+pub trait Keeps: Sync {
+    /// The call reading the whole stored document.
+    fn stored_cmd(&self) -> VendorCmd;
+    /// The stored document in that call's stdout.
+    fn parse_stored(&self, stdout: &[u8]) -> Result<Stored, String>;
+    /// Whether the read failed because nothing is stored yet.
+    fn absent(&self, stderr: &str) -> bool;
+    /// The write, failing if the document is no longer at `version` (when there is one).
+    fn write_cmd_at(&self, version: Option<u64>) -> VendorCmd;
+    /// The document the write sends: the tasks, and `kept` as stored.
+    fn document_keeping(
+        &self,
+        tasks: &[SecretTask],
+        kept: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<u8>;
+    /// What to do about a failed guarded write, when the vendor's words do not say.
+    fn advice(&self, stderr: &str) -> Option<&'static str>;
+    /// Where the document is, for messages.
+    fn location(&self) -> String;
+}
+
+/// A stored document, as `Keeps::parse_stored` reads it. Its values are secrets.
+#[derive(Debug, Default, PartialEq)]
+pub struct Stored {
+    pub data: serde_json::Map<String, serde_json::Value>,
+    /// The version a guarded write must find; `None` where the store keeps no versions.
+    pub version: Option<u64>,
 }
 
 /// Transient-error markers shared by every vendor (HTTP status texts, network trouble).

@@ -237,6 +237,9 @@ impl Ssm {
     }
 }
 
+/// The type every value is written as: encrypted at rest.
+const SECURE: &str = "SecureString";
+
 /// The most names `get-parameters` and `delete-parameters` take in one call.
 const BATCH: usize = 10;
 
@@ -287,6 +290,11 @@ impl Reads for Ssm {
             if let (Some(name), Some(value)) = (p["Name"].as_str(), p["Value"].as_str()) {
                 back.values
                     .push((name.to_string(), value.as_bytes().to_vec()));
+                // A `String` or `StringList` parameter is stored in plain text: whatever its
+                // value, a write changes it (into a SecureString).
+                if p["Type"].as_str().is_some_and(|t| t != SECURE) {
+                    back.unreadable.push(name.to_string());
+                }
             }
         }
         Ok(back)
@@ -370,11 +378,12 @@ impl PerKey for Ssm {
     fn push_cmd(&self, key: &str, _op: Op) -> VendorCmd {
         let name = format!("--name={}", self.secret_name(key));
         let region = self.region_flag();
+        let secure = format!("--type={SECURE}");
         let mut args = vec![
             "ssm",
             "put-parameter",
             &name,
-            "--type=SecureString",
+            &secure,
             "--value=file:///dev/stdin",
             "--overwrite",
             &region,
@@ -404,6 +413,16 @@ impl PerKey for Ssm {
 
     fn label_words(&self, _op: Op) -> usize {
         2
+    }
+
+    fn failure_hint(&self, _key: &str, stderr: &str) -> Option<String> {
+        // AWS documents this refusal for a String parameter overwritten as SecureString.
+        stderr.contains("HierarchyTypeMismatch").then(|| {
+            "the parameter exists with another type (String), which Parameter Store does not \
+             change in place: delete it (aws ssm delete-parameter) or rename the key, then sync \
+             again"
+                .to_string()
+        })
     }
 }
 
@@ -457,7 +476,7 @@ mod tests {
                 "ssm",
                 "put-parameter",
                 "--name=/app/dev/DB_URL",
-                "--type=SecureString",
+                &format!("--type={SECURE}"),
                 "--value=file:///dev/stdin",
                 "--overwrite",
                 "--region=eu-west-1"
@@ -677,6 +696,23 @@ mod tests {
             assert!(name_problem(reserved).is_some(), "{reserved}");
         }
         assert_eq!(name_problem("/app/aws"), None);
+    }
+
+    #[test]
+    fn a_parameter_of_another_type_differs_and_a_refused_type_change_says_what_to_do() {
+        let r = ssm(Some("/app/dev/"));
+        let calls = r.read_calls(&["/app/dev/A", "/app/dev/B"]);
+        let out = br#"{"Parameters":[
+            {"Name":"/app/dev/A","Value":"v","Type":"String"},
+            {"Name":"/app/dev/B","Value":"w","Type":"SecureString"}]}"#;
+        let back = r.parse_read(&calls[0], out).unwrap();
+        assert_eq!(back.values.len(), 2);
+        assert_eq!(back.unreadable, ["/app/dev/A"]);
+        let refused = "An error occurred (HierarchyTypeMismatchException) when calling the \
+                       PutParameter operation: The parameter type can't be changed";
+        assert_eq!(r.classify(refused, Some(255)), Failure::Permanent);
+        assert!(r.failure_hint("K", refused).unwrap().contains("delete it"));
+        assert_eq!(r.failure_hint("K", "ThrottlingException"), None);
     }
 
     #[test]

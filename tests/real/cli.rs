@@ -671,6 +671,26 @@ fn gh_double(
     (double, env)
 }
 
+/// Variables for a vendor CLI pointed at a double.
+type CliEnv = Vec<(&'static str, OsString)>;
+
+/// A repo and the gh double, when the prerequisites are there: (repo, double, its state
+/// file, the environment for gh).
+fn gh_repo() -> Option<(Repo, Server, PathBuf, CliEnv)> {
+    let python = prerequisites("gh", &["nacl", "cryptography"])?;
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gh-state.json");
+    let (double, env) = gh_double(&python, &repo, &state_file);
+    Some((repo, double, state_file, env))
+}
+
+/// `vsync sync dev gh --gh-repo=acme/api` plus `extra`, against the double.
+fn gh_sync(repo: &Repo, env: &[(&'static str, OsString)], extra: &[&str]) -> Output {
+    let mut args = vec!["sync", "dev", "gh", "--gh-repo=acme/api"];
+    args.extend(extra);
+    repo.vsync(&args, env)
+}
+
 #[test]
 fn gh_environment_secrets_arrive_exactly_through_the_real_gh_cli() {
     let Some(python) = prerequisites("gh", &["nacl", "cryptography"]) else {
@@ -1065,4 +1085,155 @@ fn gcloud_sends_user_managed_replication_in_the_locations_and_a_policy_refusal_i
     .unwrap();
     assert_synced(&repo.vsync(&["sync", "dev", "gcp"], &env), 2, "gcp");
     assert_eq!(replication("B"), wanted);
+}
+
+/// An empty value cannot be stored in Secret Manager: the real gcloud's `secrets create` with
+/// empty data creates the secret but no version (readers of `latest` get NOT_FOUND), and
+/// `versions add` with empty data is refused by the API. vsync refuses such a key before
+/// any call, naming it, instead of reporting it synced.
+#[test]
+fn gcp_refuses_an_empty_value_which_the_real_gcloud_would_store_without_a_version() {
+    let Some(python) = prerequisites("gcloud", &[]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gcp-state.json");
+    let double = gcp_double(&python, &state_file, &[]);
+    let env = gcloud_env(&repo, double.port);
+    let gcloud = |args: &[&str]| {
+        let mut cmd = Command::new("gcloud");
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        crate::support::run_bounded(cmd, b"", RUN_TIMEOUT)
+    };
+    // What the vendor does with an empty payload.
+    let create = [
+        "secrets",
+        "create",
+        "--data-file=-",
+        "--project=vsync-test",
+        "--",
+        "E",
+    ];
+    let out = gcloud(&create);
+    assert!(out.status.success(), "{}", show(&out));
+    let values = gcp_values(&read_json(&state_file), "vsync-test");
+    assert_eq!(
+        values["E"],
+        Vec::<Vec<u8>>::new(),
+        "created without a version"
+    );
+    let add = [
+        "secrets",
+        "versions",
+        "add",
+        "--data-file=-",
+        "--project=vsync-test",
+        "--",
+        "E",
+    ];
+    let out = gcloud(&add);
+    assert!(
+        !out.status.success(),
+        "an empty version was added: {}",
+        show(&out)
+    );
+    let values = gcp_values(&read_json(&state_file), "vsync-test");
+    assert_eq!(values["E"], Vec::<Vec<u8>>::new());
+
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\nEMPTY=\n").unwrap();
+    let out = repo.vsync(&["sync", "dev", "gcp", "--gcp-project=vsync-test"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("EMPTY (line 2): the value is empty")
+            && stderr.contains("--exclude-property=EMPTY"),
+        "{}",
+        show(&out)
+    );
+    let values = gcp_values(&read_json(&state_file), "vsync-test");
+    assert!(
+        !values.contains_key("EMPTY") && !values.contains_key("A"),
+        "nothing pushed"
+    );
+}
+
+/// GitHub upper-cases secret names and compares them without case: `--keep='legacy_*'`
+/// spares `LEGACY_X` through the real gh.
+#[test]
+fn gh_keep_spares_names_without_case_through_the_real_gh_cli() {
+    let Some((repo, _double, state_file, env)) = gh_repo() else {
+        return;
+    };
+    let sync = |extra: &[&str]| gh_sync(&repo, &env, extra);
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        "A=a-1\nlegacy_x=l-1\nOLD=old-1\n",
+    )
+    .unwrap();
+    assert_synced(&sync(&[]), 3, "gh");
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\n").unwrap();
+    let out = sync(&["--prune", "--keep=legacy_*"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stdout_of(&out).contains("  kept (--keep): LEGACY_X\n"),
+        "{}",
+        show(&out)
+    );
+    let got = gh_values(&read_json(&state_file), "acme/api", "dev");
+    assert_eq!(
+        got.keys().cloned().collect::<Vec<_>>(),
+        ["A", "LEGACY_X"],
+        "OLD pruned, LEGACY_X kept"
+    );
+}
+
+/// A `String` parameter holding the file's value is plain text, not what a sync leaves:
+/// through the real aws CLI and moto, `--diff` shows `~` and `--skip-unchanged` rewrites it
+/// as a SecureString.
+#[test]
+fn ssm_string_parameters_differ_and_become_secure_strings_through_the_real_aws_cli() {
+    let Some(python) = prerequisites("aws", &["moto.server"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let (_moto, aws) = Aws::against_moto(&python, &repo, "AWS_ENDPOINT_URL_SSM");
+    let sync = |extra: &[&str]| {
+        let mut args = vec![
+            "sync",
+            "dev",
+            "ssm",
+            "--ssm-region=us-east-1",
+            "--ssm-prefix=/myapp/dev/",
+        ];
+        args.extend(extra);
+        repo.vsync(&args, &aws.env)
+    };
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\nB=b-1\n").unwrap();
+    assert_synced(&sync(&[]), 2, "ssm");
+    aws.json(&[
+        "ssm",
+        "put-parameter",
+        "--name=/myapp/dev/B",
+        "--type=String",
+        "--value=b-1",
+        "--overwrite",
+    ]);
+    let out = sync(&["--diff"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert_eq!(stdout_of(&out), "= A\n~ B\n", "{}", show(&out));
+    let out = sync(&["--skip-unchanged"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let b = aws.json(&[
+        "ssm",
+        "get-parameter",
+        "--name=/myapp/dev/B",
+        "--with-decryption",
+    ]);
+    assert_eq!(b["Parameter"]["Type"], "SecureString", "{b:#}");
+    assert_eq!(b["Parameter"]["Value"], "b-1");
+    let out = sync(&["--diff"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
