@@ -5,8 +5,9 @@
 //! key, switching between `put-secret-value` and `create-secret` on a wrong guess.
 
 use super::{
-    CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
-    Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, universal_newlines,
+    CRLF_TRANSLATED, Deleted, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure,
+    Reads, Recovers, Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
+    marked_as_ours, owner_label, typed_flag, universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -16,10 +17,12 @@ pub const KIND: Kind = Kind {
     settings: &[REGION, PREFIX],
     values: &VALUES,
     case_insensitive_names: false,
-    open: |settings, _env| {
+    open: |settings, open| {
         Box::new(Aws {
             region: settings.required(&REGION),
             prefix: settings.get(&PREFIX).map(str::to_string),
+            repo: owner_label(open.repo),
+            env: owner_label(open.env),
         })
     },
 };
@@ -50,6 +53,10 @@ const VALUES: ValueRules = ValueRules {
 pub struct Aws {
     pub region: String,
     pub prefix: Option<String>,
+    /// Owner tag values (as `owner_label` spells them): a deleted secret is recovered only
+    /// when its tags name this repo and env.
+    pub repo: String,
+    pub env: String,
 }
 
 impl Target for Aws {
@@ -151,6 +158,8 @@ impl Reads for Aws {
             };
             match e["ErrorCode"].as_str().unwrap_or_default() {
                 "ResourceNotFoundException" => {}
+                // Scheduled for deletion: no live value; a write meets the deleted secret.
+                "InvalidRequestException" if is_deleted_message(e["Message"].as_str()) => {}
                 "AccessDeniedException" => back.denied.push(id.to_string()),
                 _ => back.unreadable.push(id.to_string()),
             }
@@ -288,6 +297,8 @@ impl PerKey for Aws {
             Failure::NotFound
         } else if stderr.contains("ResourceExistsException") {
             Failure::AlreadyExists
+        } else if stderr.contains("InvalidRequestException") && is_deleted_message(Some(stderr)) {
+            Failure::Deleted
         } else if looks_transient(stderr)
             || [
                 "InternalServiceError",
@@ -305,6 +316,114 @@ impl PerKey for Aws {
 
     fn label_words(&self, _op: Op) -> usize {
         2
+    }
+
+    fn recovery(&self) -> Option<&dyn Recovers> {
+        Some(self)
+    }
+}
+
+/// Secrets Manager's words for a name held by a secret scheduled for deletion:
+/// `put-secret-value` says "marked for deletion", `create-secret` "already scheduled for
+/// deletion".
+fn is_deleted_message(message: Option<&str>) -> bool {
+    message.is_some_and(|m| m.contains("marked for deletion") || m.contains("scheduled for deletion"))
+}
+
+/// Whether a `Tags` list (`[{"Key","Value"}]`) carries vsync's marks for `repo` and `env`.
+fn tags_mark(tags: &serde_json::Value, repo: &str, env: &str) -> bool {
+    let tag = |key: &str| {
+        tags.as_array()?
+            .iter()
+            .find(|t| t["Key"].as_str() == Some(key))?["Value"]
+            .as_str()
+    };
+    marked_as_ours(tag, repo, env)
+}
+
+impl Recovers for Aws {
+    /// `describe-secret` shows a secret scheduled for deletion, with `DeletedDate` and `Tags`.
+    fn show_deleted_cmd(&self, name: &str) -> VendorCmd {
+        VendorCmd::new(
+            "aws",
+            &[
+                "secretsmanager",
+                "describe-secret",
+                &format!("--secret-id={name}"),
+                &self.region_flag(),
+                "--output=json",
+            ],
+        )
+    }
+
+    fn parse_deleted(&self, stdout: &str) -> Deleted {
+        let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
+        if doc["DeletedDate"].is_null() {
+            Deleted::Live
+        } else if tags_mark(&doc["Tags"], &self.repo, &self.env) {
+            Deleted::Mine
+        } else {
+            Deleted::NotMine
+        }
+    }
+
+    fn recover_cmd(&self, name: &str) -> VendorCmd {
+        VendorCmd::new(
+            "aws",
+            &[
+                "secretsmanager",
+                "restore-secret",
+                &format!("--secret-id={name}"),
+                &self.region_flag(),
+            ],
+        )
+    }
+
+    fn left_alone(&self, name: &str) -> String {
+        let id = typed_flag("--secret-id", name);
+        let region = typed_flag("--region", &self.region);
+        format!(
+            "{name} is a secret scheduled for deletion that is not tagged as this repo's and \
+             env's (managed-by=vsync, vsync-repo={}, vsync-env={}), so vsync left it alone; to \
+             free the name, restore it (`aws secretsmanager restore-secret {id} {region}`; the \
+             next sync then writes it) or delete it for good (`aws secretsmanager delete-secret \
+             {id} --force-delete-without-recovery {region}`)",
+            self.repo, self.env
+        )
+    }
+
+    /// Every secret under the prefix, those scheduled for deletion included, with its tags.
+    fn list_deleted_cmd(&self) -> VendorCmd {
+        let region = self.region_flag();
+        let mut args = vec![
+            "secretsmanager",
+            "list-secrets",
+            "--include-planned-deletion",
+            &region,
+        ];
+        let filter = self
+            .prefix
+            .as_ref()
+            .map(|p| format!("--filters=Key=name,Values={p}"));
+        if let Some(f) = &filter {
+            args.push(f);
+        }
+        args.push("--output=json");
+        VendorCmd::new("aws", &args)
+    }
+
+    fn parse_list_deleted(&self, stdout: &str) -> Vec<(String, bool)> {
+        let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
+        doc["SecretList"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| !s["DeletedDate"].is_null())
+            .filter_map(|s| {
+                let name = s["Name"].as_str()?.to_string();
+                Some((name, tags_mark(&s["Tags"], &self.repo, &self.env)))
+            })
+            .collect()
     }
 }
 
@@ -329,6 +448,8 @@ mod tests {
         Aws {
             region: "eu-west-1".into(),
             prefix: prefix.map(str::to_string),
+            repo: "api".into(),
+            env: "dev".into(),
         }
     }
 
@@ -422,6 +543,8 @@ mod tests {
         let r = Aws {
             region: "-r".into(),
             prefix: Some("-x".into()),
+            repo: "api".into(),
+            env: "dev".into(),
         };
         for op in [Op::Update, Op::Create] {
             assert_option_safe(&r.push_cmd("-h", op), &["-x-h", "-r"]);

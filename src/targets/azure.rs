@@ -7,9 +7,9 @@
 //! banner and the dry run say so; the default, `exact`, stores the key as written.
 
 use super::{
-    CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
-    Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, owner_label,
-    universal_newlines,
+    CRLF_TRANSLATED, Deleted, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure,
+    Reads, Recovers, Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
+    marked_as_ours, owner_label, typed_flag, universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -291,12 +291,113 @@ impl PerKey for Azure {
         )
     }
 
+    /// Key Vault answers a write to a soft-deleted name with 409 `Conflict`, told apart by
+    /// the inner error code: `ObjectIsDeletedButRecoverable` until it is recovered or purged,
+    /// `ObjectIsBeingRecovered` while a recovery completes.
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        Failure::by_shared_markers(stderr)
+        if stderr.contains("ObjectIsDeletedButRecoverable") {
+            Failure::Deleted
+        } else if stderr.contains("ObjectIsBeingRecovered") {
+            Failure::Recovering
+        } else {
+            Failure::by_shared_markers(stderr)
+        }
     }
 
     fn label_words(&self, _op: Op) -> usize {
         3
+    }
+
+    fn recovery(&self) -> Option<&dyn Recovers> {
+        Some(self)
+    }
+}
+
+/// Whether an az `tags` object carries vsync's marks for `repo` and `env`.
+fn tags_mark(tags: &serde_json::Value, repo: &str, env: &str) -> bool {
+    marked_as_ours(|key| tags[key].as_str(), repo, env)
+}
+
+impl Recovers for Azure {
+    fn show_deleted_cmd(&self, name: &str) -> VendorCmd {
+        VendorCmd::new(
+            "az",
+            &[
+                "keyvault",
+                "secret",
+                "show-deleted",
+                &self.vault_flag(),
+                &format!("--name={name}"),
+                "-o",
+                "json",
+            ],
+        )
+    }
+
+    fn parse_deleted(&self, stdout: &str) -> Deleted {
+        let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
+        if doc["deletedDate"].is_null() && doc["recoveryId"].is_null() {
+            Deleted::Live
+        } else if tags_mark(&doc["tags"], &self.repo, &self.env) {
+            Deleted::Mine
+        } else {
+            Deleted::NotMine
+        }
+    }
+
+    /// az starts the recovery and returns before it completes: the write that follows is
+    /// retried while Key Vault answers `ObjectIsBeingRecovered`.
+    fn recover_cmd(&self, name: &str) -> VendorCmd {
+        VendorCmd::new(
+            "az",
+            &[
+                "keyvault",
+                "secret",
+                "recover",
+                &self.vault_flag(),
+                &format!("--name={name}"),
+                "-o",
+                "none",
+            ],
+        )
+    }
+
+    fn left_alone(&self, name: &str) -> String {
+        let vault = typed_flag("--vault-name", &self.vault_name);
+        let n = typed_flag("--name", name);
+        format!(
+            "{name} is a soft-deleted secret that is not tagged as this repo's and env's \
+             (managed-by=vsync, vsync-repo={}, vsync-env={}), so vsync left it alone; to free \
+             the name, recover it (`az keyvault secret recover {vault} {n}`; the next sync then \
+             writes it) or purge it for good (`az keyvault secret purge {vault} {n}`)",
+            self.repo, self.env
+        )
+    }
+
+    fn list_deleted_cmd(&self) -> VendorCmd {
+        VendorCmd::new(
+            "az",
+            &[
+                "keyvault",
+                "secret",
+                "list-deleted",
+                &self.vault_flag(),
+                "-o",
+                "json",
+            ],
+        )
+    }
+
+    fn parse_list_deleted(&self, stdout: &str) -> Vec<(String, bool)> {
+        let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
+        doc.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                let name = s["name"].as_str()?.to_string();
+                Some((name, tags_mark(&s["tags"], &self.repo, &self.env)))
+            })
+            .collect()
     }
 }
 

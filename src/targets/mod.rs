@@ -163,6 +163,7 @@ pub struct Open<'a> {
     pub repo: &'a str,
 }
 
+
 /// A target with its routing resolved: what pre-flight, the plan and the push engine use.
 pub trait Target: Sync {
     fn kind(&self) -> &'static Kind;
@@ -413,6 +414,11 @@ pub enum Failure {
     AlreadyExists,
     /// Throttling, 429/5xx, network trouble: worth another attempt.
     Transient,
+    /// The name belongs to a deleted secret that can still be recovered (a pruned key added
+    /// back): the target's `Recovers` decides whether vsync may bring it back.
+    Deleted,
+    /// The secret is still being recovered: the write is tried again until it is live.
+    Recovering,
     /// Anything else: the key fails.
     Permanent,
 }
@@ -456,6 +462,55 @@ pub trait PerKey: Sync {
     fn classify(&self, stderr: &str, exit: Option<i32>) -> Failure;
     /// Words of the command that name the operation in WARNING lines.
     fn label_words(&self, op: Op) -> usize;
+    /// How a deleted secret that still holds its name is recognised and brought back, on a
+    /// target that deletes recoverably.
+    fn recovery(&self) -> Option<&dyn Recovers> {
+        None
+    }
+}
+
+/// A deleted secret, as the call showing it describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// Deleted, and marked as this repo's and env's: vsync may recover it.
+    Mine,
+    /// Deleted, without this repo's and env's marks: vsync leaves it alone.
+    NotMine,
+    /// Not (or no longer) deleted: the write may simply be tried again.
+    Live,
+}
+
+/// A target that deletes recoverably, so that a deleted secret keeps its name: how vsync
+/// tells its own deleted secrets from others' and brings its own back. Only a write that
+/// meets the conflict (`Failure::Deleted`) uses it; `--diff` makes one listing call.
+pub trait Recovers: Sync {
+    /// The call that shows one deleted secret with its marks.
+    fn show_deleted_cmd(&self, name: &str) -> VendorCmd;
+    fn parse_deleted(&self, stdout: &str) -> Deleted;
+    /// The call that brings the deleted secret back, with the value it had.
+    fn recover_cmd(&self, name: &str) -> VendorCmd;
+    /// Why a deleted secret was left alone, and the commands that free its name.
+    fn left_alone(&self, name: &str) -> String;
+    /// One call listing every deleted secret vsync could meet (for `--diff`).
+    fn list_deleted_cmd(&self) -> VendorCmd;
+    /// Each deleted secret's name in the listing, and whether it is vsync's.
+    fn parse_list_deleted(&self, stdout: &str) -> Vec<(String, bool)>;
+}
+
+/// The ownership marks vsync writes (azure tags, aws tags, gcp labels) for `repo` and `env`
+/// (both `owner_label`s): whether `tag` (a lookup by tag name) shows all three.
+pub fn marked_as_ours<'t>(tag: impl Fn(&str) -> Option<&'t str>, repo: &str, env: &str) -> bool {
+    tag("managed-by") == Some("vsync") && tag("vsync-repo") == Some(repo) && tag("vsync-env") == Some(env)
+}
+
+/// `--flag value` as a user types it, or `--flag=value` when the value starts with `-` (the
+/// vendor CLIs' argparse would read it as an option).
+pub fn typed_flag(flag: &str, value: &str) -> String {
+    if value.starts_with('-') {
+        format!("{flag}={value}")
+    } else {
+        format!("{flag} {value}")
+    }
 }
 
 /// A target that writes every key in one vendor call: all land or none.
