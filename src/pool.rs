@@ -353,7 +353,10 @@ fn recover(
     let shown = run_call(&show, b"", opts);
     if !shown.success() {
         return Err(Fail::Call(
-            format!("{} (checking the deleted secret that holds the name)", show.label(words)),
+            format!(
+                "{} (checking the deleted secret that holds the name)",
+                show.label(words)
+            ),
             shown,
         ));
     }
@@ -381,7 +384,10 @@ fn recover(
             continue;
         }
         return Err(Fail::Call(
-            format!("{} (recovering the deleted secret of vsync's)", cmd.label(words)),
+            format!(
+                "{} (recovering the deleted secret of vsync's)",
+                cmd.label(words)
+            ),
             out,
         ));
     }

@@ -215,9 +215,22 @@ pub fn read(
 
 /// Marks each `New` name that a deleted secret still holds (`deleted`: name and whether it
 /// is vsync's), compared as the target compares names.
-pub fn mark_deleted(kind: &Kind, names: &[&str], current: &mut [Current], deleted: &[(String, bool)]) {
-    let mine: Vec<&str> = deleted.iter().filter(|d| d.1).map(|d| d.0.as_str()).collect();
-    let others: Vec<&str> = deleted.iter().filter(|d| !d.1).map(|d| d.0.as_str()).collect();
+pub fn mark_deleted(
+    kind: &Kind,
+    names: &[&str],
+    current: &mut [Current],
+    deleted: &[(String, bool)],
+) {
+    let mine: Vec<&str> = deleted
+        .iter()
+        .filter(|d| d.1)
+        .map(|d| d.0.as_str())
+        .collect();
+    let others: Vec<&str> = deleted
+        .iter()
+        .filter(|d| !d.1)
+        .map(|d| d.0.as_str())
+        .collect();
     let (mine, others) = (NameSet::new(kind, &mine), NameSet::new(kind, &others));
     for (name, cur) in names.iter().zip(current.iter_mut()) {
         if *cur != Current::New {
@@ -383,13 +396,22 @@ mod tests {
     fn new_names_a_deleted_secret_holds_are_recoverable_when_vsyncs_and_blocked_otherwise() {
         let names = ["A", "b", "C", "D"];
         let mut current = [Current::New, Current::New, Current::Differs, Current::New];
-        let deleted = [("a".to_string(), true), ("B".into(), false), ("C".into(), true)];
+        let deleted = [
+            ("a".to_string(), true),
+            ("B".into(), false),
+            ("C".into(), true),
+        ];
         // Azure compares names ignoring case.
         let kind = crate::targets::find("azure").unwrap();
         mark_deleted(kind, &names, &mut current, &deleted);
         assert_eq!(
             current,
-            [Current::Recoverable, Current::Blocked, Current::Differs, Current::New]
+            [
+                Current::Recoverable,
+                Current::Blocked,
+                Current::Differs,
+                Current::New
+            ]
         );
         let mut exact = [Current::New];
         mark_deleted(&aws::KIND, &["a"], &mut exact, &[("A".into(), true)]);

@@ -327,7 +327,8 @@ impl PerKey for Aws {
 /// `put-secret-value` says "marked for deletion", `create-secret` "already scheduled for
 /// deletion".
 fn is_deleted_message(message: Option<&str>) -> bool {
-    message.is_some_and(|m| m.contains("marked for deletion") || m.contains("scheduled for deletion"))
+    message
+        .is_some_and(|m| m.contains("marked for deletion") || m.contains("scheduled for deletion"))
 }
 
 /// Whether a `Tags` list (`[{"Key","Value"}]`) carries vsync's marks for `repo` and `env`.

@@ -163,7 +163,6 @@ pub struct Open<'a> {
     pub repo: &'a str,
 }
 
-
 /// A target with its routing resolved: what pre-flight, the plan and the push engine use.
 pub trait Target: Sync {
     fn kind(&self) -> &'static Kind;
@@ -500,7 +499,9 @@ pub trait Recovers: Sync {
 /// The ownership marks vsync writes (azure tags, aws tags, gcp labels) for `repo` and `env`
 /// (both `owner_label`s): whether `tag` (a lookup by tag name) shows all three.
 pub fn marked_as_ours<'t>(tag: impl Fn(&str) -> Option<&'t str>, repo: &str, env: &str) -> bool {
-    tag("managed-by") == Some("vsync") && tag("vsync-repo") == Some(repo) && tag("vsync-env") == Some(env)
+    tag("managed-by") == Some("vsync")
+        && tag("vsync-repo") == Some(repo)
+        && tag("vsync-env") == Some(env)
 }
 
 /// `--flag value` as a user types it, or `--flag=value` when the value starts with `-` (the
