@@ -180,6 +180,8 @@ mod tests {
         let prefixed = Aws {
             region: "r".into(),
             prefix: Some("app/".into()),
+            repo: "api".into(),
+            env: "dev".into(),
         };
         let text = render(&prefixed, &t).join("\n");
         assert!(text.contains("  DB_URL  literal  12 bytes"), "{text}");

@@ -601,4 +601,150 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_write_to_a_name_scheduled_for_deletion_is_told_apart_from_other_invalid_requests() {
+        let r = routing(Some("app/"));
+        assert_eq!(
+            r.classify(
+                "\nAn error occurred (InvalidRequestException) when calling the PutSecretValue \
+                 operation: You can't perform this operation on the secret because it was marked \
+                 for deletion.\n",
+                Some(255)
+            ),
+            Failure::Deleted
+        );
+        assert_eq!(
+            r.classify(
+                "\nAn error occurred (InvalidRequestException) when calling the CreateSecret \
+                 operation: You can't create this secret because a secret with this name is \
+                 already scheduled for deletion.\n",
+                Some(255)
+            ),
+            Failure::Deleted
+        );
+        assert_eq!(
+            r.classify(
+                "An error occurred (InvalidRequestException) when calling the PutSecretValue \
+                 operation: You must provide either SecretString or SecretBinary.",
+                Some(255)
+            ),
+            Failure::Permanent
+        );
+    }
+
+    #[test]
+    fn a_deleted_secret_is_vsyncs_only_with_all_three_marks_of_this_repo_and_env() {
+        let r = routing(Some("app/"));
+        let shown = |tags: &str, deleted: bool| {
+            let date = if deleted {
+                r#","DeletedDate":"2024-01-01T00:00:00+00:00""#
+            } else {
+                ""
+            };
+            r.parse_deleted(&format!(r#"{{"Name":"app/B","Tags":{tags}{date}}}"#))
+        };
+        let ours = r#"[{"Key":"managed-by","Value":"vsync"},{"Key":"vsync-repo","Value":"api"},{"Key":"vsync-env","Value":"dev"}]"#;
+        assert_eq!(shown(ours, true), Deleted::Mine);
+        assert_eq!(shown(ours, false), Deleted::Live);
+        let other_env = ours.replace(r#""dev""#, r#""prod""#);
+        assert_eq!(shown(&other_env, true), Deleted::NotMine);
+        let unmanaged = ours.replace("managed-by", "owner");
+        assert_eq!(shown(&unmanaged, true), Deleted::NotMine);
+        assert_eq!(shown("[]", true), Deleted::NotMine);
+        assert_eq!(
+            r.parse_deleted(r#"{"Name":"app/B","DeletedDate":1.5}"#),
+            Deleted::NotMine
+        );
+    }
+
+    #[test]
+    fn recovery_shows_restores_and_lists_deleted_secrets_with_their_tags() {
+        let r = routing(Some("app/"));
+        assert_eq!(
+            r.show_deleted_cmd("app/B").args,
+            [
+                "secretsmanager",
+                "describe-secret",
+                "--secret-id=app/B",
+                "--region=eu-west-1",
+                "--output=json"
+            ]
+        );
+        assert_eq!(
+            r.recover_cmd("app/B").args,
+            [
+                "secretsmanager",
+                "restore-secret",
+                "--secret-id=app/B",
+                "--region=eu-west-1"
+            ]
+        );
+        assert_eq!(
+            r.list_deleted_cmd().args,
+            [
+                "secretsmanager",
+                "list-secrets",
+                "--include-planned-deletion",
+                "--region=eu-west-1",
+                "--filters=Key=name,Values=app/",
+                "--output=json"
+            ]
+        );
+        let listed = r.parse_list_deleted(
+            r#"{"SecretList":[{"Name":"app/LIVE"},
+                {"Name":"app/B","DeletedDate":"x","Tags":[{"Key":"managed-by","Value":"vsync"},{"Key":"vsync-repo","Value":"api"},{"Key":"vsync-env","Value":"dev"}]},
+                {"Name":"app/C","DeletedDate":"x"}]}"#,
+        );
+        assert_eq!(
+            listed,
+            [("app/B".to_string(), true), ("app/C".into(), false)]
+        );
+        let odd = Aws {
+            region: "-r".into(),
+            prefix: Some("-x".into()),
+            repo: "api".into(),
+            env: "dev".into(),
+        };
+        assert_option_safe(&odd.show_deleted_cmd("-xB"), &["-xB", "-r"]);
+        assert_option_safe(&odd.recover_cmd("-xB"), &["-xB", "-r"]);
+        assert_option_safe(&odd.list_deleted_cmd(), &["-r", "-x"]);
+    }
+
+    #[test]
+    fn a_deleted_secret_left_alone_is_named_with_the_commands_that_free_it() {
+        let why = routing(Some("app/")).left_alone("app/B");
+        assert!(
+            why.starts_with("app/B is a secret scheduled for deletion"),
+            "{why}"
+        );
+        assert!(why.contains("vsync-repo=api, vsync-env=dev"), "{why}");
+        assert!(
+            why.contains(
+                "`aws secretsmanager restore-secret --secret-id app/B --region eu-west-1`"
+            ),
+            "{why}"
+        );
+        assert!(
+            why.contains(
+                "`aws secretsmanager delete-secret --secret-id app/B \
+                 --force-delete-without-recovery --region eu-west-1`"
+            ),
+            "{why}"
+        );
+        let dashed = routing(None).left_alone("-h");
+        assert!(dashed.contains("--secret-id=-h "), "{dashed}");
+    }
+
+    #[test]
+    fn a_read_of_a_secret_scheduled_for_deletion_finds_no_value() {
+        let r = routing(Some("p/"));
+        let call = &r.read_calls(&["p/A"])[0];
+        let out = br#"{"SecretValues":[],"Errors":[{"SecretId":"p/A","ErrorCode":"InvalidRequestException",
+            "Message":"You can't perform this operation on the secret because it was marked for deletion."},
+            {"SecretId":"p/B","ErrorCode":"InvalidRequestException","Message":"other"}]}"#;
+        let back = r.parse_read(call, out).unwrap();
+        assert!(back.values.is_empty());
+        assert_eq!(back.unreadable, ["p/B"]);
+    }
 }

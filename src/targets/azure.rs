@@ -588,4 +588,119 @@ mod tests {
         assert!(r.scope_cmd().args[4].contains(r#"tags."vsync-repo"=='api'"#));
         assert_eq!(r.parse_scope("a\nb\n"), ["a", "b"]);
     }
+
+    #[test]
+    fn key_vaults_conflicts_are_told_apart_by_their_inner_error() {
+        let r = azure(Names::Exact);
+        let conflict = |message: &str, inner: &str| {
+            format!(
+                "ERROR: (Conflict) {message}\nCode: Conflict\nMessage: {message}\nInner error: \
+                 {{\n    \"code\": \"{inner}\"\n}}"
+            )
+        };
+        assert_eq!(
+            r.classify(
+                &conflict(
+                    "Secret B is currently in a deleted but recoverable state, and its name cannot \
+                     be reused; in this state, the secret can only be recovered or purged.",
+                    "ObjectIsDeletedButRecoverable"
+                ),
+                Some(1)
+            ),
+            Failure::Deleted
+        );
+        assert_eq!(
+            r.classify(
+                &conflict(
+                    "Secret B is currently being recovered and cannot be re-created; retry later.",
+                    "ObjectIsBeingRecovered"
+                ),
+                Some(1)
+            ),
+            Failure::Recovering
+        );
+        assert_eq!(
+            r.classify("ERROR: (Forbidden) no", Some(1)),
+            Failure::Permanent
+        );
+    }
+
+    #[test]
+    fn a_soft_deleted_secret_is_vsyncs_only_with_this_repos_and_envs_tags() {
+        let r = azure(Names::Exact);
+        let ours = r#"{"managed-by":"vsync","vsync-repo":"api","vsync-env":"dev"}"#;
+        let shown = |tags: &str| {
+            r.parse_deleted(&format!(
+                r#"{{"name":"B","tags":{tags},"deletedDate":"2024-01-01","recoveryId":"https://kv.vault.azure.net/deletedsecrets/B","value":null}}"#
+            ))
+        };
+        assert_eq!(shown(ours), Deleted::Mine);
+        assert_eq!(shown(&ours.replace("api", "web")), Deleted::NotMine);
+        assert_eq!(shown("null"), Deleted::NotMine);
+        assert_eq!(
+            r.parse_deleted(r#"{"name":"B","tags":null}"#),
+            Deleted::Live
+        );
+        let listed = r.parse_list_deleted(&format!(
+            r#"[{{"name":"B","tags":{ours}}},{{"name":"C","tags":{{"managed-by":"vsync"}}}}]"#
+        ));
+        assert_eq!(listed, [("B".to_string(), true), ("C".into(), false)]);
+    }
+
+    #[test]
+    fn recovery_commands_name_the_vault_and_secret_and_print_no_value() {
+        let r = azure(Names::Exact);
+        assert_eq!(
+            r.show_deleted_cmd("B").args,
+            [
+                "keyvault",
+                "secret",
+                "show-deleted",
+                "--vault-name=kv",
+                "--name=B",
+                "-o",
+                "json"
+            ]
+        );
+        assert_eq!(
+            r.recover_cmd("B").args,
+            [
+                "keyvault",
+                "secret",
+                "recover",
+                "--vault-name=kv",
+                "--name=B",
+                "-o",
+                "none"
+            ]
+        );
+        assert_eq!(
+            r.list_deleted_cmd().args,
+            [
+                "keyvault",
+                "secret",
+                "list-deleted",
+                "--vault-name=kv",
+                "-o",
+                "json"
+            ]
+        );
+        let odd = Azure {
+            vault_name: "-v".into(),
+            ..azure(Names::Exact)
+        };
+        assert_option_safe(&odd.show_deleted_cmd("-h"), &["-h", "-v"]);
+        assert_option_safe(&odd.recover_cmd("-h"), &["-h", "-v"]);
+        assert_option_safe(&odd.list_deleted_cmd(), &["-v"]);
+        let why = r.left_alone("B");
+        assert!(why.starts_with("B is a soft-deleted secret"), "{why}");
+        assert!(
+            why.contains("`az keyvault secret recover --vault-name kv --name B`"),
+            "{why}"
+        );
+        assert!(
+            why.contains("`az keyvault secret purge --vault-name kv --name B`"),
+            "{why}"
+        );
+    }
 }

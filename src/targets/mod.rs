@@ -723,4 +723,31 @@ mod tests {
         assert!(!looks_transient("HTTP 422: secret API_503 is invalid"));
         assert!(!looks_transient("HTTP 404: K429 not found"));
     }
+
+    #[test]
+    fn ownership_needs_all_three_marks_with_this_repo_and_env() {
+        let tags = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
+        };
+        const ALL: &[(&str, &str)] = &[
+            ("managed-by", "vsync"),
+            ("vsync-repo", "api"),
+            ("vsync-env", "dev"),
+        ];
+        assert!(marked_as_ours(tags(ALL), "api", "dev"));
+        assert!(!marked_as_ours(tags(ALL), "api", "prod"));
+        assert!(!marked_as_ours(tags(ALL), "web", "dev"));
+        assert!(!marked_as_ours(
+            tags(&[("vsync-repo", "api"), ("vsync-env", "dev")]),
+            "api",
+            "dev"
+        ));
+        assert!(!marked_as_ours(tags(&[]), "api", "dev"));
+    }
+
+    #[test]
+    fn a_typed_flag_joins_a_value_that_looks_like_an_option() {
+        assert_eq!(typed_flag("--name", "B"), "--name B");
+        assert_eq!(typed_flag("--name", "-h"), "--name=-h");
+    }
 }
