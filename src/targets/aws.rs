@@ -223,8 +223,9 @@ impl Deletes for Aws {
     }
 
     fn delete_means(&self) -> &'static str {
-        "Secrets Manager schedules the deletion in 7 days; until then `aws secretsmanager \
-         restore-secret` brings the secret back"
+        "Secrets Manager schedules the deletion in 7 days and the name stays taken until then; \
+         a key added back to the env file is restored by the next sync, with its old value until \
+         the new one is written"
     }
 
     fn key_of<'n>(&self, name: &'n str) -> &'n str {

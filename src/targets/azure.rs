@@ -259,8 +259,9 @@ impl Deletes for Azure {
     }
 
     fn delete_means(&self) -> &'static str {
-        "Key Vault soft-deletes the secret: `az keyvault secret recover` brings it back during \
-         the vault's retention period, and the name stays taken until it is purged"
+        "Key Vault soft-deletes the secret and the name stays taken for the vault's retention \
+         period; a key added back to the env file is recovered by the next sync, with its old \
+         value until the new one is written"
     }
 }
 
