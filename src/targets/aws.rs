@@ -326,10 +326,17 @@ impl PerKey for Aws {
 
 /// Secrets Manager's words for a name held by a secret scheduled for deletion:
 /// `put-secret-value` says "marked for deletion", `create-secret` "already scheduled for
-/// deletion".
+/// deletion"; moto's reads say "currently marked deleted".
 fn is_deleted_message(message: Option<&str>) -> bool {
-    message
-        .is_some_and(|m| m.contains("marked for deletion") || m.contains("scheduled for deletion"))
+    message.is_some_and(|m| {
+        [
+            "marked for deletion",
+            "scheduled for deletion",
+            "marked deleted",
+        ]
+        .iter()
+        .any(|words| m.contains(words))
+    })
 }
 
 /// Whether a `Tags` list (`[{"Key","Value"}]`) carries vsync's marks for `repo` and `env`.

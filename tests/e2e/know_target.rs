@@ -657,7 +657,7 @@ fn diff_leaves_out_names_kept_by_keep() {
 // ----- the real aws-cli against moto -------------------------------------------------------
 
 /// The real `aws` program (a pyenv shim resolved to what it runs), or why not.
-fn real_aws() -> Result<std::path::PathBuf, String> {
+pub(super) fn real_aws() -> Result<std::path::PathBuf, String> {
     let found = std::process::Command::new("sh")
         .args(["-c", "command -v aws"])
         .output()
@@ -677,13 +677,13 @@ fn real_aws() -> Result<std::path::PathBuf, String> {
 }
 
 /// moto's server on a free port, killed on drop.
-struct Moto {
+pub(super) struct Moto {
     child: std::process::Child,
-    port: u16,
+    pub(super) port: u16,
 }
 
 impl Moto {
-    fn start() -> Result<Moto, String> {
+    pub(super) fn start() -> Result<Moto, String> {
         use std::io::BufRead;
         // As the tests in tests/real find it: the variable, else the venv that
         // .ci/install-test-deps makes.
@@ -734,7 +734,7 @@ impl Drop for Moto {
 }
 
 /// Skips with a reason on a developer machine; fails under CI.
-fn skip(reason: &str) {
+pub(super) fn skip(reason: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("CI is set, so this real-CLI test must run, but: {reason}");
     }

@@ -562,3 +562,77 @@ fn the_fakes_refuse_a_deleted_name_as_the_vendors_do() {
          Inner error: {\n    \"code\": \"ObjectIsDeletedButRecoverable\"\n}\n",
     );
 }
+
+/// The real aws-cli against moto: the listing `--diff` makes and the `describe-secret` the
+/// recovery reads show a secret scheduled for deletion with its `DeletedDate` and `Tags`, as
+/// the fake prints them. (A sync cannot be proven here: moto accepts writes to such a
+/// secret, which the real service refuses.)
+#[test]
+fn real_aws_cli_and_moto_show_a_deleted_secret_as_the_fake_does() {
+    use crate::know_target::{Moto, real_aws, skip};
+    let (aws, moto) = match (real_aws(), Moto::start()) {
+        (Ok(aws), Ok(moto)) => (aws, moto),
+        (Err(e), _) | (_, Err(e)) => return skip(&e),
+    };
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let t = T {
+        routing: &["--aws-region=us-east-1", "--aws-secret-prefix=app/dev/"],
+        scope: "us-east-1",
+        ..AWS
+    };
+    let mut test = Test::new()
+        .without_fake("aws")
+        .env_file("dev", "A=a-1\nB=b-old\n")
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .args(t.args(&[]));
+    let bin = test.root().parent().unwrap().join("bin/aws");
+    std::os::unix::fs::symlink(&aws, &bin).unwrap();
+    test.run().success();
+    write_env(&test, &[("A", "a-1")]);
+    test.run_again(t.args(&["--prune"])).success();
+    let real = |args: &[&str]| {
+        let mut cmd = test.vendor_command("aws");
+        cmd.args(args);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // The marks vsync's create-secret tags a secret with.
+    real(&[
+        "secretsmanager",
+        "tag-resource",
+        "--secret-id=app/dev/B",
+        "--region=us-east-1",
+        "--tags",
+        "Key=managed-by,Value=vsync",
+        "Key=vsync-repo,Value=repo",
+        "Key=vsync-env,Value=dev",
+    ]);
+    let shown: Value = serde_json::from_str(&real(&[
+        "secretsmanager",
+        "describe-secret",
+        "--secret-id=app/dev/B",
+        "--region=us-east-1",
+        "--output=json",
+    ]))
+    .unwrap();
+    assert!(!shown["DeletedDate"].is_null(), "{shown}");
+    assert!(
+        shown["Tags"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"Key": "vsync-repo", "Value": "repo"})),
+        "{shown}"
+    );
+    write_env(&test, &[("A", "a-1"), ("B", "b-new"), ("C", "c-1")]);
+    test.run_again(t.args(&["--diff"]))
+        .failure(2)
+        .stdout_is("= A\n~ B (deleted by vsync: will be recovered, then written)\n+ C\n");
+}
