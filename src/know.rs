@@ -38,7 +38,8 @@ fn defined<'a>(args: &'a SyncArgs, parsed: &'a ParsedEnv) -> Vec<&'a str> {
     keys
 }
 
-/// The names in scope that the file no longer defines, split into (to delete, kept).
+/// The names in scope that the file no longer defines, split into (to delete, kept), and
+/// how many more lack this run's ownership marks (left alone).
 fn extras(
     target: &dyn Target,
     args: &SyncArgs,
@@ -46,11 +47,13 @@ fn extras(
     known: Option<&Known>,
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Result<(Vec<String>, Vec<String>), String> {
-    let names = state::extra_names(target, &defined(args, parsed), known, opts, scrubber)?;
-    Ok(names
+) -> Result<(Vec<String>, Vec<String>, usize), String> {
+    let (names, unmarked) =
+        state::extras_and_unmarked(target, &defined(args, parsed), known, opts, scrubber)?;
+    let (delete, kept) = names
         .into_iter()
-        .partition(|n| !prune::kept(&args.keep, n, &key_of(target, n))))
+        .partition(|n| !prune::kept(&args.keep, n, &key_of(target, n)));
+    Ok((delete, kept, unmarked.len()))
 }
 
 fn key_of(target: &dyn Target, name: &str) -> String {
@@ -220,11 +223,11 @@ pub fn diff(
         Some(k) => Scrubber::with_read_back(&parsed.tasks, k.old_values.clone()),
         None => Scrubber::new(&parsed.tasks),
     };
-    let (extra, kept) = match extras(target, args, parsed, known.as_ref(), opts, &scrubber) {
+    let (extra, kept, _) = match extras(target, args, parsed, known.as_ref(), opts, &scrubber) {
         Ok(x) => x,
         Err(why) if matches!(target.scope(), Scope::Unknown(_)) => {
             report::err(&format!("note: no `-` lines: {why}"));
-            (Vec::new(), Vec::new())
+            (Vec::new(), Vec::new(), 0)
         }
         Err(e) => anyhow::bail!("cannot list {}: {e}", target.kind().name),
     };
@@ -503,7 +506,7 @@ fn run_prune(
             return false;
         }
     };
-    let (extra, kept) = match extras(target, args, parsed, known, opts, scrubber) {
+    let (extra, kept, unmarked) = match extras(target, args, parsed, known, opts, scrubber) {
         Ok(x) => x,
         Err(e) => {
             report::err(&format!(
@@ -513,6 +516,12 @@ fn run_prune(
             return false;
         }
     };
+    if unmarked > 0 {
+        report::out(&format!(
+            "  left alone: {unmarked} secrets in scope without this repository's and env's \
+             ownership marks"
+        ));
+    }
     for name in &kept {
         report::out(&format!("  kept (--keep): {}", report::shown_key(name)));
         entries.push(Entry {

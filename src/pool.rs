@@ -25,6 +25,10 @@ pub struct RunOpts {
     pub started: Instant,
 }
 
+/// How long a run whose keys are all pushed still waits for a list call that shows which
+/// secrets lack the ownership marks, before it gives up marking them this run.
+const MARK_LIST_GRACE: Duration = Duration::from_secs(3);
+
 /// Three attempts in all for a transient failure.
 const MAX_ATTEMPTS: u32 = 3;
 /// Create ↔ update switches per key; two cover "list was stale" plus "created meanwhile".
@@ -99,12 +103,21 @@ fn run_per_key(
     // The few tasks whose deleted secret was recovered before the write.
     let recoveries: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
-    let mut list = per_key.list_cmd().filter(|_| known.is_none());
+    // A target that marks what it owns needs the listing for which secrets lack the marks,
+    // even when a read already told which exist, and gives it a short grace to answer.
+    let marks = per_key.marks();
+    let unmarked: OnceLock<Vec<&str>> = OnceLock::new();
+    // With a read's answer, the list is made only when an existing secret is written.
+    let writes_existing = known.is_none_or(|k| k.iter().any(|e| *e != Some(false)));
+    let mut list = per_key
+        .list_cmd()
+        .filter(|_| known.is_none() || (marks && writes_existing));
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..opts.workers.max(1))
             .map(|_| {
                 let rx = rx.clone();
-                let (listed, existing, pushed_all) = (&listed, &existing, &pushed_all);
+                let (listed, existing, unmarked) = (&listed, &existing, &unmarked);
+                let pushed_all = &pushed_all;
                 let (calls, failures, recoveries) = (&calls, &failures, &recoveries);
                 // The first worker makes the list call, so that `--workers` bounds every
                 // vendor process at once; the others push meanwhile.
@@ -118,6 +131,11 @@ fn run_per_key(
                             names.sort_unstable();
                             names.shrink_to_fit();
                             let _ = existing.set(names);
+                            if marks {
+                                let mut names = per_key.parse_unmarked(text);
+                                names.sort_unstable();
+                                let _ = unmarked.set(names);
+                            }
                         }
                     }
                     for i in rx.iter() {
@@ -190,15 +208,38 @@ fn run_per_key(
         let join = |h: std::thread::ScopedJoinHandle<'_, ()>| h.join().expect("worker panicked");
         handles.for_each(join);
         if rx.is_empty() {
+            if let Some(first) = first.as_ref().filter(|_| marks) {
+                let until = Instant::now() + MARK_LIST_GRACE;
+                while !first.is_finished() && Instant::now() < until && !signals::stop_requested() {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
             pushed_all.store(true, Ordering::SeqCst);
         }
         first.into_iter().for_each(join);
     });
+    let mut failures = failures.into_inner().expect("no worker panics");
+    // Written, and listed as lacking the marks: add them.
+    if let Some(unmarked) = unmarked.get() {
+        let to_mark: Vec<&SecretTask> = tasks
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| {
+                calls[*i].load(Ordering::Relaxed) > 0
+                    && !failures.iter().any(|(f, _)| f == i)
+                    && unmarked
+                        .binary_search(&target.secret_name(&t.key).as_ref())
+                        .is_ok()
+            })
+            .map(|(_, t)| t)
+            .collect();
+        add_marks(per_key, &to_mark, opts, scrubber);
+    }
     // Joined: no worker holds a lock, and the list output is no longer needed.
+    drop(unmarked);
     drop(existing);
     drop(listed);
     let recoveries = recoveries.into_inner().expect("no worker panics");
-    let mut failures = failures.into_inner().expect("no worker panics");
     failures.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(*i));
     calls
         .into_iter()
@@ -222,6 +263,40 @@ fn run_per_key(
             }
         })
         .collect()
+}
+
+/// Sets the target's marks on existing secrets that lacked them, and says how many. A key
+/// whose marks could not be set is still synced (its value landed); it only stays out of
+/// `--prune`'s scope, and a warning says so.
+fn add_marks(per_key: &dyn PerKey, tasks: &[&SecretTask], opts: &RunOpts, scrubber: &Scrubber<'_>) {
+    let cmds: Vec<VendorCmd> = tasks
+        .iter()
+        .filter_map(|t| per_key.mark_cmd(&t.key))
+        .collect();
+    if cmds.is_empty() {
+        return;
+    }
+    let classify = |stderr: &str| per_key.classify(stderr, None);
+    let finish = |i: usize, out: Outcome, _attempts: u32| {
+        if !out.success() {
+            report::err(&format!(
+                "WARNING: could not mark {} as vsync's ({}: {}): its value is synced, but \
+                 --prune leaves it alone until a later run marks it",
+                report::shown_key(&tasks[i].key),
+                cmds[i].label(2),
+                scrubber.failure(&out)
+            ));
+        }
+        out.success()
+    };
+    let marked = run_calls(&cmds, opts, &classify, &finish)
+        .into_iter()
+        .filter(|ok| *ok == Some(true))
+        .count();
+    report::out(&format!(
+        "Marked {marked} existing secrets as this repository's and env's (they lacked vsync's \
+         ownership marks)."
+    ));
 }
 
 /// Captured output as text, reusing its buffer when it is UTF-8 (it always is, from the

@@ -182,6 +182,7 @@ mod tests {
         let open = crate::targets::Open {
             env: "dev",
             repo: "r",
+            owner: Some("r"),
         };
         (kind.open)(&settings, &open)
     }

@@ -274,28 +274,35 @@ pub fn list_deleted(
 /// still the file's). Names are compared as the target spells and compares them
 /// (`secret_name`, `compare_names`), so a prefix or a name mapping cannot make a defined key
 /// look undefined.
-pub fn extra_names(
+/// Beside them, the names the file does not define that would be in scope but lack this
+/// run's ownership marks: left alone, and counted.
+pub fn extras_and_unmarked(
     target: &dyn Target,
     defined: &[&str],
     known: Option<&Known>,
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Result<Vec<String>, String> {
+) -> Result<(Vec<String>, Vec<String>), String> {
     let defined: Vec<String> = defined
         .iter()
         .map(|k| target.secret_name(k).into_owned())
         .collect();
     let defined: Vec<&str> = defined.iter().map(String::as_str).collect();
     let defined = NameSet::new(target.kind(), &defined);
-    let mut names: Vec<String> = match target.scope() {
+    let (mut names, mut unmarked) = match target.scope() {
         Scope::Unknown(why) => return Err(why),
-        Scope::Document => known.into_iter().flat_map(|k| k.unasked.clone()).collect(),
-        Scope::Listed(deletes) => list_scope(deletes, opts, scrubber)?,
+        Scope::Document => (
+            known.into_iter().flat_map(|k| k.unasked.clone()).collect(),
+            Vec::new(),
+        ),
+        Scope::Listed(deletes) => list_scope_and_unmarked(deletes, opts, scrubber)?,
     };
-    names.retain(|n| !defined.contains(n));
-    names.sort();
-    names.dedup();
-    Ok(names)
+    for list in [&mut names, &mut unmarked] {
+        list.retain(|n| !defined.contains(n));
+        list.sort();
+        list.dedup();
+    }
+    Ok((names, unmarked))
 }
 
 /// The names a `Deletes` target lists as its scope.
@@ -304,10 +311,24 @@ pub fn list_scope(
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Result<Vec<String>, String> {
+    list_scope_and_unmarked(deletes, opts, scrubber).map(|(names, _)| names)
+}
+
+/// The names a `Deletes` target lists as its scope, and those its listing shows in scope
+/// but without this run's marks.
+fn list_scope_and_unmarked(
+    deletes: &dyn crate::targets::Deletes,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Result<(Vec<String>, Vec<String>), String> {
     let cmd = deletes.scope_cmd();
     let finish = |_: usize, out: Outcome, _: u32| {
         if out.success() {
-            Ok(deletes.parse_scope(&String::from_utf8_lossy(&out.stdout)))
+            let text = String::from_utf8_lossy(&out.stdout);
+            Ok((
+                deletes.parse_scope(&text),
+                deletes.parse_unmarked_scope(&text),
+            ))
         } else {
             Err(format!("{}: {}", cmd.label(3), scrubber.failure(&out)))
         }
@@ -446,8 +467,8 @@ mod tests {
         };
         let tasks = [];
         let scrubber = Scrubber::new(&tasks);
-        let extra = extra_names(&vault, &["A", "SKIPPED"], Some(&known), &opts, &scrubber);
-        assert_eq!(extra.unwrap(), ["OLD"]);
+        let extra = extras_and_unmarked(&vault, &["A", "SKIPPED"], Some(&known), &opts, &scrubber);
+        assert_eq!(extra.unwrap().0, ["OLD"]);
     }
 
     #[test]

@@ -75,9 +75,12 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let resolved = resolve_routing(kind, &args, &config)?;
+    // The owner in labels and tags; the config namespace above stays as it was.
+    let owner = repo::owner::identity(&layout.root, args.repo.as_deref(), &var).map(|i| i.mark());
     let open = crate::targets::Open {
         env: &args.env,
         repo: &layout.repo_name,
+        owner: owner.as_deref(),
     };
     let target = (kind.open)(&resolved.settings, &open);
     let warnings = preflight::check(&*target, &parsed.tasks).map_err(anyhow::Error::msg)?;

@@ -3,12 +3,19 @@
 //! `file://`, not `fileb://`: the real CLI rejects bytes for SecretString (and
 //! quotes the value in its error). As for gcp, one list call per run, then one write per
 //! key, switching between `put-secret-value` and `create-secret` on a wrong guess.
+//!
+//! Ownership: `create-secret` tags what vsync creates (`managed-by=vsync`, `vsync-repo`,
+//! `vsync-env`); the list call returns every secret's tags, so a write to an existing secret
+//! without them adds them with one `tag-resource`. `--prune` deletes only secrets under the
+//! prefix, one level deep, that carry this repo's and env's tags: a name prefix alone proves
+//! nothing (`api/dev` also covers `api/dev2/…`).
 
 use super::{
     CRLF_TRANSLATED, Deleted, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure,
-    Reads, Recovers, Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
-    marked_as_ours, owner_label, typed_flag, universal_newlines,
+    Reads, Recovers, Scope, Setting, Target, ValueRules, VendorCmd, Writes, could_be_key,
+    looks_transient, marked_as_ours, marks, typed_flag, universal_newlines,
 };
+use serde::Deserialize;
 use std::borrow::Cow;
 
 pub const KIND: Kind = Kind {
@@ -21,8 +28,9 @@ pub const KIND: Kind = Kind {
         Box::new(Aws {
             region: settings.required(&REGION),
             prefix: settings.get(&PREFIX).map(str::to_string),
-            repo: owner_label(open.repo),
-            env: owner_label(open.env),
+            repo: open.repo_mark(),
+            env: open.env_mark(),
+            owner_known: open.owner.is_some(),
         })
     },
 };
@@ -53,10 +61,12 @@ const VALUES: ValueRules = ValueRules {
 pub struct Aws {
     pub region: String,
     pub prefix: Option<String>,
-    /// Owner tag values (as `owner_label` spells them): a deleted secret is recovered only
-    /// when its tags name this repo and env.
+    /// Owner tag values (spelt as `owner_label` spells them): written at create, and a
+    /// deleted secret is recovered only when its tags name this repo and env.
     pub repo: String,
     pub env: String,
+    /// Whether `repo` tells this repository apart from others (else `--prune` is refused).
+    pub owner_known: bool,
 }
 
 impl Target for Aws {
@@ -94,9 +104,11 @@ impl Target for Aws {
     }
 
     /// Only names under a prefix: without one, every secret in the region would be in scope.
+    /// And only those tagged as this repo's and env's, so the repo must be known.
     fn scope(&self) -> Scope<'_> {
         match self.prefix.as_deref() {
-            Some(p) if !p.is_empty() => Scope::Listed(self),
+            Some(p) if !p.is_empty() && self.owner_known => Scope::Listed(self),
+            Some(p) if !p.is_empty() => Scope::Unknown(super::unknown_owner("aws")),
             _ => Scope::Unknown(
                 "aws: --prune needs --aws-secret-prefix: without one every secret in the region \
                  would be vsync's to delete"
@@ -193,14 +205,22 @@ impl Deletes for Aws {
             .unwrap_or_else(|| VendorCmd::new("aws", &[]))
     }
 
-    /// The name filter is the service's; the prefix is checked again here, so nothing
-    /// outside it can ever be deleted.
+    /// The name filter is the service's; the prefix is checked again here, and the rest of
+    /// the name must be a key (no deeper path), and the tags this run's: nothing else can
+    /// ever be deleted.
     fn parse_scope(&self, stdout: &str) -> Vec<String> {
-        let prefix = self.prefix.as_deref().unwrap_or_default();
-        self.parse_list(stdout)
+        self.under_prefix(stdout)
             .into_iter()
-            .filter(|n| !prefix.is_empty() && n.starts_with(prefix))
-            .map(str::to_string)
+            .filter(|s| self.is_marked(s))
+            .map(|s| s.name.to_string())
+            .collect()
+    }
+
+    fn parse_unmarked_scope(&self, stdout: &str) -> Vec<String> {
+        self.under_prefix(stdout)
+            .into_iter()
+            .filter(|s| !self.is_marked(s))
+            .map(|s| s.name.to_string())
             .collect()
     }
 
@@ -238,6 +258,64 @@ impl Aws {
     fn region_flag(&self) -> String {
         format!("--region={}", self.region)
     }
+
+    /// The marks as `--tags` takes them: a JSON list joined to the flag.
+    fn tags_flag(&self) -> String {
+        let tags: Vec<serde_json::Value> = marks(&self.repo, &self.env)
+            .iter()
+            .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
+            .collect();
+        format!(
+            "--tags={}",
+            serde_json::to_string(&tags).unwrap_or_default()
+        )
+    }
+
+    /// Whether a listed secret carries every mark of this run.
+    fn is_marked(&self, secret: &Listed<'_>) -> bool {
+        marks(&self.repo, &self.env).iter().all(|(k, v)| {
+            secret
+                .tags
+                .iter()
+                .flatten()
+                .any(|t| t.key == *k && t.value == v.as_str())
+        })
+    }
+
+    /// The listed secrets directly under the prefix (their rest a key, no deeper path).
+    fn under_prefix<'a>(&self, stdout: &'a str) -> Vec<Listed<'a>> {
+        let prefix = self.prefix.as_deref().unwrap_or_default();
+        parse_listing(stdout)
+            .into_iter()
+            .filter(|s| !prefix.is_empty() && s.name.strip_prefix(prefix).is_some_and(could_be_key))
+            .collect()
+    }
+}
+
+/// One secret of the list call's JSON: `[{"Name": …, "Tags": [{"Key", "Value"}] | null}]`.
+#[derive(Deserialize)]
+struct Listed<'a> {
+    #[serde(rename = "Name", borrow)]
+    name: &'a str,
+    #[serde(rename = "Tags", default, borrow)]
+    tags: Option<Vec<Tag<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Tag<'a> {
+    #[serde(rename = "Key", borrow)]
+    key: Cow<'a, str>,
+    #[serde(rename = "Value", borrow)]
+    value: Cow<'a, str>,
+}
+
+/// The list call's output; names are borrowed from it (Secrets Manager names hold nothing
+/// JSON escapes). Unreadable output lists nothing: nothing is then in scope.
+fn parse_listing(stdout: &str) -> Vec<Listed<'_>> {
+    if stdout.trim().is_empty() {
+        return Vec::new();
+    }
+    serde_json::from_str(stdout).unwrap_or_default()
 }
 
 const STDIN_TEXT: &str = "file:///dev/stdin";
@@ -260,7 +338,7 @@ impl PerKey for Aws {
             Op::Create => "create-secret",
             Op::Update | Op::Set => "put-secret-value",
         };
-        VendorCmd::new(
+        let mut cmd = VendorCmd::new(
             "aws",
             &[
                 "secretsmanager",
@@ -270,7 +348,11 @@ impl PerKey for Aws {
                 STDIN_TEXT,
                 &self.region_flag(),
             ],
-        )
+        );
+        if op == Op::Create {
+            cmd.args.push(self.tags_flag());
+        }
+        cmd
     }
 
     fn list_cmd(&self) -> Option<VendorCmd> {
@@ -284,13 +366,44 @@ impl PerKey for Aws {
         if let Some(f) = &filter {
             args.push(f);
         }
-        args.extend(["--query", "SecretList[].Name", "--output", "text"]);
+        // JSON: aws-cli merges the pages into one list before it applies the query.
+        args.extend([
+            "--query",
+            "SecretList[].{Name:Name,Tags:Tags}",
+            "--output",
+            "json",
+        ]);
         Some(VendorCmd::new("aws", &args))
     }
 
-    /// Text output separates names by tabs (and pages by newlines); names have no spaces.
     fn parse_list<'a>(&self, stdout: &'a str) -> Vec<&'a str> {
-        stdout.split_whitespace().collect()
+        parse_listing(stdout).into_iter().map(|s| s.name).collect()
+    }
+
+    fn marks(&self) -> bool {
+        true
+    }
+
+    fn parse_unmarked<'a>(&self, stdout: &'a str) -> Vec<&'a str> {
+        parse_listing(stdout)
+            .into_iter()
+            .filter(|s| !self.is_marked(s))
+            .map(|s| s.name)
+            .collect()
+    }
+
+    /// `tag-resource` adds (or overwrites) these tags and leaves the secret's others.
+    fn mark_cmd(&self, key: &str) -> Option<VendorCmd> {
+        Some(VendorCmd::new(
+            "aws",
+            &[
+                "secretsmanager",
+                "tag-resource",
+                &format!("--secret-id={}", self.secret_name(key)),
+                &self.tags_flag(),
+                &self.region_flag(),
+            ],
+        ))
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
@@ -369,7 +482,7 @@ impl Recovers for Aws {
         let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
         if doc["DeletedDate"].is_null() {
             Deleted::Live
-        } else if tags_mark(&doc["Tags"], &self.repo, &self.env) {
+        } else if self.owner_known && tags_mark(&doc["Tags"], &self.repo, &self.env) {
             Deleted::Mine
         } else {
             Deleted::NotMine
@@ -398,7 +511,7 @@ impl Recovers for Aws {
              next sync then writes it) or delete it for good (`aws secretsmanager delete-secret \
              {id} --force-delete-without-recovery {region}`)",
             self.repo, self.env
-        )
+        ) + super::unknown_owner_note(self.owner_known)
     }
 
     /// Every secret under the prefix, those scheduled for deletion included, with its tags.
@@ -430,7 +543,8 @@ impl Recovers for Aws {
             .filter(|s| !s["DeletedDate"].is_null())
             .filter_map(|s| {
                 let name = s["Name"].as_str()?.to_string();
-                Some((name, tags_mark(&s["Tags"], &self.repo, &self.env)))
+                let mine = self.owner_known && tags_mark(&s["Tags"], &self.repo, &self.env);
+                Some((name, mine))
             })
             .collect()
     }
@@ -459,8 +573,11 @@ mod tests {
             prefix: prefix.map(str::to_string),
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         }
     }
+
+    const TAGS: &str = r#"--tags=[{"Key":"managed-by","Value":"vsync"},{"Key":"vsync-repo","Value":"api"},{"Key":"vsync-env","Value":"dev"}]"#;
 
     #[test]
     fn update_puts_a_value_read_as_text_from_stdin_under_the_prefixed_name() {
@@ -481,7 +598,7 @@ mod tests {
     }
 
     #[test]
-    fn create_names_the_secret_with_name() {
+    fn create_names_the_secret_with_name_and_tags_it_as_this_repos_and_envs() {
         let cmd = routing(None).push_cmd("DB_URL", Op::Create);
         assert_eq!(
             cmd.args,
@@ -491,13 +608,14 @@ mod tests {
                 "--name=DB_URL",
                 "--secret-string",
                 "file:///dev/stdin",
-                "--region=eu-west-1"
+                "--region=eu-west-1",
+                TAGS
             ]
         );
     }
 
     #[test]
-    fn the_list_call_filters_by_prefix_only_when_there_is_one() {
+    fn the_list_call_filters_by_prefix_only_when_there_is_one_and_returns_tags() {
         assert_eq!(
             routing(None).list_cmd().unwrap().args,
             [
@@ -505,16 +623,27 @@ mod tests {
                 "list-secrets",
                 "--region=eu-west-1",
                 "--query",
-                "SecretList[].Name",
+                "SecretList[].{Name:Name,Tags:Tags}",
                 "--output",
-                "text"
+                "json"
             ]
         );
         let with = routing(Some("app/")).list_cmd().unwrap().args;
         assert_eq!(with[3], "--filters=Key=name,Values=app/");
+        let out = r#"[{"Name":"a/B","Tags":null},{"Name":"c/D","Tags":[{"Key":"managed-by","Value":"vsync"},{"Key":"vsync-repo","Value":"api"},{"Key":"vsync-env","Value":"dev"}]},{"Name":"e","Tags":[{"Key":"managed-by","Value":"vsync"},{"Key":"vsync-repo","Value":"other"},{"Key":"vsync-env","Value":"dev"}]}]"#;
+        let r = routing(None);
+        assert_eq!(r.parse_list(out), ["a/B", "c/D", "e"]);
+        assert_eq!(r.parse_unmarked(out), ["a/B", "e"]);
+        assert!(r.parse_list("").is_empty());
         assert_eq!(
-            routing(None).parse_list("a/B\tc/D\ne\n"),
-            vec!["a/B".to_string(), "c/D".into(), "e".into()]
+            r.mark_cmd("a/B").unwrap().args,
+            [
+                "secretsmanager",
+                "tag-resource",
+                "--secret-id=a/B",
+                TAGS,
+                "--region=eu-west-1"
+            ]
         );
     }
 
@@ -552,8 +681,7 @@ mod tests {
         let r = Aws {
             region: "-r".into(),
             prefix: Some("-x".into()),
-            repo: "api".into(),
-            env: "dev".into(),
+            ..routing(None)
         };
         for op in [Op::Update, Op::Create] {
             assert_option_safe(&r.push_cmd("-h", op), &["-x-h", "-r"]);
@@ -592,11 +720,29 @@ mod tests {
     }
 
     #[test]
-    fn the_scope_is_the_prefix_and_nothing_without_one() {
+    fn the_scope_is_the_prefix_one_level_deep_and_the_tags_and_nothing_without_either() {
         assert!(matches!(routing(None).scope(), Scope::Unknown(_)));
         assert!(matches!(routing(Some("")).scope(), Scope::Unknown(_)));
+        let unknown = Aws {
+            owner_known: false,
+            ..routing(Some("app/"))
+        };
+        assert!(matches!(unknown.scope(), Scope::Unknown(why) if why.contains("--repo")));
+        let mine = r#"[{"Key":"managed-by","Value":"vsync"},{"Key":"vsync-repo","Value":"api"},{"Key":"vsync-env","Value":"dev"}]"#;
+        let theirs = r#"[{"Key":"managed-by","Value":"vsync"},{"Key":"vsync-repo","Value":"web"},{"Key":"vsync-env","Value":"dev"}]"#;
+        let listing = format!(
+            r#"[{{"Name":"app/A","Tags":{mine}}},{{"Name":"other/B","Tags":{mine}}},{{"Name":"app/C","Tags":{mine}}},
+               {{"Name":"app/sub/D","Tags":{mine}}},{{"Name":"app/U","Tags":null}},{{"Name":"app/W","Tags":{theirs}}}]"#
+        );
         let r = routing(Some("app/"));
-        assert_eq!(r.parse_scope("app/A\tother/B\tapp/C\n"), ["app/A", "app/C"]);
+        assert_eq!(r.parse_scope(&listing), ["app/A", "app/C"]);
+        assert_eq!(r.parse_unmarked_scope(&listing), ["app/U", "app/W"]);
+        // A prefix that is not a path: `api/dev` must not reach `api/dev2/…`.
+        let r2 = routing(Some("api/dev"));
+        let listing = format!(
+            r#"[{{"Name":"api/dev2/OTHER","Tags":{mine}}},{{"Name":"api/development/Z","Tags":{mine}}},{{"Name":"api/devX","Tags":{mine}}}]"#
+        );
+        assert_eq!(r2.parse_scope(&listing), ["api/devX"]);
         assert_eq!(r.key_of("app/A"), "A");
         assert_eq!(
             r.delete_cmds(&["app/A"])[0].args,
@@ -664,6 +810,15 @@ mod tests {
             r.parse_deleted(r#"{"Name":"app/B","DeletedDate":1.5}"#),
             Deleted::NotMine
         );
+        // Marks spelt from a folder name prove nothing: nothing is recovered.
+        let folder_only = Aws {
+            owner_known: false,
+            ..routing(Some("app/"))
+        };
+        let deleted = format!(r#"{{"Name":"app/B","Tags":{ours},"DeletedDate":"x"}}"#);
+        assert_eq!(folder_only.parse_deleted(&deleted), Deleted::NotMine);
+        assert!(folder_only.left_alone("app/B").contains("pass --repo=NAME"));
+        assert!(!r.left_alone("app/B").contains("--repo"));
     }
 
     #[test]
@@ -711,8 +866,7 @@ mod tests {
         let odd = Aws {
             region: "-r".into(),
             prefix: Some("-x".into()),
-            repo: "api".into(),
-            env: "dev".into(),
+            ..routing(None)
         };
         assert_option_safe(&odd.show_deleted_cmd("-xB"), &["-xB", "-r"]);
         assert_option_safe(&odd.recover_cmd("-xB"), &["-xB", "-r"]);

@@ -9,7 +9,7 @@
 use super::{
     CRLF_TRANSLATED, Deleted, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure,
     Reads, Recovers, Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
-    marked_as_ours, owner_label, typed_flag, universal_newlines,
+    marked_as_ours, typed_flag, universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -23,8 +23,9 @@ pub const KIND: Kind = Kind {
         Box::new(Azure {
             vault_name: settings.required(&VAULT_NAME),
             names: Names::parse(settings.get(&NAMES)),
-            repo: owner_label(open.repo),
-            env: owner_label(open.env),
+            repo: open.repo_mark(),
+            env: open.env_mark(),
+            owner_known: open.owner.is_some(),
         })
     },
 };
@@ -61,6 +62,8 @@ pub struct Azure {
     /// only secrets `--prune` may delete.
     pub repo: String,
     pub env: String,
+    /// Whether `repo` tells this repository apart from others (else `--prune` is refused).
+    pub owner_known: bool,
 }
 
 /// How a key becomes a Key Vault name: `--azure-names`. A string in the config, so that more
@@ -141,7 +144,11 @@ impl Target for Azure {
     }
 
     fn scope(&self) -> Scope<'_> {
-        Scope::Listed(self)
+        if self.owner_known {
+            Scope::Listed(self)
+        } else {
+            Scope::Unknown(super::unknown_owner("azure"))
+        }
     }
 }
 
@@ -339,7 +346,7 @@ impl Recovers for Azure {
         let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
         if doc["deletedDate"].is_null() && doc["recoveryId"].is_null() {
             Deleted::Live
-        } else if tags_mark(&doc["tags"], &self.repo, &self.env) {
+        } else if self.owner_known && tags_mark(&doc["tags"], &self.repo, &self.env) {
             Deleted::Mine
         } else {
             Deleted::NotMine
@@ -372,7 +379,7 @@ impl Recovers for Azure {
              the name, recover it (`az keyvault secret recover {vault} {n}`; the next sync then \
              writes it) or purge it for good (`az keyvault secret purge {vault} {n}`)",
             self.repo, self.env
-        )
+        ) + super::unknown_owner_note(self.owner_known)
     }
 
     fn list_deleted_cmd(&self) -> VendorCmd {
@@ -396,7 +403,8 @@ impl Recovers for Azure {
             .flatten()
             .filter_map(|s| {
                 let name = s["name"].as_str()?.to_string();
-                Some((name, tags_mark(&s["tags"], &self.repo, &self.env)))
+                let mine = self.owner_known && tags_mark(&s["tags"], &self.repo, &self.env);
+                Some((name, mine))
             })
             .collect()
     }
@@ -424,6 +432,7 @@ mod tests {
             names: Names::Exact,
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         };
         let cmd = r.push_cmd("db-url", Op::Set);
         assert_eq!(cmd.program, "az");
@@ -463,6 +472,7 @@ mod tests {
             names: Names::Exact,
             repo: "-r".into(),
             env: "-e".into(),
+            owner_known: true,
         };
         for key in ["-h", "--help"] {
             assert_option_safe(&r.push_cmd(key, Op::Set), &[key, "-v"]);
@@ -486,6 +496,7 @@ mod tests {
             names,
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         }
     }
 
@@ -561,6 +572,7 @@ mod tests {
             names: Names::Exact,
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         };
         let call = &r.read_calls(&["db-url"])[0];
         assert_eq!(

@@ -4,11 +4,18 @@
 //! time), vsync lists the project's secrets once and writes each key with one call; a wrong guess
 //! (list failed, or someone created/deleted a secret meanwhile) is repaired by switching
 //! between `versions add` and `create` on NOT_FOUND / ALREADY_EXISTS.
+//!
+//! Ownership: `create` labels what vsync creates (`managed-by=vsync`, `vsync-repo`,
+//! `vsync-env`); the list call returns every secret's labels, so a write to an existing
+//! secret without this run's labels adds them with one `secrets update --update-labels`.
+//! `--prune` deletes only secrets carrying this repo's and env's labels.
 
 use super::{
     Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting,
-    Target, ValueRules, VendorCmd, Writes, looks_transient, owner_label,
+    Target, ValueRules, VendorCmd, Writes, looks_transient, marks,
 };
+use serde::Deserialize;
+use std::collections::HashMap;
 
 pub const KIND: Kind = Kind {
     name: "gcp",
@@ -19,8 +26,9 @@ pub const KIND: Kind = Kind {
     open: |settings, open| {
         Box::new(Gcp {
             project: settings.required(&PROJECT),
-            repo: owner_label(open.repo),
-            env: owner_label(open.env),
+            repo: open.repo_mark(),
+            env: open.env_mark(),
+            owner_known: open.owner.is_some(),
         })
     },
 };
@@ -47,6 +55,27 @@ pub struct Gcp {
     /// the only secrets `--prune` may delete.
     pub repo: String,
     pub env: String,
+    /// Whether `repo` tells this repository apart from others (else `--prune` is refused).
+    pub owner_known: bool,
+}
+
+/// One secret of the list call's JSON: `{"name": "projects/P/secrets/ID", "labels": {…}}`
+/// (no `labels` when it has none).
+#[derive(Deserialize)]
+struct Listed<'a> {
+    #[serde(borrow)]
+    name: &'a str,
+    #[serde(default, borrow)]
+    labels: HashMap<&'a str, &'a str>,
+}
+
+/// The list call's output (ids and label values hold nothing JSON escapes, so they are
+/// borrowed). Unreadable output lists nothing.
+fn parse_listing(stdout: &str) -> Vec<Listed<'_>> {
+    if stdout.trim().is_empty() {
+        return Vec::new();
+    }
+    serde_json::from_str(stdout).unwrap_or_default()
 }
 
 impl Gcp {
@@ -54,11 +83,22 @@ impl Gcp {
         format!("--project={}", self.project)
     }
 
+    fn labels(&self) -> String {
+        marks(&self.repo, &self.env)
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     fn labels_flag(&self) -> String {
-        format!(
-            "--labels=managed-by=vsync,vsync-repo={},vsync-env={}",
-            self.repo, self.env
-        )
+        format!("--labels={}", self.labels())
+    }
+
+    fn is_marked(&self, secret: &Listed<'_>) -> bool {
+        marks(&self.repo, &self.env)
+            .iter()
+            .all(|(k, v)| secret.labels.get(k) == Some(&v.as_str()))
     }
 }
 
@@ -87,7 +127,11 @@ impl Target for Gcp {
     }
 
     fn scope(&self) -> Scope<'_> {
-        Scope::Listed(self)
+        if self.owner_known {
+            Scope::Listed(self)
+        } else {
+            Scope::Unknown(super::unknown_owner("gcp"))
+        }
     }
 }
 
@@ -165,10 +209,13 @@ impl Deletes for Gcp {
         )
     }
 
+    /// One id per line (`value(name)` prints the short id).
     fn parse_scope(&self, stdout: &str) -> Vec<String> {
-        self.parse_list(stdout)
-            .into_iter()
-            .map(str::to_string)
+        stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| l.rsplit('/').next().unwrap_or(l).to_string())
             .collect()
     }
 
@@ -234,6 +281,7 @@ impl PerKey for Gcp {
         }
     }
 
+    /// Names and labels: which secrets exist, and which lack this run's labels.
     fn list_cmd(&self) -> Option<VendorCmd> {
         Some(VendorCmd::new(
             "gcloud",
@@ -241,19 +289,44 @@ impl PerKey for Gcp {
                 "secrets",
                 "list",
                 &self.project_flag(),
-                "--format=value(name)",
+                "--format=json(name,labels)",
             ],
         ))
     }
 
-    /// One name per line; accepts the short id or the full `projects/P/secrets/ID`.
+    /// The ids: the short id of each full `projects/P/secrets/ID`.
     fn parse_list<'a>(&self, stdout: &'a str) -> Vec<&'a str> {
-        stdout
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(|l| l.rsplit('/').next().unwrap_or(l))
+        parse_listing(stdout)
+            .into_iter()
+            .map(|s| s.name.rsplit('/').next().unwrap_or(s.name))
             .collect()
+    }
+
+    fn marks(&self) -> bool {
+        true
+    }
+
+    fn parse_unmarked<'a>(&self, stdout: &'a str) -> Vec<&'a str> {
+        parse_listing(stdout)
+            .into_iter()
+            .filter(|s| !self.is_marked(s))
+            .map(|s| s.name.rsplit('/').next().unwrap_or(s.name))
+            .collect()
+    }
+
+    /// `--update-labels` sets these labels and keeps the secret's others.
+    fn mark_cmd(&self, key: &str) -> Option<VendorCmd> {
+        Some(VendorCmd::new(
+            "gcloud",
+            &[
+                "secrets",
+                "update",
+                &format!("--update-labels={}", self.labels()),
+                &self.project_flag(),
+                "--",
+                key,
+            ],
+        ))
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
@@ -331,6 +404,7 @@ mod tests {
             project: "my-proj".into(),
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         }
     }
 
@@ -379,7 +453,7 @@ mod tests {
     }
 
     #[test]
-    fn the_list_call_asks_for_names_only_and_both_spellings_parse() {
+    fn the_list_call_asks_for_names_and_labels_and_shows_which_lack_the_marks() {
         let r = routing();
         assert_eq!(
             r.list_cmd().unwrap().args,
@@ -387,13 +461,31 @@ mod tests {
                 "secrets",
                 "list",
                 "--project=my-proj",
-                "--format=value(name)"
+                "--format=json(name,labels)"
             ]
         );
+        let out = r#"[{"name":"projects/123/secrets/A"},
+            {"labels":{"managed-by":"vsync","vsync-env":"dev","vsync-repo":"api"},"name":"projects/123/secrets/B"},
+            {"labels":{"managed-by":"vsync","vsync-env":"dev","vsync-repo":"src"},"name":"projects/123/secrets/C"}]"#;
+        assert_eq!(r.parse_list(out), ["A", "B", "C"]);
+        assert_eq!(r.parse_unmarked(out), ["A", "C"]);
+        assert!(r.parse_list("[]\n").is_empty() && r.parse_list("").is_empty());
+        let mark = r.mark_cmd("-h").unwrap();
         assert_eq!(
-            r.parse_list("A\nprojects/123/secrets/B\n\n"),
-            vec!["A".to_string(), "B".to_string()]
+            mark.args,
+            [
+                "secrets",
+                "update",
+                "--update-labels=managed-by=vsync,vsync-repo=api,vsync-env=dev",
+                "--project=my-proj",
+                "--",
+                "-h"
+            ]
         );
+        assert!(matches!(
+            Gcp { owner_known: false, ..routing() }.scope(),
+            Scope::Unknown(why) if why.contains("--repo")
+        ));
     }
 
     #[test]
@@ -444,6 +536,7 @@ mod tests {
             project: "-p".into(),
             repo: "r".into(),
             env: "e".into(),
+            owner_known: true,
         };
         for key in ["-h", "--help", "-x"] {
             for op in [Op::Update, Op::Create] {

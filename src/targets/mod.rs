@@ -159,8 +159,55 @@ pub fn prefixed<'k>(prefix: Option<&str>, key: &'k str) -> Cow<'k, str> {
 pub struct Open<'a> {
     /// The env name as typed (gh's environment).
     pub env: &'a str,
-    /// The config namespace (`repo::layout`'s name): part of the ownership labels.
+    /// The config namespace (`repo::layout`'s name).
     pub repo: &'a str,
+    /// The `vsync-repo` mark value that tells this repository apart from others (already
+    /// spelt as a label, `repo::Identity::mark`); `None` when nothing but a folder name
+    /// identifies the repository, and then `--prune` by labels or tags is refused.
+    pub owner: Option<&'a str>,
+}
+
+impl Open<'_> {
+    /// The `vsync-repo` value written on what vsync creates: the owner identity, else (only
+    /// a folder name is known) the config namespace, as earlier versions wrote it.
+    pub fn repo_mark(&self) -> String {
+        self.owner
+            .map_or_else(|| owner_label(self.repo), str::to_string)
+    }
+
+    /// The `vsync-env` value.
+    pub fn env_mark(&self) -> String {
+        owner_label(self.env)
+    }
+}
+
+/// The marks vsync sets on what it creates (gcp labels, aws and azure tags): name and value.
+pub fn marks(repo: &str, env: &str) -> [(&'static str, String); 3] {
+    [
+        (MANAGED_BY, "vsync".to_string()),
+        (REPO_MARK, repo.to_string()),
+        (ENV_MARK, env.to_string()),
+    ]
+}
+
+pub const MANAGED_BY: &str = "managed-by";
+pub const REPO_MARK: &str = "vsync-repo";
+pub const ENV_MARK: &str = "vsync-env";
+
+/// Why `--prune` by marks is refused when only a folder name identifies the repository.
+pub fn unknown_owner(target: &str) -> String {
+    format!(
+        "{target}: --prune needs to know which repository owns the secrets, and only the \
+         checkout folder's name identifies this one (two repositories checked out as the same \
+         folder would prune each other's secrets): pass --repo=NAME (or set SECRETS_SYNC_REPO), \
+         or give the repository a git remote `origin`"
+    )
+}
+
+/// Whether the rest of a name after the target's prefix is a key an env file could define
+/// there: not empty and no `/` (a deeper path is another prefix's, not this one's).
+pub fn could_be_key(rest: &str) -> bool {
+    !rest.is_empty() && !rest.contains('/')
 }
 
 /// A target with its routing resolved: what pre-flight, the plan and the push engine use.
@@ -265,11 +312,31 @@ pub fn universal_newlines(value: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// The longest GCP label value.
+const LABEL_MAX: usize = 63;
+
 /// A label or tag value naming the repo or env that owns a secret: GCP label values allow
-/// only lowercase `[a-z0-9_-]`, at most 63 characters, so everything else becomes `_` and the
-/// rest is cut (two names that differ only there share an owner). Azure uses the same
-/// spelling, which also keeps it safe inside a JMESPath string.
+/// only lowercase `[a-z0-9_-]`, at most 63 characters, so everything else becomes `_`. A name
+/// too long for that keeps its first 50 characters and gains `-` and 12 hex digits of a hash
+/// of the whole name, so two long names that share a beginning stay two owners. Azure and aws
+/// use the same spelling, which also keeps it safe inside a JMESPath string.
 pub fn owner_label(name: &str) -> String {
+    let mapped = label_chars(name);
+    if mapped.len() <= LABEL_MAX {
+        mapped
+    } else {
+        hashed_label(&mapped, name)
+    }
+}
+
+/// `name` in label characters, always ending in a hash of `whole`: for identities whose
+/// mapping to label characters loses information (`a.b/c` and `a_b/c`).
+pub fn hashed_label(mapped: &str, whole: &str) -> String {
+    let head: String = label_chars(mapped).chars().take(LABEL_MAX - 13).collect();
+    format!("{head}-{:012x}", fnv1a(whole.as_bytes()) & 0xffff_ffff_ffff)
+}
+
+fn label_chars(name: &str) -> String {
     name.chars()
         .map(|c| c.to_ascii_lowercase())
         .map(|c| {
@@ -279,8 +346,14 @@ pub fn owner_label(name: &str) -> String {
                 '_'
             }
         })
-        .take(63)
         .collect()
+}
+
+/// FNV-1a, 64 bits: a fixed function, so that a label written today matches tomorrow's.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Which secrets outside the env file vsync may call its own.
@@ -308,6 +381,11 @@ pub trait Deletes: Sync {
     /// The key a name in scope stands for (the name without the target's prefix).
     fn key_of<'n>(&self, name: &'n str) -> &'n str {
         name
+    }
+    /// From the same listing, the names that would be in scope but lack this run's marks:
+    /// never deleted, only counted (`--prune` says how many it left alone).
+    fn parse_unmarked_scope(&self, _stdout: &str) -> Vec<String> {
+        Vec::new()
     }
 }
 
@@ -458,6 +536,20 @@ pub trait PerKey: Sync {
     fn parse_list<'a>(&self, _stdout: &'a str) -> Vec<&'a str> {
         Vec::new()
     }
+    /// Whether this target marks what it creates and adds the marks to an existing secret
+    /// that lacks them when it writes it (`mark_cmd`); the list call then shows which lack
+    /// them, and is made (and awaited) in every writing run.
+    fn marks(&self) -> bool {
+        false
+    }
+    /// The names in the list call's stdout that lack any of this run's marks.
+    fn parse_unmarked<'a>(&self, _stdout: &'a str) -> Vec<&'a str> {
+        Vec::new()
+    }
+    /// The call that sets this run's marks on the existing secret of `key`.
+    fn mark_cmd(&self, _key: &str) -> Option<VendorCmd> {
+        None
+    }
     fn classify(&self, stderr: &str, exit: Option<i32>) -> Failure;
     /// Words of the command that name the operation in WARNING lines.
     fn label_words(&self, op: Op) -> usize;
@@ -496,12 +588,24 @@ pub trait Recovers: Sync {
     fn parse_list_deleted(&self, stdout: &str) -> Vec<(String, bool)>;
 }
 
-/// The ownership marks vsync writes (azure tags, aws tags, gcp labels) for `repo` and `env`
-/// (both `owner_label`s): whether `tag` (a lookup by tag name) shows all three.
+/// Whether `tag` (a lookup by tag name) shows every one of vsync's `marks` for `repo` and
+/// `env`.
 pub fn marked_as_ours<'t>(tag: impl Fn(&str) -> Option<&'t str>, repo: &str, env: &str) -> bool {
-    tag("managed-by") == Some("vsync")
-        && tag("vsync-repo") == Some(repo)
-        && tag("vsync-env") == Some(env)
+    marks(repo, env)
+        .iter()
+        .all(|(name, value)| tag(name) == Some(value.as_str()))
+}
+
+/// What a deleted secret's error adds when only the checkout folder's name identifies the
+/// repository: marks spelt from a folder name prove nothing, so vsync recovers nothing.
+pub fn unknown_owner_note(owner_known: bool) -> &'static str {
+    if owner_known {
+        ""
+    } else {
+        " (vsync recovers nothing here: only the checkout folder's name identifies this \
+         repository, and two repositories checked out as the same folder carry the same marks; \
+         pass --repo=NAME, set SECRETS_SYNC_REPO, or give the repository a git remote `origin`)"
+    }
 }
 
 /// `--flag value` as a user types it, or `--flag=value` when the value starts with `-` (the
@@ -610,6 +714,7 @@ mod tests {
             let open = Open {
                 env: "dev",
                 repo: "r",
+                owner: Some("r"),
             };
             let target = (kind.open)(&settings, &open);
             assert_eq!(target.kind(), kind);
@@ -672,7 +777,31 @@ mod tests {
         assert_eq!(owner_label("My.Repo/x"), "my_repo_x");
         assert_eq!(owner_label("dev-2_a"), "dev-2_a");
         assert_eq!(owner_label("é'"), "__");
-        assert_eq!(owner_label(&"A".repeat(70)), "a".repeat(63));
+        let long = owner_label(&"A".repeat(70));
+        assert_eq!(long.len(), 63);
+        assert!(long.starts_with(&"a".repeat(50)), "{long}");
+    }
+
+    #[test]
+    fn two_long_names_that_share_their_first_63_characters_are_two_labels() {
+        let base = "github.com/acme-corporation/the-platform-team/services/payments";
+        let (a, b) = (format!("{base}-api"), format!("{base}-worker"));
+        let (la, lb) = (owner_label(&a), owner_label(&b));
+        assert_ne!(la, lb);
+        for l in [&la, &lb] {
+            assert!(l.len() <= 63, "{l}");
+            assert!(
+                l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c)),
+                "{l}"
+            );
+        }
+        assert_eq!(owner_label(&a), la, "the same name, the same label");
+        // Names that fit keep the spelling earlier versions wrote.
+        assert_eq!(owner_label(&"b".repeat(63)), "b".repeat(63));
+        let h = hashed_label("a_b_c", "a.b/c");
+        assert_ne!(h, hashed_label("a_b_c", "a_b/c"));
+        assert!(h.starts_with("a_b_c-") && h.len() == 18, "{h}");
     }
 
     #[test]

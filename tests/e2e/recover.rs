@@ -34,9 +34,6 @@ const AZURE: T = T {
     prefix: "",
 };
 
-/// The owner marks of this repo (`repo`, the test checkout's folder) and env `dev`.
-const MARKS: &str = r#"{"managed-by":"vsync","vsync-repo":"repo","vsync-env":"dev"}"#;
-
 impl T {
     fn args(&self, extra: &[&str]) -> Vec<String> {
         let mut args: Vec<String> = ["sync", "dev", self.target]
@@ -153,11 +150,6 @@ fn pruned(t: T) -> Test {
         .stdout_has(&format!("✓ deleted {}\n", t.name("B")));
     assert!(t.is_deleted(&test, "B"), "{t:?}");
     assert_eq!(t.stored(&test, "B"), None);
-    if t.target == "aws" {
-        // The marks vsync's create-secret tags a secret with (the same as azure's); written
-        // here until the aws create carries them.
-        std::fs::write(t.deleted_dir(&test, "B").join("tags.json"), MARKS).unwrap();
-    }
     test
 }
 
@@ -563,9 +555,9 @@ fn the_fakes_refuse_a_deleted_name_as_the_vendors_do() {
     );
 }
 
-/// The real aws-cli against moto: the listing `--diff` makes and the `describe-secret` the
-/// recovery reads show a secret scheduled for deletion with its `DeletedDate` and `Tags`, as
-/// the fake prints them. (A sync cannot be proven here: moto accepts writes to such a
+/// The real aws-cli against moto: a secret vsync created and pruned keeps the tags of its
+/// create, and the listing `--diff` makes and the `describe-secret` the recovery reads show
+/// it with its `DeletedDate` and `Tags`, as the fake prints them. (A sync cannot be proven here: moto accepts writes to such a
 /// secret, which the real service refuses.)
 #[test]
 fn real_aws_cli_and_moto_show_a_deleted_secret_as_the_fake_does() {
@@ -604,17 +596,6 @@ fn real_aws_cli_and_moto_show_a_deleted_secret_as_the_fake_does() {
         assert!(out.status.success(), "{args:?}: {out:?}");
         String::from_utf8(out.stdout).unwrap()
     };
-    // The marks vsync's create-secret tags a secret with.
-    real(&[
-        "secretsmanager",
-        "tag-resource",
-        "--secret-id=app/dev/B",
-        "--region=us-east-1",
-        "--tags",
-        "Key=managed-by,Value=vsync",
-        "Key=vsync-repo,Value=repo",
-        "Key=vsync-env,Value=dev",
-    ]);
     let shown: Value = serde_json::from_str(&real(&[
         "secretsmanager",
         "describe-secret",
@@ -628,7 +609,7 @@ fn real_aws_cli_and_moto_show_a_deleted_secret_as_the_fake_does() {
         shown["Tags"]
             .as_array()
             .unwrap()
-            .contains(&serde_json::json!({"Key": "vsync-repo", "Value": "repo"})),
+            .contains(&serde_json::json!({"Key": "managed-by", "Value": "vsync"})),
         "{shown}"
     );
     write_env(&test, &[("A", "a-1"), ("B", "b-new"), ("C", "c-1")]);

@@ -61,6 +61,12 @@ impl Test {
         for dir in ["repo/.git", "home/.config", "bin", "fake"] {
             fs::create_dir_all(base.join(dir)).expect("creating the test layout");
         }
+        // A repository with a remote: what tells it apart as the owner of what it syncs.
+        fs::write(
+            base.join("repo/.git/config"),
+            "[remote \"origin\"]\n\turl = https://github.com/acme/api.git\n",
+        )
+        .expect("writing the test repository's git config");
         let fake = fake_vendor_path();
         for name in VENDORS {
             std::os::unix::fs::symlink(&fake, base.join("bin").join(name))
