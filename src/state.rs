@@ -250,23 +250,12 @@ pub fn list_deleted(
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Result<Vec<(String, bool)>, String> {
-    let cmd = recovers.list_deleted_cmd();
-    let finish = |_: usize, out: Outcome, _: u32| {
-        if out.success() {
-            Ok(recovers.parse_list_deleted(&String::from_utf8_lossy(&out.stdout)))
-        } else {
-            Err(format!("{}: {}", cmd.label(3), scrubber.failure(&out)))
-        }
-    };
-    pool::run_calls(
-        std::slice::from_ref(&cmd),
+    one_listing(
+        &recovers.list_deleted_cmd(),
+        &|out| recovers.parse_list_deleted(out),
         opts,
-        &Failure::by_shared_markers,
-        &finish,
+        scrubber,
     )
-    .pop()
-    .flatten()
-    .unwrap_or_else(|| Err("interrupted before the list".into()))
 }
 
 /// Names in vsync's scope for this env that the env file does not define, sorted.
@@ -321,20 +310,35 @@ fn list_scope_and_unmarked(
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Result<(Vec<String>, Vec<String>), String> {
-    let cmd = deletes.scope_cmd();
+    one_listing(
+        &deletes.scope_cmd(),
+        &|text| {
+            (
+                deletes.parse_scope(text),
+                deletes.parse_unmarked_scope(text),
+            )
+        },
+        opts,
+        scrubber,
+    )
+}
+
+/// One listing call, retried as reads are, and its parsed output; the error scrubbed.
+fn one_listing<T: Send + Sync>(
+    cmd: &crate::targets::VendorCmd,
+    parse: &(dyn Fn(&str) -> T + Sync),
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Result<T, String> {
     let finish = |_: usize, out: Outcome, _: u32| {
         if out.success() {
-            let text = String::from_utf8_lossy(&out.stdout);
-            Ok((
-                deletes.parse_scope(&text),
-                deletes.parse_unmarked_scope(&text),
-            ))
+            Ok(parse(&String::from_utf8_lossy(&out.stdout)))
         } else {
             Err(format!("{}: {}", cmd.label(3), scrubber.failure(&out)))
         }
     };
     pool::run_calls(
-        std::slice::from_ref(&cmd),
+        std::slice::from_ref(cmd),
         opts,
         &Failure::by_shared_markers,
         &finish,
