@@ -4,10 +4,17 @@
 //! The value goes on stdin as `--value=file:///dev/stdin`: the aws CLI loads `file://`
 //! parameters as text (newline translation included). `--overwrite` makes every write the
 //! same call whether the parameter exists or not, so no list call is needed.
+//!
+//! Ownership is the path: parameters cannot be tagged in the write (`--tags` is refused with
+//! `--overwrite`), so marks would cost a call per parameter. `--prune` therefore needs a
+//! prefix that is a path (`/app/dev/`), and its scope is the parameters directly under it
+//! whose rest is a key: `/app/dev/staging/X` is another prefix's, never this one's. Reads
+//! cover no more than that level either.
 
 use super::{
     CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
-    Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, universal_newlines,
+    Scope, Setting, Target, ValueRules, VendorCmd, Writes, could_be_key, looks_transient,
+    universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -92,13 +99,18 @@ impl Target for Ssm {
         Some(self)
     }
 
-    /// Only names under a `/…` prefix, listed as a path.
+    /// Only the level directly under a `/…/` prefix, listed as a path.
     fn scope(&self) -> Scope<'_> {
         match self.prefix.as_deref() {
-            Some(p) if p.starts_with('/') && p.len() > 1 => Scope::Listed(self),
+            Some(_) if self.path().is_some() => Scope::Listed(self),
+            Some(p) if p.starts_with('/') && p.len() > 1 => Scope::Unknown(format!(
+                "ssm: --prune needs an --ssm-prefix that ends with / (such as {p}/): \
+                 --ssm-prefix={p} is a string prefix, and it also covers parameters of other \
+                 paths ({p}2/…, {p}X…)"
+            )),
             _ => Scope::Unknown(
-                "ssm: --prune needs an --ssm-prefix that starts with / (such as /app/dev/): \
-                 without one every parameter in the region would be vsync's to delete"
+                "ssm: --prune needs an --ssm-prefix that starts and ends with / (such as \
+                 /app/dev/): without one every parameter in the region would be vsync's to delete"
                     .into(),
             ),
         }
@@ -110,21 +122,18 @@ impl Ssm {
         format!("--region={}", self.region)
     }
 
-    /// The deepest path holding every name under the prefix: `/app/dev/` and `/app/dev-`
-    /// give `/app/dev` and `/app`.
+    /// The path a `/…/` prefix names (`/app/dev/` gives `/app/dev`); `None` for a prefix that
+    /// is not a path (`/app/dev-`): listing its path would cover other names too.
     fn path(&self) -> Option<String> {
-        let prefix = self.prefix.as_deref().filter(|p| p.starts_with('/'))?;
-        let end = prefix.rfind('/').unwrap_or(0);
-        Some(if end == 0 {
-            "/".to_string()
-        } else {
-            prefix[..end].to_string()
-        })
+        let prefix = self.prefix.as_deref()?;
+        let path = prefix.strip_suffix('/')?;
+        (prefix.starts_with('/') && !path.is_empty()).then(|| path.to_string())
     }
 
+    /// One level of `path`, without recursion: the names directly under it.
     fn by_path(&self, path: &str, decrypt: bool) -> VendorCmd {
         let path_flag = format!("--path={path}");
-        let mut args = vec!["ssm", "get-parameters-by-path", &path_flag, "--recursive"];
+        let mut args = vec!["ssm", "get-parameters-by-path", &path_flag];
         if decrypt {
             args.push("--with-decryption");
         }
@@ -138,36 +147,42 @@ impl Ssm {
 const BATCH: usize = 10;
 
 impl Reads for Ssm {
-    /// Under a `/…` prefix: one `get-parameters-by-path` (aws-cli follows its pages itself).
-    /// Names that are not a path: `get-parameters`, 10 names a call.
+    /// Under a `/…/` prefix: one `get-parameters-by-path` of that level (aws-cli follows its
+    /// pages itself) for the names directly under it. Other names: `get-parameters`, 10 names
+    /// a call, so that no read covers more than the names asked for.
     fn read_calls(&self, names: &[&str]) -> Vec<ReadCall> {
-        let all = || names.iter().map(|n| n.to_string()).collect();
-        if let Some(path) = self.path() {
-            return vec![ReadCall {
+        let prefix = self.prefix.as_deref().unwrap_or_default();
+        let (level, others): (Vec<&str>, Vec<&str>) = match self.path() {
+            Some(_) => names
+                .iter()
+                .partition(|n| n.strip_prefix(prefix).is_some_and(could_be_key)),
+            None => (Vec::new(), names.to_vec()),
+        };
+        let mut calls = Vec::new();
+        if let (Some(path), false) = (self.path(), level.is_empty()) {
+            calls.push(ReadCall {
                 cmd: self.by_path(&path, true),
-                names: all(),
-            }];
+                names: level.iter().map(|n| n.to_string()).collect(),
+            });
         }
-        names
-            .chunks(BATCH)
-            .map(|chunk| ReadCall {
-                cmd: VendorCmd::new(
-                    "aws",
-                    &[
-                        "ssm",
-                        "get-parameters",
-                        &format!(
-                            "--names={}",
-                            serde_json::to_string(chunk).unwrap_or_default()
-                        ),
-                        "--with-decryption",
-                        &self.region_flag(),
-                        "--output=json",
-                    ],
-                ),
-                names: chunk.iter().map(|n| n.to_string()).collect(),
-            })
-            .collect()
+        calls.extend(others.chunks(BATCH).map(|chunk| ReadCall {
+            cmd: VendorCmd::new(
+                "aws",
+                &[
+                    "ssm",
+                    "get-parameters",
+                    &format!(
+                        "--names={}",
+                        serde_json::to_string(chunk).unwrap_or_default()
+                    ),
+                    "--with-decryption",
+                    &self.region_flag(),
+                    "--output=json",
+                ],
+            ),
+            names: chunk.iter().map(|n| n.to_string()).collect(),
+        }));
+        calls
     }
 
     fn parse_read(&self, _call: &ReadCall, stdout: &[u8]) -> Result<ReadBack, String> {
@@ -203,11 +218,13 @@ impl Reads for Ssm {
 }
 
 impl Deletes for Ssm {
+    /// `scope` is `Listed` only with a path: without one this lists nothing of use.
     fn scope_cmd(&self) -> VendorCmd {
-        self.by_path(&self.path().unwrap_or_else(|| "/".into()), false)
+        self.by_path(&self.path().unwrap_or_default(), false)
     }
 
-    /// Names under the prefix (the path may hold more: `/app` for `/app/dev-`).
+    /// Names directly under the prefix whose rest is a key (checked again here, whatever
+    /// the service returned).
     fn parse_scope(&self, stdout: &str) -> Vec<String> {
         let prefix = self.prefix.as_deref().unwrap_or_default();
         let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
@@ -216,7 +233,7 @@ impl Deletes for Ssm {
             .into_iter()
             .flatten()
             .filter_map(|p| p["Name"].as_str())
-            .filter(|n| !prefix.is_empty() && n.starts_with(prefix))
+            .filter(|n| self.path().is_some() && n.strip_prefix(prefix).is_some_and(could_be_key))
             .map(str::to_string)
             .collect()
     }
@@ -364,7 +381,7 @@ mod tests {
     }
 
     #[test]
-    fn a_path_prefix_is_read_in_one_call_and_other_names_ten_a_call() {
+    fn a_path_prefix_is_read_one_level_in_one_call_and_other_names_ten_a_call() {
         let r = ssm(Some("/app/dev/"));
         let calls = r.read_calls(&["/app/dev/A", "/app/dev/B"]);
         assert_eq!(calls.len(), 1);
@@ -374,14 +391,14 @@ mod tests {
                 "ssm",
                 "get-parameters-by-path",
                 "--path=/app/dev",
-                "--recursive",
                 "--with-decryption",
                 "--region=eu-west-1",
                 "--output=json"
             ]
         );
-        assert_eq!(ssm(Some("/app/dev-")).path().as_deref(), Some("/app"));
-        assert_eq!(ssm(Some("/x")).path().as_deref(), Some("/"));
+        assert_eq!(ssm(Some("/app/dev-")).path(), None);
+        assert_eq!(ssm(Some("/x")).path(), None);
+        assert_eq!(ssm(Some("/")).path(), None);
         let names: Vec<String> = (0..11).map(|i| format!("K{i}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let calls = ssm(None).read_calls(&refs);
@@ -397,23 +414,55 @@ mod tests {
     }
 
     #[test]
-    fn the_scope_is_a_slash_prefix_and_deletes_go_ten_names_a_call() {
+    fn a_prefix_that_is_not_a_path_reads_only_the_names_asked_for() {
+        // `/x-` once read `/` recursively, decrypting every parameter in the region.
+        let calls = ssm(Some("/x-")).read_calls(&["/x-A", "/x-B"]);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].cmd.args[1], "get-parameters");
+        assert_eq!(calls[0].cmd.args[2], r#"--names=["/x-A","/x-B"]"#);
+        // Under a path, a key holding `/` is not on the level read: asked for by name.
+        let calls = ssm(Some("/app/")).read_calls(&["/app/A", "/app/b/C"]);
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].names, ["/app/A"]);
+        assert_eq!(calls[1].names, ["/app/b/C"]);
+    }
+
+    #[test]
+    fn the_scope_is_one_level_under_a_path_prefix_and_deletes_go_ten_names_a_call() {
         assert!(matches!(ssm(None).scope(), Scope::Unknown(_)));
         assert!(matches!(ssm(Some("app-")).scope(), Scope::Unknown(_)));
-        let r = ssm(Some("/app/dev-"));
+        assert!(matches!(ssm(Some("/")).scope(), Scope::Unknown(_)));
+        assert!(matches!(
+            ssm(Some("/app/dev-")).scope(),
+            Scope::Unknown(why) if why.contains("--ssm-prefix that ends with /")
+        ));
+        let r = ssm(Some("/shop/"));
         assert!(matches!(r.scope(), Scope::Listed(_)));
         assert_eq!(
-            r.parse_scope(r#"{"Parameters":[{"Name":"/app/dev-A"},{"Name":"/app/other"}]}"#),
-            ["/app/dev-A"]
+            r.scope_cmd().args,
+            [
+                "ssm",
+                "get-parameters-by-path",
+                "--path=/shop",
+                "--region=eu-west-1",
+                "--output=json"
+            ]
         );
-        assert_eq!(r.key_of("/app/dev-A"), "A");
-        let names: Vec<String> = (0..11).map(|i| format!("/app/dev-K{i}")).collect();
+        assert_eq!(
+            r.parse_scope(
+                r#"{"Parameters":[{"Name":"/shop/A"},{"Name":"/shop/staging/DB_URL"},{"Name":"/other/B"}]}"#
+            ),
+            ["/shop/A"]
+        );
+        assert_eq!(r.key_of("/shop/A"), "A");
+        let r = ssm(Some("/app/dev/"));
+        let names: Vec<String> = (0..11).map(|i| format!("/app/dev/K{i}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let dels = r.delete_cmds(&refs);
         assert_eq!(dels.len(), 2);
         assert_eq!(
             dels[1].args[..3],
-            ["ssm", "delete-parameters", r#"--names=["/app/dev-K10"]"#]
+            ["ssm", "delete-parameters", r#"--names=["/app/dev/K10"]"#]
         );
     }
 

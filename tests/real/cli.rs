@@ -18,7 +18,7 @@
 //!
 //! Not covered here: azure and vault (no emulator in the reachable registries).
 
-use crate::common::{Server, double_port, manifest_dir, moto_port, prerequisites};
+use crate::common::{Server, double_port, manifest_dir, moto_env, moto_port, prerequisites, show};
 use crate::support::base64_decode;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -47,6 +47,12 @@ impl Repo {
         for sub in [".git", "infra/vault/dev/keys", "home", "xdg", "tmp"] {
             fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
+        // The remote that names the repository as the owner of what it syncs.
+        fs::write(
+            dir.path().join(".git/config"),
+            "[remote \"origin\"]\n\turl = git@github.com:acme/api.git\n",
+        )
+        .unwrap();
         Repo { dir }
     }
 
@@ -77,15 +83,6 @@ impl Repo {
 /// Runs `cmd` to completion (stdin empty), killing it after RUN_TIMEOUT.
 fn run_bounded(cmd: Command) -> Output {
     crate::support::run_bounded(cmd, b"", RUN_TIMEOUT)
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn assert_synced(out: &Output, n: usize, target: &str) {
@@ -180,20 +177,7 @@ impl Aws {
         let mut cmd = Command::new(python);
         cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]);
         let moto = Server::start(cmd, moto_port);
-        let env = vec![
-            (
-                endpoint_var,
-                format!("http://127.0.0.1:{}", moto.port).into(),
-            ),
-            ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
-            ("AWS_DEFAULT_REGION", "us-east-1".into()),
-            ("AWS_CONFIG_FILE", repo.path("home/aws-config").into()),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                repo.path("home/aws-credentials").into(),
-            ),
-        ];
+        let env = moto_env(moto.port, &repo.path("home"), &[endpoint_var]);
         (moto, Aws { env })
     }
 

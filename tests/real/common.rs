@@ -155,6 +155,40 @@ pub(crate) fn double_port(line: &str) -> Option<u16> {
     line.strip_prefix("PORT ")?.trim().parse().ok()
 }
 
+/// A finished process's status and output, for assertion messages.
+pub(crate) fn show(out: &std::process::Output) -> String {
+    format!(
+        "status: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The environment that points the aws CLI's `endpoint_vars` services at moto on `port`,
+/// with dummy credentials and config files under `home` (never the developer's `~/.aws`).
+pub(crate) fn moto_env(
+    port: u16,
+    home: &std::path::Path,
+    endpoint_vars: &[&'static str],
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    let mut env: Vec<(&'static str, std::ffi::OsString)> = endpoint_vars
+        .iter()
+        .map(|var| (*var, format!("http://127.0.0.1:{port}").into()))
+        .collect();
+    env.extend([
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ("AWS_CONFIG_FILE", home.join("aws-config").into()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.join("aws-credentials").into(),
+        ),
+    ]);
+    env
+}
+
 /// moto (werkzeug) prints ` * Running on http://127.0.0.1:<n>`.
 pub(crate) fn moto_port(line: &str) -> Option<u16> {
     let rest = &line[line.find("Running on http://127.0.0.1:")? + 28..];

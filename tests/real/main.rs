@@ -8,4 +8,5 @@ mod support;
 mod cli;
 mod common;
 mod doubles;
+mod owner;
 mod vault;
