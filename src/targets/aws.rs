@@ -259,6 +259,13 @@ impl Aws {
         format!("--region={}", self.region)
     }
 
+    /// The listing's name filter, a prefix match: it keeps the listing (and its pages) small.
+    fn name_filter(&self) -> Option<String> {
+        self.prefix
+            .as_ref()
+            .map(|p| format!("--filters=Key=name,Values={p}"))
+    }
+
     /// The marks as `--tags` takes them: a JSON list joined to the flag.
     fn tags_flag(&self) -> String {
         let tags: Vec<serde_json::Value> = marks(&self.repo, &self.env)
@@ -358,11 +365,7 @@ impl PerKey for Aws {
     fn list_cmd(&self) -> Option<VendorCmd> {
         let region = self.region_flag();
         let mut args = vec!["secretsmanager", "list-secrets", &region];
-        // The name filter is a prefix match: it keeps the listing (and its pages) small.
-        let filter = self
-            .prefix
-            .as_ref()
-            .map(|p| format!("--filters=Key=name,Values={p}"));
+        let filter = self.name_filter();
         if let Some(f) = &filter {
             args.push(f);
         }
@@ -523,10 +526,7 @@ impl Recovers for Aws {
             "--include-planned-deletion",
             &region,
         ];
-        let filter = self
-            .prefix
-            .as_ref()
-            .map(|p| format!("--filters=Key=name,Values={p}"));
+        let filter = self.name_filter();
         if let Some(f) = &filter {
             args.push(f);
         }

@@ -8,15 +8,15 @@ use serde_json::Value;
 
 /// One target as these tests drive it.
 #[derive(Clone, Copy, Debug)]
-struct T {
-    target: &'static str,
-    bin: &'static str,
-    routing: &'static [&'static str],
+pub(super) struct T {
+    pub(super) target: &'static str,
+    pub(super) bin: &'static str,
+    pub(super) routing: &'static [&'static str],
     /// Store service and scope of the fake.
-    service: &'static str,
-    scope: &'static str,
+    pub(super) service: &'static str,
+    pub(super) scope: &'static str,
     /// Prepended to a key to name the secret.
-    prefix: &'static str,
+    pub(super) prefix: &'static str,
 }
 
 const GH: T = T {
@@ -35,7 +35,7 @@ const GCP: T = T {
     scope: "acme-dev",
     prefix: "",
 };
-const AWS: T = T {
+pub(super) const AWS: T = T {
     target: "aws",
     bin: "aws",
     routing: &["--aws-region=eu-west-1", "--aws-secret-prefix=app/dev/"],
@@ -43,7 +43,7 @@ const AWS: T = T {
     scope: "eu-west-1",
     prefix: "app/dev/",
 };
-const AZURE: T = T {
+pub(super) const AZURE: T = T {
     target: "azure",
     bin: "az",
     routing: &["--azure-vault=acme-kv"],
@@ -75,7 +75,7 @@ const SSM: T = T {
 const ALL: [T; 6] = [GH, GCP, AWS, AZURE, VAULT, SSM];
 
 impl T {
-    fn args(&self, extra: &[&str]) -> Vec<String> {
+    pub(super) fn args(&self, extra: &[&str]) -> Vec<String> {
         ["sync", "dev", self.target]
             .iter()
             .chain(self.routing)
@@ -84,7 +84,7 @@ impl T {
             .collect()
     }
 
-    fn name(&self, key: &str) -> String {
+    pub(super) fn name(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
 

@@ -6,58 +6,16 @@
 //! moto accepts writes to a secret scheduled for deletion, which the real Secrets Manager
 //! refuses, so the aws proof rests on the fake, which refuses as the service does.
 
+use crate::know_target::{AWS, AZURE, T};
 use crate::support::{Output, Test};
 use serde_json::Value;
 
-/// One target as these tests drive it.
-#[derive(Clone, Copy, Debug)]
-struct T {
-    target: &'static str,
-    bin: &'static str,
-    routing: &'static [&'static str],
-    scope: &'static str,
-    prefix: &'static str,
-}
-
-const AWS: T = T {
-    target: "aws",
-    bin: "aws",
-    routing: &["--aws-region=eu-west-1", "--aws-secret-prefix=app/dev/"],
-    scope: "eu-west-1",
-    prefix: "app/dev/",
-};
-const AZURE: T = T {
-    target: "azure",
-    bin: "az",
-    routing: &["--azure-vault=acme-kv"],
-    scope: "acme-kv",
-    prefix: "",
-};
-
 impl T {
-    fn args(&self, extra: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = ["sync", "dev", self.target]
-            .iter()
-            .chain(self.routing)
-            .map(|s| s.to_string())
-            .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args
-    }
-
-    fn name(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix)
-    }
-
-    fn service(&self) -> &'static str {
-        self.target
-    }
-
     /// Where the fake keeps a deleted secret.
     fn deleted_dir(&self, test: &Test, key: &str) -> std::path::PathBuf {
         test.fake_dir()
             .join("deleted")
-            .join(self.service())
+            .join(self.service)
             .join(self.scope)
             .join(crate::support::escape(&self.name(key)))
     }
@@ -67,7 +25,7 @@ impl T {
     }
 
     fn stored(&self, test: &Test, key: &str) -> Option<String> {
-        test.stored(self.service(), self.scope, &self.name(key))
+        test.stored(self.service, self.scope, &self.name(key))
             .map(|v| String::from_utf8(v).unwrap())
     }
 
@@ -132,6 +90,17 @@ impl T {
     }
 }
 
+/// The `--json` entry of `key`.
+fn entry(doc: &Value, key: &str) -> Value {
+    doc["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == key)
+        .cloned()
+        .unwrap_or_else(|| panic!("no entry for {key} in {doc}"))
+}
+
 fn write_env(test: &Test, pairs: &[(&str, &str)]) {
     let text: String = pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     std::fs::write(test.root().join("infra/vault/dev/.env.dev"), text).unwrap();
@@ -174,7 +143,7 @@ fn a_pruned_key_added_back_is_recovered_then_written_in_one_run() {
         assert_eq!(t.stored(&test, "B").as_deref(), Some("b-new"), "{t:?}");
         assert!(!t.is_deleted(&test, "B"), "{t:?}");
         // The old version came back with the secret; the new one is on top.
-        let versions = test.versions(t.service(), t.scope, &t.name("B"));
+        let versions = test.versions(t.service, t.scope, &t.name("B"));
         assert_eq!(versions, [b"b-old".to_vec(), b"b-new".to_vec()], "{t:?}");
         let calls = argv_of(&test, t, before);
         if t.target == "aws" {
@@ -231,20 +200,10 @@ fn json_carries_the_recovery() {
         let out = test.run_again(t.args(&["--json"]));
         out.success();
         let doc: Value = serde_json::from_str(&out.stdout).unwrap();
-        let b = doc["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["key"] == "B")
-            .unwrap();
+        let b = entry(&doc, "B");
         assert_eq!(b["recovered"], true, "{t:?}: {b}");
         assert_eq!(b["status"], "updated", "{t:?}: {b}");
-        let a = doc["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["key"] == "A")
-            .unwrap();
+        let a = entry(&doc, "A");
         assert!(a.get("recovered").is_none(), "{a}");
     }
 }
@@ -322,13 +281,7 @@ fn a_write_that_fails_after_the_recovery_says_the_old_value_is_back() {
         assert_eq!(t.stored(&test, "B").as_deref(), Some("b-old"), "{t:?}");
         let out = test.run_again(t.args(&["--json"]));
         let doc: Value = serde_json::from_str(&out.stdout).unwrap();
-        let b = doc["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["key"] == "B")
-            .cloned()
-            .unwrap();
+        let b = entry(&doc, "B");
         // The second run finds the secret live (recovered by the first): a plain failed write.
         assert_eq!(b["status"], "failed", "{b}");
     }
@@ -342,13 +295,7 @@ fn json_reports_a_recovered_key_whose_write_failed() {
         let out = test.run_again(t.args(&["--json"]));
         out.failure(1);
         let doc: Value = serde_json::from_str(&out.stdout).unwrap();
-        let b = doc["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["key"] == "B")
-            .cloned()
-            .unwrap();
+        let b = entry(&doc, "B");
         assert_eq!(b["status"], "failed", "{b}");
         assert_eq!(b["recovered"], true, "{b}");
         assert!(
@@ -411,15 +358,7 @@ fn diff_says_which_new_keys_a_deleted_secret_holds_and_whether_vsync_will_recove
         );
         let json = test.run_again(t.args(&["--diff", "--json"]));
         let doc: Value = serde_json::from_str(&json.stdout).unwrap();
-        let status = |key: &str| {
-            doc["keys"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|k| k["key"] == key)
-                .map(|k| k["status"].clone())
-                .unwrap()
-        };
+        let status = |key: &str| entry(&doc, key)["status"].clone();
         assert_eq!(status("B"), "recover");
         assert_eq!(status("D"), "blocked");
         assert_eq!(status("C"), "create");
