@@ -734,6 +734,25 @@ impl Drop for Moto {
     }
 }
 
+/// `test` with the real `aws` in place of the fake, pointed at moto's `endpoint` for Secrets
+/// Manager and SSM with dummy credentials (never the developer's `~/.aws`).
+pub(super) fn with_real_aws(test: Test, aws: &std::path::Path, endpoint: &str) -> Test {
+    let test = test
+        .without_fake("aws")
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
+        .env("AWS_ENDPOINT_URL_SSM", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        );
+    let bin = test.root().parent().unwrap().join("bin/aws");
+    std::os::unix::fs::symlink(aws, &bin).unwrap();
+    test
+}
+
 /// Skips with a reason on a developer machine; fails under CI.
 pub(super) fn skip(reason: &str) {
     if std::env::var_os("CI").is_some() {
@@ -761,21 +780,9 @@ fn real_aws_cli_and_moto_diff_skip_and_prune_as_the_fakes_do() {
             },
             ..t
         };
-        let mut test = Test::new()
-            .without_fake("aws")
+        let mut test = with_real_aws(Test::new(), &aws, &endpoint)
             .env_file("dev", &env_text(SEED))
-            .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint)
-            .env("AWS_ENDPOINT_URL_SSM", &endpoint)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/aws-credentials",
-            )
             .args(t.args(&[]));
-        let bin = test.root().parent().unwrap().join("bin/aws");
-        std::os::unix::fs::symlink(&aws, &bin).unwrap();
         test.run().success();
         rerun(&mut test, t, NOW, &["--diff"])
             .failure(2)

@@ -500,7 +500,7 @@ fn the_fakes_refuse_a_deleted_name_as_the_vendors_do() {
 /// secret, which the real service refuses.)
 #[test]
 fn real_aws_cli_and_moto_show_a_deleted_secret_as_the_fake_does() {
-    use crate::know_target::{Moto, real_aws, skip};
+    use crate::know_target::{Moto, real_aws, skip, with_real_aws};
     let (aws, moto) = match (real_aws(), Moto::start()) {
         (Ok(aws), Ok(moto)) => (aws, moto),
         (Err(e), _) | (_, Err(e)) => return skip(&e),
@@ -511,20 +511,9 @@ fn real_aws_cli_and_moto_show_a_deleted_secret_as_the_fake_does() {
         scope: "us-east-1",
         ..AWS
     };
-    let mut test = Test::new()
-        .without_fake("aws")
+    let mut test = with_real_aws(Test::new(), &aws, &endpoint)
         .env_file("dev", "A=a-1\nB=b-old\n")
-        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
         .args(t.args(&[]));
-    let bin = test.root().parent().unwrap().join("bin/aws");
-    std::os::unix::fs::symlink(&aws, &bin).unwrap();
     test.run().success();
     write_env(&test, &[("A", "a-1")]);
     test.run_again(t.args(&["--prune"])).success();
