@@ -269,10 +269,10 @@ fn run_per_key(
 /// whose marks could not be set is still synced (its value landed); it only stays out of
 /// `--prune`'s scope, and a warning says so.
 fn add_marks(per_key: &dyn PerKey, tasks: &[&SecretTask], opts: &RunOpts, scrubber: &Scrubber<'_>) {
-    let cmds: Vec<VendorCmd> = tasks
+    let (keys, cmds): (Vec<&str>, Vec<VendorCmd>) = tasks
         .iter()
-        .filter_map(|t| per_key.mark_cmd(&t.key))
-        .collect();
+        .filter_map(|t| Some((t.key.as_str(), per_key.mark_cmd(&t.key)?)))
+        .unzip();
     if cmds.is_empty() {
         return;
     }
@@ -282,7 +282,7 @@ fn add_marks(per_key: &dyn PerKey, tasks: &[&SecretTask], opts: &RunOpts, scrubb
             report::err(&format!(
                 "WARNING: could not mark {} as vsync's ({}: {}): its value is synced, but \
                  --prune leaves it alone until a later run marks it",
-                report::shown_key(&tasks[i].key),
+                report::shown_key(keys[i]),
                 cmds[i].label(2),
                 scrubber.failure(&out)
             ));

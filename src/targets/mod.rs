@@ -783,6 +783,23 @@ mod tests {
     }
 
     #[test]
+    fn the_repo_mark_is_the_owner_else_the_config_namespace_as_before() {
+        let open = Open {
+            env: "Prod.EU",
+            repo: "My.App",
+            owner: Some("github-com-acme-api-0123456789ab"),
+        };
+        assert_eq!(open.repo_mark(), "github-com-acme-api-0123456789ab");
+        assert_eq!(open.env_mark(), "prod_eu");
+        let folder_only = Open {
+            owner: None,
+            ..open
+        };
+        assert_eq!(folder_only.repo_mark(), "my_app");
+        assert!(could_be_key("DB_URL") && !could_be_key("") && !could_be_key("2/OTHER"));
+    }
+
+    #[test]
     fn two_long_names_that_share_their_first_63_characters_are_two_labels() {
         let base = "github.com/acme-corporation/the-platform-team/services/payments";
         let (a, b) = (format!("{base}-api"), format!("{base}-worker"));
