@@ -101,6 +101,7 @@ pub fn write(
             status,
             attempts,
             error,
+            recovered: false,
         };
         vec![written; tasks.len()]
     };
@@ -177,6 +178,7 @@ pub fn entries(carry: &Carry, written: bool) -> Vec<crate::jsonout::Entry> {
         status,
         attempts: 0,
         error: None,
+        recovered: false,
     };
     let dropped = carry.dropped.iter().filter(|_| written);
     carry

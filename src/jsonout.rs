@@ -33,6 +33,11 @@ pub struct Entry {
     pub attempts: u32,
     /// The last call's error, scrubbed of every value.
     pub error: Option<String>,
+    /// Present (`true`) only when a deleted secret of vsync's held the name and was
+    /// recovered before the write: `status` says whether the new value then landed (if not,
+    /// the secret holds its old value again).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub recovered: bool,
 }
 
 /// The part of a banner after `: `.
@@ -71,6 +76,7 @@ mod tests {
                 status: "created",
                 attempts: 1,
                 error: None,
+                recovered: false,
             }],
         };
         let v: serde_json::Value = serde_json::from_str(&render(&doc)).unwrap();

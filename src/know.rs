@@ -74,6 +74,7 @@ fn excluded_entries(target: &dyn Target, parsed: &ParsedEnv) -> Vec<Entry> {
             status: "excluded",
             attempts: 0,
             error: None,
+            recovered: false,
         })
         .collect()
 }
@@ -111,6 +112,7 @@ pub fn dry_run_json(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv) {
             status: "planned",
             attempts: 0,
             error: None,
+            recovered: false,
         })
         .collect();
     keys.extend(excluded_entries(target, parsed));
@@ -151,6 +153,38 @@ fn current(
     }
 }
 
+/// On a target that deletes recoverably, a `+` key may be a name a deleted secret still
+/// holds: one listing of deleted secrets, only when some key is new, tells which.
+fn mark_deleted(
+    target: &dyn Target,
+    tasks: &[SecretTask],
+    current: &mut [Current],
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) {
+    let recovers = match target.writes() {
+        crate::targets::Writes::PerKey(p) => p.recovery(),
+        crate::targets::Writes::Bulk(_) => None,
+    };
+    let Some(recovers) = recovers.filter(|_| current.contains(&Current::New)) else {
+        return;
+    };
+    match state::list_deleted(recovers, opts, scrubber) {
+        Ok(deleted) => {
+            let names: Vec<String> = tasks
+                .iter()
+                .map(|t| target.secret_name(&t.key).into_owned())
+                .collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            state::mark_deleted(target.kind(), &names, current, &deleted);
+        }
+        Err(e) => report::err(&format!(
+            "note: cannot list deleted secrets ({e}): a `+` key may be a name a deleted secret \
+             still holds"
+        )),
+    }
+}
+
 /// `--diff`: reads, compares and prints; writes nothing.
 pub fn diff(
     target: &dyn Target,
@@ -159,8 +193,9 @@ pub fn diff(
     opts: &RunOpts,
 ) -> anyhow::Result<ExitCode> {
     let scrubber = Scrubber::new(&parsed.tasks);
-    let (current, known) = current(target, &parsed.tasks, opts, &scrubber)
+    let (mut current, known) = current(target, &parsed.tasks, opts, &scrubber)
         .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", target.kind().name))?;
+    mark_deleted(target, &parsed.tasks, &mut current, opts, &scrubber);
     if let Some(known) = &known {
         if let Some(denied) = &known.denied {
             let permission = target.reads().map_or("", |r| r.read_permission());
@@ -208,17 +243,18 @@ pub fn diff(
     };
     let mut entries = Vec::new();
     for (task, cur) in parsed.tasks.iter().zip(&current) {
-        report::out(&format!(
-            "{} {}",
-            cur.marker(),
-            report::shown_key(&task.key)
-        ));
+        let key = report::shown_key(&task.key);
+        match cur.note() {
+            Some(note) => report::out(&format!("{} {key} {note}", cur.marker())),
+            None => report::out(&format!("{} {key}", cur.marker())),
+        }
         entries.push(Entry {
             key: task.key.clone(),
             name: target.secret_name(&task.key).into_owned(),
             status: cur.plan_status(),
             attempts: 0,
             error: None,
+            recovered: false,
         });
     }
     for name in &extra {
@@ -230,6 +266,7 @@ pub fn diff(
         status: "delete",
         attempts: 0,
         error: None,
+        recovered: false,
     }));
     entries.extend(kept.iter().map(|n| Entry {
         key: key_of(target, n),
@@ -237,6 +274,7 @@ pub fn diff(
         status: "kept",
         attempts: 0,
         error: None,
+        recovered: false,
     }));
     entries.extend(excluded_entries(target, parsed));
     let same = current.iter().all(|c| *c == Current::Same) && extra.is_empty();
@@ -330,7 +368,7 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
         .map(|(c, _)| match c {
             Some(Current::New) => Some(false),
             Some(Current::Differs | Current::Same) => Some(true),
-            Some(Current::Unknown) | None => None,
+            Some(Current::Unknown | Current::Recoverable | Current::Blocked) | None => None,
         })
         .collect();
     let exists = known.as_ref().map(|_| exists.as_slice());
@@ -366,6 +404,7 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
                 status: Status::NotAttempted,
                 attempts: 0,
                 error: None,
+                recovered: false,
             })),
             false => KeyOutcome::Unchanged,
         })
@@ -409,11 +448,14 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
                     status: "unchanged",
                     attempts: 0,
                     error: None,
+                    recovered: false,
                 },
                 KeyOutcome::Written(w) => Entry {
                     key: t.key.clone(),
                     name,
                     status: match (w.status, c) {
+                        // The recovered secret got a new version: an update, not a create.
+                        (Status::Synced, _) if w.recovered => "updated",
                         (Status::Synced, Some(Current::New)) => "created",
                         (Status::Synced, Some(Current::Differs | Current::Same)) => "updated",
                         (Status::Synced, _) => "written",
@@ -422,6 +464,7 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
                     },
                     attempts: w.attempts,
                     error: w.error.clone(),
+                    recovered: w.recovered,
                 },
             }
         })
@@ -517,6 +560,7 @@ fn run_prune(
             status: "kept",
             attempts: 0,
             error: None,
+            recovered: false,
         });
     }
     if extra.is_empty() {
@@ -560,6 +604,7 @@ fn run_prune(
                 status,
                 attempts: d.attempts,
                 error: d.error.clone(),
+                recovered: false,
             });
         }
     }

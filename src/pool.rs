@@ -7,7 +7,7 @@
 use crate::exec::{self, Exit, Outcome};
 use crate::report::{self, Scrubber, Status};
 use crate::signals;
-use crate::targets::{Bulk, Failure, Op, PerKey, Target, VendorCmd, Writes};
+use crate::targets::{Bulk, Deleted, Failure, Op, PerKey, Target, VendorCmd, Writes};
 use crate::task::SecretTask;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -41,6 +41,9 @@ pub struct Written {
     pub attempts: u32,
     /// The last call's error, scrubbed, when the key failed.
     pub error: Option<String>,
+    /// A deleted secret of vsync's held the name and was recovered first: written, it holds
+    /// the new value; failed, it holds its old one again.
+    pub recovered: bool,
 }
 
 /// Pushes every task to the target; results in task order.
@@ -97,6 +100,8 @@ fn run_per_key(
     // `Written` a task would be the largest allocation of a 10,000-key run.
     let calls: Vec<AtomicU8> = (0..tasks.len()).map(|_| AtomicU8::new(0)).collect();
     let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
+    // The few tasks whose deleted secret was recovered before the write.
+    let recoveries: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
     // A target that marks what it owns needs the listing for which secrets lack the marks,
     // even when a read already told which exist, and gives it a short grace to answer.
@@ -113,7 +118,7 @@ fn run_per_key(
                 let rx = rx.clone();
                 let (listed, existing, unmarked) = (&listed, &existing, &unmarked);
                 let pushed_all = &pushed_all;
-                let (calls, failures) = (&calls, &failures);
+                let (calls, failures, recoveries) = (&calls, &failures, &recoveries);
                 // The first worker makes the list call, so that `--workers` bounds every
                 // vendor process at once; the others push meanwhile.
                 let list = list.take();
@@ -147,23 +152,55 @@ fn run_per_key(
                             }),
                         };
                         let mut attempts = 0;
-                        let pushed = push_key(per_key, task, exists, opts, &mut attempts);
+                        let mut recovered = false;
+                        let pushed = push_key(
+                            per_key,
+                            target,
+                            task,
+                            exists,
+                            opts,
+                            (&mut attempts, &mut recovered),
+                        );
                         calls[i].store(attempts.min(u8::MAX.into()) as u8, Ordering::Relaxed);
+                        if recovered {
+                            recoveries.lock().expect("no worker panics").push(i);
+                        }
                         match pushed {
+                            Ok(()) if recovered => {
+                                report::out(&format!(
+                                    "✓ {} (recovered, then written)",
+                                    report::shown_key(&task.key)
+                                ));
+                            }
                             Ok(()) => {
                                 report::out(&format!("✓ {}", report::shown_key(&task.key)));
                             }
-                            Err((label, out)) => {
-                                let stderr = String::from_utf8_lossy(&out.stderr);
-                                let mut error = match per_key.explain(&stderr) {
-                                    Some(why) => {
-                                        format!("{label}: {why}; {}", scrubber.failure(&out))
+                            Err(failed) => {
+                                let mut error = match failed {
+                                    Fail::Call(label, out) => {
+                                        let stderr = String::from_utf8_lossy(&out.stderr);
+                                        let mut error = match per_key.explain(&stderr) {
+                                            Some(why) => format!(
+                                                "{label}: {why}; {}",
+                                                scrubber.failure(&out)
+                                            ),
+                                            None => format!("{label}: {}", scrubber.failure(&out)),
+                                        };
+                                        if let Some(hint) = per_key.failure_hint(&task.key, &stderr)
+                                        {
+                                            error.push_str(" — ");
+                                            error.push_str(&hint);
+                                        }
+                                        error
                                     }
-                                    None => format!("{label}: {}", scrubber.failure(&out)),
+                                    Fail::Said(words) => words,
                                 };
-                                if let Some(hint) = per_key.failure_hint(&task.key, &stderr) {
-                                    error.push_str(" — ");
-                                    error.push_str(&hint);
+                                if recovered {
+                                    error.push_str(&format!(
+                                        "; {} was recovered from its deletion and holds its old, \
+                                         pre-prune value again, not the env file's",
+                                        target.secret_name(&task.key)
+                                    ));
                                 }
                                 report::err(&format!(
                                     "WARNING: skipping {}: {error}",
@@ -215,6 +252,7 @@ fn run_per_key(
     drop(unmarked);
     drop(existing);
     drop(listed);
+    let recoveries = recoveries.into_inner().expect("no worker panics");
     failures.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(*i));
     calls
         .into_iter()
@@ -234,6 +272,7 @@ fn run_per_key(
                 status,
                 attempts,
                 error,
+                recovered: recoveries.contains(&i),
             }
         })
         .collect()
@@ -281,18 +320,31 @@ fn into_text(mut bytes: Vec<u8>) -> String {
         .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
 }
 
-/// One key: the first write, then retries and create/update switches as the errors say.
-/// `Err` carries `<vendor> <subcommand>` and the last call's outcome (unscrubbed).
+/// Why a key failed: a vendor call's outcome (unscrubbed) under `<vendor> <subcommand>`,
+/// or vsync's own words.
+enum Fail {
+    Call(String, Outcome),
+    Said(String),
+}
+
+/// One key: the first write, then retries and create/update switches as the errors say, and
+/// (once) the recovery of a deleted secret of vsync's that holds the name. `counts` are the
+/// vendor calls made and whether a recovery succeeded.
 fn push_key(
     target: &dyn PerKey,
+    named: &dyn Target,
     task: &SecretTask,
     exists: Option<bool>,
     opts: &RunOpts,
-    calls: &mut u32,
-) -> Result<(), (String, Outcome)> {
+    counts: (&mut u32, &mut bool),
+) -> Result<(), Fail> {
+    let (calls, recovered) = counts;
     let mut op = target.first_op(exists);
     let mut attempt = 1;
     let mut switches = 0;
+    // When the recovery finished: Key Vault may refuse writes for a moment after it.
+    let mut recovered_at: Option<Instant> = None;
+    let mut waits = 0;
     loop {
         let cmd = target.push_cmd(&task.key, op);
         *calls += 1;
@@ -301,16 +353,23 @@ fn push_key(
             return Ok(());
         }
         let failure = classify(&out, |stderr, code| target.classify(stderr, code));
+        let label = cmd.label(target.label_words(op));
         let switch = matches!(
             (failure, op),
             (Failure::NotFound, Op::Update) | (Failure::AlreadyExists, Op::Create)
-        );
+        ) || failure == Failure::Deleted;
         if switch && switches < MAX_SWITCHES && signals::stop_requested() {
             // The switch would be a new vendor call, and nothing new starts after an
             // interrupt: the key fails with what this call said.
-            let next = if op == Op::Create { "update" } else { "create" };
-            let label = cmd.label(target.label_words(op));
-            return Err((format!("{label} (no {next} attempted: interrupted)"), out));
+            let next = match (failure, op) {
+                (Failure::Deleted, _) => "recovery",
+                (_, Op::Create) => "update",
+                _ => "create",
+            };
+            return Err(Fail::Call(
+                format!("{label} (no {next} attempted: interrupted)"),
+                out,
+            ));
         }
         let give_up = match (failure, op) {
             (Failure::NotFound, Op::Update) if switches < MAX_SWITCHES => {
@@ -323,15 +382,102 @@ fn push_key(
                 switches += 1;
                 false
             }
-            (Failure::Transient, _) if attempt < MAX_ATTEMPTS && backoff(attempt, opts) => {
+            (Failure::Deleted, _) if recovered_at.is_none() && switches < MAX_SWITCHES => {
+                let Some(recovers) = target.recovery() else {
+                    return Err(Fail::Call(label, out));
+                };
+                let name = named.secret_name(&task.key);
+                match recover(recovers, &name, target.label_words(op), opts, calls)? {
+                    Recovery::Done => {
+                        *recovered = true;
+                        recovered_at = Some(Instant::now());
+                    }
+                    Recovery::NotNeeded => {}
+                }
+                op = target.update_op();
+                switches += 1;
+                false
+            }
+            (Failure::Recovering, _)
+                if recovered_at.is_some_and(|at| at.elapsed() < opts.timeout)
+                    && backoff(waits.min(4) + 1, opts) =>
+            {
+                waits += 1;
+                false
+            }
+            (Failure::Transient | Failure::Recovering, _)
+                if attempt < MAX_ATTEMPTS && backoff(attempt, opts) =>
+            {
                 attempt += 1;
                 false
             }
             _ => true,
         };
         if give_up {
-            return Err((cmd.label(target.label_words(op)), out));
+            return Err(Fail::Call(label, out));
         }
+    }
+}
+
+/// What the recovery step came to.
+enum Recovery {
+    /// The deleted secret was vsync's and is back.
+    Done,
+    /// Nothing is deleted under the name (any more): write again.
+    NotNeeded,
+}
+
+/// Shows the deleted secret that holds `name`, and restores it when its marks say it is this
+/// repo's and env's; anything else fails the key, naming the secret and what frees it.
+fn recover(
+    recovers: &dyn crate::targets::Recovers,
+    name: &str,
+    words: usize,
+    opts: &RunOpts,
+    calls: &mut u32,
+) -> Result<Recovery, Fail> {
+    let show = recovers.show_deleted_cmd(name);
+    *calls += 1;
+    let shown = run_call(&show, b"", opts);
+    if !shown.success() {
+        return Err(Fail::Call(
+            format!(
+                "{} (checking the deleted secret that holds the name)",
+                show.label(words)
+            ),
+            shown,
+        ));
+    }
+    match recovers.parse_deleted(&String::from_utf8_lossy(&shown.stdout)) {
+        Deleted::Live => return Ok(Recovery::NotNeeded),
+        Deleted::NotMine => return Err(Fail::Said(recovers.left_alone(name))),
+        Deleted::Mine => {}
+    }
+    if signals::stop_requested() {
+        return Err(Fail::Said(format!(
+            "{name} is a deleted secret of vsync's; not recovered: interrupted"
+        )));
+    }
+    let cmd = recovers.recover_cmd(name);
+    let mut attempt = 1;
+    loop {
+        *calls += 1;
+        let out = run_call(&cmd, b"", opts);
+        if out.success() {
+            return Ok(Recovery::Done);
+        }
+        let failure = classify(&out, |stderr, _| Failure::by_shared_markers(stderr));
+        if failure == Failure::Transient && attempt < MAX_ATTEMPTS && backoff(attempt, opts) {
+            attempt += 1;
+            continue;
+        }
+        return Err(Fail::Call(
+            format!(
+                "{} (recovering the deleted secret of vsync's)",
+                cmd.label(words)
+            ),
+            out,
+        ));
     }
 }
 
@@ -369,7 +515,8 @@ pub fn run_bulk_write(
             Written {
                 status,
                 attempts,
-                error
+                error,
+                recovered: false,
             };
             tasks.len()
         ]

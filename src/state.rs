@@ -23,6 +23,10 @@ pub enum Current {
     Differs,
     /// There, or maybe there, but its value could not be read.
     Unknown,
+    /// A deleted secret of vsync's holds the name: the write recovers it, then writes.
+    Recoverable,
+    /// A deleted secret that is not vsync's holds the name: the write will fail.
+    Blocked,
 }
 
 impl Current {
@@ -33,6 +37,20 @@ impl Current {
             Current::Same => '=',
             Current::Differs => '~',
             Current::Unknown => '?',
+            // Recovered, the secret is there with its old value: an update.
+            Current::Recoverable => '~',
+            Current::Blocked => '!',
+        }
+    }
+
+    /// What `--diff` adds after the key, for the states a marker alone does not explain.
+    pub fn note(self) -> Option<&'static str> {
+        match self {
+            Current::Recoverable => Some("(deleted by vsync: will be recovered, then written)"),
+            Current::Blocked => Some(
+                "(deleted, not tagged as this repo's and env's: blocked; vsync will not recover it)",
+            ),
+            _ => None,
         }
     }
 
@@ -43,6 +61,8 @@ impl Current {
             Current::Same => "unchanged",
             Current::Differs => "update",
             Current::Unknown => "unknown",
+            Current::Recoverable => "recover",
+            Current::Blocked => "blocked",
         }
     }
 }
@@ -191,6 +211,48 @@ pub fn read(
         old_values,
         unasked,
     }
+}
+
+/// Marks each `New` name that a deleted secret still holds (`deleted`: name and whether it
+/// is vsync's), compared as the target compares names.
+pub fn mark_deleted(
+    kind: &Kind,
+    names: &[&str],
+    current: &mut [Current],
+    deleted: &[(String, bool)],
+) {
+    let mine: Vec<&str> = deleted
+        .iter()
+        .filter(|d| d.1)
+        .map(|d| d.0.as_str())
+        .collect();
+    let others: Vec<&str> = deleted
+        .iter()
+        .filter(|d| !d.1)
+        .map(|d| d.0.as_str())
+        .collect();
+    let (mine, others) = (NameSet::new(kind, &mine), NameSet::new(kind, &others));
+    for (name, cur) in names.iter().zip(current.iter_mut()) {
+        if *cur != Current::New {
+            continue;
+        }
+        if mine.contains(name) {
+            *cur = Current::Recoverable;
+        } else if others.contains(name) {
+            *cur = Current::Blocked;
+        }
+    }
+}
+
+/// The deleted secrets that may hold names of the env file: one listing call.
+pub fn list_deleted(
+    recovers: &dyn crate::targets::Recovers,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Result<Vec<(String, bool)>, String> {
+    one_list(&recovers.list_deleted_cmd(), opts, scrubber, |out| {
+        Ok(recovers.parse_list_deleted(out))
+    })
 }
 
 /// Names in vsync's scope for this env that the env file does not define, sorted.
@@ -366,6 +428,37 @@ mod tests {
         .map(|c| c.marker())
         .collect();
         assert_eq!(markers, "+~=?");
+    }
+
+    #[test]
+    fn new_names_a_deleted_secret_holds_are_recoverable_when_vsyncs_and_blocked_otherwise() {
+        let names = ["A", "b", "C", "D"];
+        let mut current = [Current::New, Current::New, Current::Differs, Current::New];
+        let deleted = [
+            ("a".to_string(), true),
+            ("B".into(), false),
+            ("C".into(), true),
+        ];
+        // Azure compares names ignoring case.
+        let kind = crate::targets::find("azure").unwrap();
+        mark_deleted(kind, &names, &mut current, &deleted);
+        assert_eq!(
+            current,
+            [
+                Current::Recoverable,
+                Current::Blocked,
+                Current::Differs,
+                Current::New
+            ]
+        );
+        let mut exact = [Current::New];
+        mark_deleted(&aws::KIND, &["a"], &mut exact, &[("A".into(), true)]);
+        assert_eq!(exact, [Current::New]);
+        assert_eq!(Current::Recoverable.marker(), '~');
+        assert_eq!(Current::Blocked.marker(), '!');
+        assert_eq!(Current::Blocked.plan_status(), "blocked");
+        assert!(Current::Recoverable.note().unwrap().contains("recovered"));
+        assert_eq!(Current::New.note(), None);
     }
 
     #[test]

@@ -15,9 +15,9 @@
 //! the two differ.
 
 use super::{
-    CRLF_TRANSLATED, Deletes, Drift, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure,
-    Reads, Scope, Setting, Target, ValueRules, VendorCmd, Writes, could_be_key, looks_transient,
-    marks, universal_newlines,
+    CRLF_TRANSLATED, Deleted, Deletes, Drift, Failure, Kind, Op, PerKey, ReadBack, ReadCall,
+    ReadFailure, Reads, Recovers, Scope, Setting, Target, ValueRules, VendorCmd, Writes,
+    could_be_key, looks_transient, marked_as_ours, marks, typed_flag, universal_newlines,
 };
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -73,7 +73,8 @@ const VALUES: ValueRules = ValueRules {
 pub struct Aws {
     pub region: String,
     pub prefix: Option<String>,
-    /// Owner tag values (spelt as `owner_label` spells them).
+    /// Owner tag values (spelt as `owner_label` spells them): written at create, and a
+    /// deleted secret is recovered only when its tags name this repo and env.
     pub repo: String,
     pub env: String,
     /// Whether `repo` tells this repository apart from others (else `--prune` is refused).
@@ -191,6 +192,8 @@ impl Reads for Aws {
             };
             match e["ErrorCode"].as_str().unwrap_or_default() {
                 "ResourceNotFoundException" => {}
+                // Scheduled for deletion: no live value; a write meets the deleted secret.
+                "InvalidRequestException" if is_deleted_message(e["Message"].as_str()) => {}
                 "AccessDeniedException" => back.denied.push(id.to_string()),
                 _ => back.unreadable.push(id.to_string()),
             }
@@ -262,8 +265,9 @@ impl Deletes for Aws {
     }
 
     fn delete_means(&self) -> &'static str {
-        "Secrets Manager schedules the deletion in 7 days; until then `aws secretsmanager \
-         restore-secret` brings the secret back"
+        "Secrets Manager schedules the deletion in 7 days and the name stays taken until then; \
+         a key added back to the env file is restored by the next sync, with its old value until \
+         the new one is written"
     }
 
     fn key_of<'n>(&self, name: &'n str) -> &'n str {
@@ -277,15 +281,18 @@ impl Aws {
         format!("--region={}", self.region)
     }
 
+    /// The listing's name filter, a prefix match: it keeps the listing (and its pages) small.
+    fn name_filter(&self) -> Option<String> {
+        self.prefix
+            .as_ref()
+            .map(|p| format!("--filters=Key=name,Values={p}"))
+    }
+
     /// `list-secrets` of the names under the prefix, printing `query` as `output`.
     fn list_secrets(&self, query: &str, output: &str) -> VendorCmd {
         let region = self.region_flag();
         let mut args = vec!["secretsmanager", "list-secrets", &region];
-        // The name filter is a prefix match: it keeps the listing (and its pages) small.
-        let filter = self
-            .prefix
-            .as_ref()
-            .map(|p| format!("--filters=Key=name,Values={p}"));
+        let filter = self.name_filter();
         if let Some(f) = &filter {
             args.push(f);
         }
@@ -430,6 +437,8 @@ impl PerKey for Aws {
             Failure::NotFound
         } else if stderr.contains("ResourceExistsException") {
             Failure::AlreadyExists
+        } else if stderr.contains("InvalidRequestException") && is_deleted_message(Some(stderr)) {
+            Failure::Deleted
         } else if looks_transient(stderr)
             || [
                 "InternalServiceError",
@@ -447,6 +456,120 @@ impl PerKey for Aws {
 
     fn label_words(&self, _op: Op) -> usize {
         2
+    }
+
+    fn recovery(&self) -> Option<&dyn Recovers> {
+        Some(self)
+    }
+}
+
+/// Secrets Manager's words for a name held by a secret scheduled for deletion:
+/// `put-secret-value` says "marked for deletion", `create-secret` "already scheduled for
+/// deletion"; moto's reads say "currently marked deleted".
+fn is_deleted_message(message: Option<&str>) -> bool {
+    message.is_some_and(|m| {
+        [
+            "marked for deletion",
+            "scheduled for deletion",
+            "marked deleted",
+        ]
+        .iter()
+        .any(|words| m.contains(words))
+    })
+}
+
+/// Whether a `Tags` list (`[{"Key","Value"}]`) carries vsync's marks for `repo` and `env`.
+fn tags_mark(tags: &serde_json::Value, repo: &str, env: &str) -> bool {
+    let tag = |key: &str| {
+        tags.as_array()?
+            .iter()
+            .find(|t| t["Key"].as_str() == Some(key))?["Value"]
+            .as_str()
+    };
+    marked_as_ours(tag, repo, env)
+}
+
+impl Recovers for Aws {
+    /// `describe-secret` shows a secret scheduled for deletion, with `DeletedDate` and `Tags`.
+    fn show_deleted_cmd(&self, name: &str) -> VendorCmd {
+        VendorCmd::new(
+            "aws",
+            &[
+                "secretsmanager",
+                "describe-secret",
+                &format!("--secret-id={name}"),
+                &self.region_flag(),
+                "--output=json",
+            ],
+        )
+    }
+
+    fn parse_deleted(&self, stdout: &str) -> Deleted {
+        let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
+        if doc["DeletedDate"].is_null() {
+            Deleted::Live
+        } else if self.owner_known && tags_mark(&doc["Tags"], &self.repo, &self.env) {
+            Deleted::Mine
+        } else {
+            Deleted::NotMine
+        }
+    }
+
+    fn recover_cmd(&self, name: &str) -> VendorCmd {
+        VendorCmd::new(
+            "aws",
+            &[
+                "secretsmanager",
+                "restore-secret",
+                &format!("--secret-id={name}"),
+                &self.region_flag(),
+            ],
+        )
+    }
+
+    fn left_alone(&self, name: &str) -> String {
+        let id = typed_flag("--secret-id", name);
+        let region = typed_flag("--region", &self.region);
+        format!(
+            "{name} is a secret scheduled for deletion that is not tagged as this repo's and \
+             env's (managed-by=vsync, vsync-repo={}, vsync-env={}), so vsync left it alone; to \
+             free the name, restore it (`aws secretsmanager restore-secret {id} {region}`; the \
+             next sync then writes it) or delete it for good (`aws secretsmanager delete-secret \
+             {id} --force-delete-without-recovery {region}`)",
+            self.repo, self.env
+        ) + super::unknown_owner_note(self.owner_known)
+    }
+
+    /// Every secret under the prefix, those scheduled for deletion included, with its tags.
+    fn list_deleted_cmd(&self) -> VendorCmd {
+        let region = self.region_flag();
+        let mut args = vec![
+            "secretsmanager",
+            "list-secrets",
+            "--include-planned-deletion",
+            &region,
+        ];
+        let filter = self.name_filter();
+        if let Some(f) = &filter {
+            args.push(f);
+        }
+        args.push("--output=json");
+        VendorCmd::new("aws", &args)
+    }
+
+    fn parse_list_deleted(&self, stdout: &str) -> Vec<(String, bool)> {
+        let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
+        doc["SecretList"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| !s["DeletedDate"].is_null())
+            .filter_map(|s| {
+                let name = s["Name"].as_str()?.to_string();
+                let mine = self.owner_known && tags_mark(&s["Tags"], &self.repo, &self.env);
+                Some((name, mine))
+            })
+            .collect()
     }
 }
 
@@ -886,5 +1009,159 @@ mod tests {
                 "--region=eu-west-1"
             ]
         );
+    }
+
+    #[test]
+    fn a_write_to_a_name_scheduled_for_deletion_is_told_apart_from_other_invalid_requests() {
+        let r = routing(Some("app/"));
+        assert_eq!(
+            r.classify(
+                "\nAn error occurred (InvalidRequestException) when calling the PutSecretValue \
+                 operation: You can't perform this operation on the secret because it was marked \
+                 for deletion.\n",
+                Some(255)
+            ),
+            Failure::Deleted
+        );
+        assert_eq!(
+            r.classify(
+                "\nAn error occurred (InvalidRequestException) when calling the CreateSecret \
+                 operation: You can't create this secret because a secret with this name is \
+                 already scheduled for deletion.\n",
+                Some(255)
+            ),
+            Failure::Deleted
+        );
+        assert_eq!(
+            r.classify(
+                "An error occurred (InvalidRequestException) when calling the PutSecretValue \
+                 operation: You must provide either SecretString or SecretBinary.",
+                Some(255)
+            ),
+            Failure::Permanent
+        );
+    }
+
+    #[test]
+    fn a_deleted_secret_is_vsyncs_only_with_all_three_marks_of_this_repo_and_env() {
+        let r = routing(Some("app/"));
+        let shown = |tags: &str, deleted: bool| {
+            let date = if deleted {
+                r#","DeletedDate":"2024-01-01T00:00:00+00:00""#
+            } else {
+                ""
+            };
+            r.parse_deleted(&format!(r#"{{"Name":"app/B","Tags":{tags}{date}}}"#))
+        };
+        let ours = r#"[{"Key":"managed-by","Value":"vsync"},{"Key":"vsync-repo","Value":"api"},{"Key":"vsync-env","Value":"dev"}]"#;
+        assert_eq!(shown(ours, true), Deleted::Mine);
+        assert_eq!(shown(ours, false), Deleted::Live);
+        let other_env = ours.replace(r#""dev""#, r#""prod""#);
+        assert_eq!(shown(&other_env, true), Deleted::NotMine);
+        let unmanaged = ours.replace("managed-by", "owner");
+        assert_eq!(shown(&unmanaged, true), Deleted::NotMine);
+        assert_eq!(shown("[]", true), Deleted::NotMine);
+        assert_eq!(
+            r.parse_deleted(r#"{"Name":"app/B","DeletedDate":1.5}"#),
+            Deleted::NotMine
+        );
+        // Marks spelt from a folder name prove nothing: nothing is recovered.
+        let folder_only = Aws {
+            owner_known: false,
+            ..routing(Some("app/"))
+        };
+        let deleted = format!(r#"{{"Name":"app/B","Tags":{ours},"DeletedDate":"x"}}"#);
+        assert_eq!(folder_only.parse_deleted(&deleted), Deleted::NotMine);
+        assert!(folder_only.left_alone("app/B").contains("pass --repo=NAME"));
+        assert!(!r.left_alone("app/B").contains("--repo"));
+    }
+
+    #[test]
+    fn recovery_shows_restores_and_lists_deleted_secrets_with_their_tags() {
+        let r = routing(Some("app/"));
+        assert_eq!(
+            r.show_deleted_cmd("app/B").args,
+            [
+                "secretsmanager",
+                "describe-secret",
+                "--secret-id=app/B",
+                "--region=eu-west-1",
+                "--output=json"
+            ]
+        );
+        assert_eq!(
+            r.recover_cmd("app/B").args,
+            [
+                "secretsmanager",
+                "restore-secret",
+                "--secret-id=app/B",
+                "--region=eu-west-1"
+            ]
+        );
+        assert_eq!(
+            r.list_deleted_cmd().args,
+            [
+                "secretsmanager",
+                "list-secrets",
+                "--include-planned-deletion",
+                "--region=eu-west-1",
+                "--filters=Key=name,Values=app/",
+                "--output=json"
+            ]
+        );
+        let listed = r.parse_list_deleted(
+            r#"{"SecretList":[{"Name":"app/LIVE"},
+                {"Name":"app/B","DeletedDate":"x","Tags":[{"Key":"managed-by","Value":"vsync"},{"Key":"vsync-repo","Value":"api"},{"Key":"vsync-env","Value":"dev"}]},
+                {"Name":"app/C","DeletedDate":"x"}]}"#,
+        );
+        assert_eq!(
+            listed,
+            [("app/B".to_string(), true), ("app/C".into(), false)]
+        );
+        let odd = Aws {
+            region: "-r".into(),
+            prefix: Some("-x".into()),
+            ..routing(None)
+        };
+        assert_option_safe(&odd.show_deleted_cmd("-xB"), &["-xB", "-r"]);
+        assert_option_safe(&odd.recover_cmd("-xB"), &["-xB", "-r"]);
+        assert_option_safe(&odd.list_deleted_cmd(), &["-r", "-x"]);
+    }
+
+    #[test]
+    fn a_deleted_secret_left_alone_is_named_with_the_commands_that_free_it() {
+        let why = routing(Some("app/")).left_alone("app/B");
+        assert!(
+            why.starts_with("app/B is a secret scheduled for deletion"),
+            "{why}"
+        );
+        assert!(why.contains("vsync-repo=api, vsync-env=dev"), "{why}");
+        assert!(
+            why.contains(
+                "`aws secretsmanager restore-secret --secret-id app/B --region eu-west-1`"
+            ),
+            "{why}"
+        );
+        assert!(
+            why.contains(
+                "`aws secretsmanager delete-secret --secret-id app/B \
+                 --force-delete-without-recovery --region eu-west-1`"
+            ),
+            "{why}"
+        );
+        let dashed = routing(None).left_alone("-h");
+        assert!(dashed.contains("--secret-id=-h "), "{dashed}");
+    }
+
+    #[test]
+    fn a_read_of_a_secret_scheduled_for_deletion_finds_no_value() {
+        let r = routing(Some("p/"));
+        let call = &r.read_calls(&["p/A"])[0];
+        let out = br#"{"SecretValues":[],"Errors":[{"SecretId":"p/A","ErrorCode":"InvalidRequestException",
+            "Message":"You can't perform this operation on the secret because it was marked for deletion."},
+            {"SecretId":"p/B","ErrorCode":"InvalidRequestException","Message":"other"}]}"#;
+        let back = r.parse_read(call, out).unwrap();
+        assert!(back.values.is_empty());
+        assert_eq!(back.unreadable, ["p/B"]);
     }
 }

@@ -7,8 +7,9 @@
 //! banner and the dry run say so; the default, `exact`, stores the key as written.
 
 use super::{
-    CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
-    Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, universal_newlines,
+    CRLF_TRANSLATED, Deleted, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure,
+    Reads, Recovers, Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
+    marked_as_ours, typed_flag, universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -265,8 +266,9 @@ impl Deletes for Azure {
     }
 
     fn delete_means(&self) -> &'static str {
-        "Key Vault soft-deletes the secret: `az keyvault secret recover` brings it back during \
-         the vault's retention period, and the name stays taken until it is purged"
+        "Key Vault soft-deletes the secret and the name stays taken for the vault's retention \
+         period; a key added back to the env file is recovered by the next sync, with its old \
+         value until the new one is written"
     }
 }
 
@@ -297,8 +299,17 @@ impl PerKey for Azure {
         )
     }
 
+    /// Key Vault answers a write to a soft-deleted name with 409 `Conflict`, told apart by
+    /// the inner error code: `ObjectIsDeletedButRecoverable` until it is recovered or purged,
+    /// `ObjectIsBeingRecovered` while a recovery completes.
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        Failure::by_shared_markers(stderr)
+        if stderr.contains("ObjectIsDeletedButRecoverable") {
+            Failure::Deleted
+        } else if stderr.contains("ObjectIsBeingRecovered") {
+            Failure::Recovering
+        } else {
+            Failure::by_shared_markers(stderr)
+        }
     }
 
     fn label_words(&self, _op: Op) -> usize {
@@ -309,6 +320,10 @@ impl PerKey for Azure {
         stderr
             .contains("ObjectIsDeletedButRecoverable")
             .then(|| soft_deleted_hint(&self.vault_name, &self.secret_name(key)))
+    }
+
+    fn recovery(&self) -> Option<&dyn Recovers> {
+        Some(self)
     }
 }
 
@@ -321,6 +336,95 @@ fn soft_deleted_hint(vault: &str, name: &str) -> String {
          good with `az keyvault secret purge --vault-name={vault} --name={name}`, then run vsync \
          again"
     )
+}
+
+/// Whether an az `tags` object carries vsync's marks for `repo` and `env`.
+fn tags_mark(tags: &serde_json::Value, repo: &str, env: &str) -> bool {
+    marked_as_ours(|key| tags[key].as_str(), repo, env)
+}
+
+impl Recovers for Azure {
+    fn show_deleted_cmd(&self, name: &str) -> VendorCmd {
+        VendorCmd::new(
+            "az",
+            &[
+                "keyvault",
+                "secret",
+                "show-deleted",
+                &self.vault_flag(),
+                &format!("--name={name}"),
+                "-o",
+                "json",
+            ],
+        )
+    }
+
+    fn parse_deleted(&self, stdout: &str) -> Deleted {
+        let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
+        if doc["deletedDate"].is_null() && doc["recoveryId"].is_null() {
+            Deleted::Live
+        } else if self.owner_known && tags_mark(&doc["tags"], &self.repo, &self.env) {
+            Deleted::Mine
+        } else {
+            Deleted::NotMine
+        }
+    }
+
+    /// az starts the recovery and returns before it completes: the write that follows is
+    /// retried while Key Vault answers `ObjectIsBeingRecovered`.
+    fn recover_cmd(&self, name: &str) -> VendorCmd {
+        VendorCmd::new(
+            "az",
+            &[
+                "keyvault",
+                "secret",
+                "recover",
+                &self.vault_flag(),
+                &format!("--name={name}"),
+                "-o",
+                "none",
+            ],
+        )
+    }
+
+    fn left_alone(&self, name: &str) -> String {
+        let vault = typed_flag("--vault-name", &self.vault_name);
+        let n = typed_flag("--name", name);
+        format!(
+            "{name} is a soft-deleted secret that is not tagged as this repo's and env's \
+             (managed-by=vsync, vsync-repo={}, vsync-env={}), so vsync left it alone; to free \
+             the name, recover it (`az keyvault secret recover {vault} {n}`; the next sync then \
+             writes it) or purge it for good (`az keyvault secret purge {vault} {n}`)",
+            self.repo, self.env
+        ) + super::unknown_owner_note(self.owner_known)
+    }
+
+    fn list_deleted_cmd(&self) -> VendorCmd {
+        VendorCmd::new(
+            "az",
+            &[
+                "keyvault",
+                "secret",
+                "list-deleted",
+                &self.vault_flag(),
+                "-o",
+                "json",
+            ],
+        )
+    }
+
+    fn parse_list_deleted(&self, stdout: &str) -> Vec<(String, bool)> {
+        let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
+        doc.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                let name = s["name"].as_str()?.to_string();
+                let mine = self.owner_known && tags_mark(&s["tags"], &self.repo, &self.env);
+                Some((name, mine))
+            })
+            .collect()
+    }
 }
 
 /// Key Vault's name rule `^[0-9A-Za-z-]{1,127}$`; `None` when fine.
@@ -390,7 +494,7 @@ mod tests {
         );
         assert_eq!(
             azure(Names::Exact).classify(conflict, Some(1)),
-            Failure::Permanent
+            Failure::Deleted
         );
     }
 
@@ -537,5 +641,120 @@ mod tests {
         assert_eq!(r.read_failure("ERROR: (Forbidden) no"), ReadFailure::Denied);
         assert!(r.scope_cmd().args[4].contains(r#"tags."vsync-repo"=='api'"#));
         assert_eq!(r.parse_scope("a\nb\n"), ["a", "b"]);
+    }
+
+    #[test]
+    fn key_vaults_conflicts_are_told_apart_by_their_inner_error() {
+        let r = azure(Names::Exact);
+        let conflict = |message: &str, inner: &str| {
+            format!(
+                "ERROR: (Conflict) {message}\nCode: Conflict\nMessage: {message}\nInner error: \
+                 {{\n    \"code\": \"{inner}\"\n}}"
+            )
+        };
+        assert_eq!(
+            r.classify(
+                &conflict(
+                    "Secret B is currently in a deleted but recoverable state, and its name cannot \
+                     be reused; in this state, the secret can only be recovered or purged.",
+                    "ObjectIsDeletedButRecoverable"
+                ),
+                Some(1)
+            ),
+            Failure::Deleted
+        );
+        assert_eq!(
+            r.classify(
+                &conflict(
+                    "Secret B is currently being recovered and cannot be re-created; retry later.",
+                    "ObjectIsBeingRecovered"
+                ),
+                Some(1)
+            ),
+            Failure::Recovering
+        );
+        assert_eq!(
+            r.classify("ERROR: (Forbidden) no", Some(1)),
+            Failure::Permanent
+        );
+    }
+
+    #[test]
+    fn a_soft_deleted_secret_is_vsyncs_only_with_this_repos_and_envs_tags() {
+        let r = azure(Names::Exact);
+        let ours = r#"{"managed-by":"vsync","vsync-repo":"api","vsync-env":"dev"}"#;
+        let shown = |tags: &str| {
+            r.parse_deleted(&format!(
+                r#"{{"name":"B","tags":{tags},"deletedDate":"2024-01-01","recoveryId":"https://kv.vault.azure.net/deletedsecrets/B","value":null}}"#
+            ))
+        };
+        assert_eq!(shown(ours), Deleted::Mine);
+        assert_eq!(shown(&ours.replace("api", "web")), Deleted::NotMine);
+        assert_eq!(shown("null"), Deleted::NotMine);
+        assert_eq!(
+            r.parse_deleted(r#"{"name":"B","tags":null}"#),
+            Deleted::Live
+        );
+        let listed = r.parse_list_deleted(&format!(
+            r#"[{{"name":"B","tags":{ours}}},{{"name":"C","tags":{{"managed-by":"vsync"}}}}]"#
+        ));
+        assert_eq!(listed, [("B".to_string(), true), ("C".into(), false)]);
+    }
+
+    #[test]
+    fn recovery_commands_name_the_vault_and_secret_and_print_no_value() {
+        let r = azure(Names::Exact);
+        assert_eq!(
+            r.show_deleted_cmd("B").args,
+            [
+                "keyvault",
+                "secret",
+                "show-deleted",
+                "--vault-name=kv",
+                "--name=B",
+                "-o",
+                "json"
+            ]
+        );
+        assert_eq!(
+            r.recover_cmd("B").args,
+            [
+                "keyvault",
+                "secret",
+                "recover",
+                "--vault-name=kv",
+                "--name=B",
+                "-o",
+                "none"
+            ]
+        );
+        assert_eq!(
+            r.list_deleted_cmd().args,
+            [
+                "keyvault",
+                "secret",
+                "list-deleted",
+                "--vault-name=kv",
+                "-o",
+                "json"
+            ]
+        );
+        let odd = Azure {
+            vault_name: "-v".into(),
+            ..azure(Names::Exact)
+        };
+        assert_option_safe(&odd.show_deleted_cmd("-h"), &["-h", "-v"]);
+        assert_option_safe(&odd.recover_cmd("-h"), &["-h", "-v"]);
+        assert_option_safe(&odd.list_deleted_cmd(), &["-v"]);
+        let why = r.left_alone("B");
+        assert!(why.starts_with("B is a soft-deleted secret"), "{why}");
+        assert!(
+            why.contains("`az keyvault secret recover --vault-name kv --name B`"),
+            "{why}"
+        );
+        assert!(
+            why.contains("`az keyvault secret purge --vault-name kv --name B`"),
+            "{why}"
+        );
     }
 }

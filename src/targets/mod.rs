@@ -530,6 +530,11 @@ pub enum Failure {
     AlreadyExists,
     /// Throttling, 429/5xx, network trouble: worth another attempt.
     Transient,
+    /// The name belongs to a deleted secret that can still be recovered (a pruned key added
+    /// back): the target's `Recovers` decides whether vsync may bring it back.
+    Deleted,
+    /// The secret is still being recovered: the write is tried again until it is live.
+    Recovering,
     /// Anything else: the key fails.
     Permanent,
 }
@@ -596,6 +601,70 @@ pub trait PerKey: Sync {
     /// the vendor's own words do not say it; added to the key's error.
     fn failure_hint(&self, _key: &str, _stderr: &str) -> Option<String> {
         None
+    }
+
+    /// How a deleted secret that still holds its name is recognised and brought back, on a
+    /// target that deletes recoverably.
+    fn recovery(&self) -> Option<&dyn Recovers> {
+        None
+    }
+}
+
+/// A deleted secret, as the call showing it describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// Deleted, and marked as this repo's and env's: vsync may recover it.
+    Mine,
+    /// Deleted, without this repo's and env's marks: vsync leaves it alone.
+    NotMine,
+    /// Not (or no longer) deleted: the write may simply be tried again.
+    Live,
+}
+
+/// A target that deletes recoverably, so that a deleted secret keeps its name: how vsync
+/// tells its own deleted secrets from others' and brings its own back. Only a write that
+/// meets the conflict (`Failure::Deleted`) uses it; `--diff` makes one listing call.
+pub trait Recovers: Sync {
+    /// The call that shows one deleted secret with its marks.
+    fn show_deleted_cmd(&self, name: &str) -> VendorCmd;
+    fn parse_deleted(&self, stdout: &str) -> Deleted;
+    /// The call that brings the deleted secret back, with the value it had.
+    fn recover_cmd(&self, name: &str) -> VendorCmd;
+    /// Why a deleted secret was left alone, and the commands that free its name.
+    fn left_alone(&self, name: &str) -> String;
+    /// One call listing every deleted secret vsync could meet (for `--diff`).
+    fn list_deleted_cmd(&self) -> VendorCmd;
+    /// Each deleted secret's name in the listing, and whether it is vsync's.
+    fn parse_list_deleted(&self, stdout: &str) -> Vec<(String, bool)>;
+}
+
+/// Whether `tag` (a lookup by tag name) shows every one of vsync's `marks` for `repo` and
+/// `env`.
+pub fn marked_as_ours<'t>(tag: impl Fn(&str) -> Option<&'t str>, repo: &str, env: &str) -> bool {
+    marks(repo, env)
+        .iter()
+        .all(|(name, value)| tag(name) == Some(value.as_str()))
+}
+
+/// What a deleted secret's error adds when only the checkout folder's name identifies the
+/// repository: marks spelt from a folder name prove nothing, so vsync recovers nothing.
+pub fn unknown_owner_note(owner_known: bool) -> &'static str {
+    if owner_known {
+        ""
+    } else {
+        " (vsync recovers nothing here: only the checkout folder's name identifies this \
+         repository, and two repositories checked out as the same folder carry the same marks; \
+         pass --repo=NAME, set SECRETS_SYNC_REPO, or give the repository a git remote `origin`)"
+    }
+}
+
+/// `--flag value` as a user types it, or `--flag=value` when the value starts with `-` (the
+/// vendor CLIs' argparse would read it as an option).
+pub fn typed_flag(flag: &str, value: &str) -> String {
+    if value.starts_with('-') {
+        format!("{flag}={value}")
+    } else {
+        format!("{flag} {value}")
     }
 }
 
@@ -885,5 +954,32 @@ mod tests {
         }
         assert!(!looks_transient("HTTP 422: secret API_503 is invalid"));
         assert!(!looks_transient("HTTP 404: K429 not found"));
+    }
+
+    #[test]
+    fn ownership_needs_all_three_marks_with_this_repo_and_env() {
+        let tags = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
+        };
+        const ALL: &[(&str, &str)] = &[
+            ("managed-by", "vsync"),
+            ("vsync-repo", "api"),
+            ("vsync-env", "dev"),
+        ];
+        assert!(marked_as_ours(tags(ALL), "api", "dev"));
+        assert!(!marked_as_ours(tags(ALL), "api", "prod"));
+        assert!(!marked_as_ours(tags(ALL), "web", "dev"));
+        assert!(!marked_as_ours(
+            tags(&[("vsync-repo", "api"), ("vsync-env", "dev")]),
+            "api",
+            "dev"
+        ));
+        assert!(!marked_as_ours(tags(&[]), "api", "dev"));
+    }
+
+    #[test]
+    fn a_typed_flag_joins_a_value_that_looks_like_an_option() {
+        assert_eq!(typed_flag("--name", "B"), "--name B");
+        assert_eq!(typed_flag("--name", "-h"), "--name=-h");
     }
 }

@@ -503,7 +503,7 @@ fn az_delete_is_a_soft_delete_that_keeps_the_name_until_recover_or_purge() {
         .stdout_is("")
         .stderr_has("WARNING: Warning! If you have soft-delete protection enabled");
     assert!(!t.exists("azure", "kv1", "Old-Key"));
-    assert_eq!(t.secret_names("azure-deleted", "kv1"), ["Old-Key"]);
+    assert_eq!(t.deleted_names("azure", "kv1"), ["Old-Key"]);
     t.vendor("az", az("OLD-KEY", true), "v2")
         .failure(1)
         .stderr_has(
@@ -518,7 +518,7 @@ fn az_delete_is_a_soft_delete_that_keeps_the_name_until_recover_or_purge() {
     );
     t.vendor("az", az_verb("delete", "Old-Key"), "").success();
     t.vendor("az", az_verb("purge", "Old-Key"), "").success();
-    assert!(t.secret_names("azure-deleted", "kv1").is_empty());
+    assert!(t.deleted_names("azure", "kv1").is_empty());
     t.vendor("az", az("Old-Key", true), "v3").success();
     assert_eq!(t.versions("azure", "kv1", "Old-Key"), [b"v3".to_vec()]);
     t.vendor("az", az_verb("purge", "Old-Key"), "")

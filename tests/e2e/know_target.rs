@@ -8,15 +8,15 @@ use serde_json::Value;
 
 /// One target as these tests drive it.
 #[derive(Clone, Copy, Debug)]
-struct T {
-    target: &'static str,
-    bin: &'static str,
-    routing: &'static [&'static str],
+pub(super) struct T {
+    pub(super) target: &'static str,
+    pub(super) bin: &'static str,
+    pub(super) routing: &'static [&'static str],
     /// Store service and scope of the fake.
-    service: &'static str,
-    scope: &'static str,
+    pub(super) service: &'static str,
+    pub(super) scope: &'static str,
     /// Prepended to a key to name the secret.
-    prefix: &'static str,
+    pub(super) prefix: &'static str,
 }
 
 const GH: T = T {
@@ -35,7 +35,7 @@ const GCP: T = T {
     scope: "acme-dev",
     prefix: "",
 };
-const AWS: T = T {
+pub(super) const AWS: T = T {
     target: "aws",
     bin: "aws",
     routing: &["--aws-region=eu-west-1", "--aws-secret-prefix=app/dev/"],
@@ -43,7 +43,7 @@ const AWS: T = T {
     scope: "eu-west-1",
     prefix: "app/dev/",
 };
-const AZURE: T = T {
+pub(super) const AZURE: T = T {
     target: "azure",
     bin: "az",
     routing: &["--azure-vault=acme-kv"],
@@ -75,7 +75,7 @@ const SSM: T = T {
 const ALL: [T; 6] = [GH, GCP, AWS, AZURE, VAULT, SSM];
 
 impl T {
-    fn args(&self, extra: &[&str]) -> Vec<String> {
+    pub(super) fn args(&self, extra: &[&str]) -> Vec<String> {
         ["sync", "dev", self.target]
             .iter()
             .chain(self.routing)
@@ -84,7 +84,7 @@ impl T {
             .collect()
     }
 
-    fn name(&self, key: &str) -> String {
+    pub(super) fn name(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
 
@@ -658,7 +658,7 @@ fn diff_leaves_out_names_kept_by_keep() {
 // ----- the real aws-cli against moto -------------------------------------------------------
 
 /// The real `aws` program (a pyenv shim resolved to what it runs), or why not.
-fn real_aws() -> Result<std::path::PathBuf, String> {
+pub(super) fn real_aws() -> Result<std::path::PathBuf, String> {
     let found = std::process::Command::new("sh")
         .args(["-c", "command -v aws"])
         .output()
@@ -678,13 +678,13 @@ fn real_aws() -> Result<std::path::PathBuf, String> {
 }
 
 /// moto's server on a free port, killed on drop.
-struct Moto {
+pub(super) struct Moto {
     child: std::process::Child,
-    port: u16,
+    pub(super) port: u16,
 }
 
 impl Moto {
-    fn start() -> Result<Moto, String> {
+    pub(super) fn start() -> Result<Moto, String> {
         use std::io::BufRead;
         // As the tests in tests/real find it: the variable, else the venv that
         // .ci/install-test-deps makes.
@@ -734,8 +734,27 @@ impl Drop for Moto {
     }
 }
 
+/// `test` with the real `aws` in place of the fake, pointed at moto's `endpoint` for Secrets
+/// Manager and SSM with dummy credentials (never the developer's `~/.aws`).
+pub(super) fn with_real_aws(test: Test, aws: &std::path::Path, endpoint: &str) -> Test {
+    let test = test
+        .without_fake("aws")
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
+        .env("AWS_ENDPOINT_URL_SSM", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        );
+    let bin = test.root().parent().unwrap().join("bin/aws");
+    std::os::unix::fs::symlink(aws, &bin).unwrap();
+    test
+}
+
 /// Skips with a reason on a developer machine; fails under CI.
-fn skip(reason: &str) {
+pub(super) fn skip(reason: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("CI is set, so this real-CLI test must run, but: {reason}");
     }
@@ -761,21 +780,9 @@ fn real_aws_cli_and_moto_diff_skip_and_prune_as_the_fakes_do() {
             },
             ..t
         };
-        let mut test = Test::new()
-            .without_fake("aws")
+        let mut test = with_real_aws(Test::new(), &aws, &endpoint)
             .env_file("dev", &env_text(SEED))
-            .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint)
-            .env("AWS_ENDPOINT_URL_SSM", &endpoint)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/aws-credentials",
-            )
             .args(t.args(&[]));
-        let bin = test.root().parent().unwrap().join("bin/aws");
-        std::os::unix::fs::symlink(&aws, &bin).unwrap();
         test.run().success();
         rerun(&mut test, t, NOW, &["--diff"])
             .failure(2)

@@ -17,6 +17,7 @@ mod know_target;
 mod no_leaks;
 mod preflight;
 mod prune_owner;
+mod recover;
 mod store_settings;
 mod sync_aws;
 mod sync_azure;

@@ -454,17 +454,16 @@ fn a_soft_deleted_name_and_a_denied_read_through_the_real_az() {
     let err = stderr_of(&out);
     // Two az processes starting at once on a fresh config dir may race on its `az.sess`
     // and say so first ("Failed to load or parse file …"): the error is looked for on its own.
+    // A soft-deleted secret without this repo's and env's tags: never recovered by vsync.
     assert!(
-        err.contains("WARNING: skipping GONE: az keyvault secret set: ")
-            && err.contains(
-                "ERROR: (Conflict) Secret GONE is currently in a deleted but recoverable state"
-            ),
+        err.contains("WARNING: skipping GONE: GONE is a soft-deleted secret that is not tagged")
+            && err.contains("so vsync left it alone"),
         "{}",
         show(&out)
     );
     assert!(
-        err.contains("az keyvault secret recover --vault-name=kv --name=GONE")
-            && err.contains("az keyvault secret purge --vault-name=kv --name=GONE"),
+        err.contains("az keyvault secret recover --vault-name kv --name GONE")
+            && err.contains("az keyvault secret purge --vault-name kv --name GONE"),
         "the warning says how to free the name\n{}",
         show(&out)
     );

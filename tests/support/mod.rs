@@ -303,7 +303,17 @@ impl Test {
 
     /// The names stored under one scope, sorted.
     pub fn secret_names(&self, service: &str, scope: &str) -> Vec<String> {
-        let dir = self.fake_dir().join("store").join(service).join(scope);
+        self.names_in("store", service, scope)
+    }
+
+    /// The names deleted recoverably under one scope (aws scheduled deletion, Key Vault soft
+    /// delete), sorted.
+    pub fn deleted_names(&self, service: &str, scope: &str) -> Vec<String> {
+        self.names_in("deleted", service, scope)
+    }
+
+    fn names_in(&self, place: &str, service: &str, scope: &str) -> Vec<String> {
+        let dir = self.fake_dir().join(place).join(service).join(scope);
         let mut names: Vec<String> = fs::read_dir(dir)
             .into_iter()
             .flatten()
