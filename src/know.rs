@@ -69,6 +69,7 @@ fn excluded_entries(target: &dyn Target, parsed: &ParsedEnv) -> Vec<Entry> {
             name: target.secret_name(k).into_owned(),
             status: "excluded",
             attempts: 0,
+            throttles: 0,
             error: None,
         })
         .collect()
@@ -91,6 +92,7 @@ fn print_json(
         scope: jsonout::scope_of(&target.banner(n)),
         duration_ms: jsonout::millis(started.elapsed()),
         exit,
+        throttles: crate::pace::run_throttles(),
         keys,
     };
     report::out_always(&jsonout::render(&doc));
@@ -106,6 +108,7 @@ pub fn dry_run_json(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv) {
             name: target.secret_name(&t.key).into_owned(),
             status: "planned",
             attempts: 0,
+            throttles: 0,
             error: None,
         })
         .collect();
@@ -205,6 +208,7 @@ pub fn diff(
             name: target.secret_name(&task.key).into_owned(),
             status: cur.plan_status(),
             attempts: 0,
+            throttles: 0,
             error: None,
         });
     }
@@ -216,6 +220,7 @@ pub fn diff(
         name: n.clone(),
         status: "delete",
         attempts: 0,
+        throttles: 0,
         error: None,
     }));
     entries.extend(kept.iter().map(|n| Entry {
@@ -223,6 +228,7 @@ pub fn diff(
         name: n.clone(),
         status: "kept",
         attempts: 0,
+        throttles: 0,
         error: None,
     }));
     entries.extend(excluded_entries(target, parsed));
@@ -335,6 +341,7 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
             true => KeyOutcome::Written(written.next().unwrap_or(Written {
                 status: Status::NotAttempted,
                 attempts: 0,
+                throttles: 0,
                 error: None,
             })),
             false => KeyOutcome::Unchanged,
@@ -378,6 +385,7 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
                     name,
                     status: "unchanged",
                     attempts: 0,
+                    throttles: 0,
                     error: None,
                 },
                 KeyOutcome::Written(w) => Entry {
@@ -391,6 +399,7 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
                         (Status::NotAttempted, _) => "not_attempted",
                     },
                     attempts: w.attempts,
+                    throttles: w.throttles,
                     error: w.error.clone(),
                 },
             }
@@ -477,6 +486,7 @@ fn run_prune(
             name: name.clone(),
             status: "kept",
             attempts: 0,
+            throttles: 0,
             error: None,
         });
     }
@@ -515,6 +525,7 @@ fn run_prune(
                 name,
                 status: if d.ok { "deleted" } else { "delete_failed" },
                 attempts: d.attempts,
+                throttles: 0,
                 error: d.error.clone(),
             });
         }

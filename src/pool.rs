@@ -5,6 +5,7 @@
 //! same way, under the same bounds.
 
 use crate::exec::{self, Exit, Outcome};
+use crate::pace::{Gate, Refused};
 use crate::report::{self, Scrubber, Status};
 use crate::signals;
 use crate::targets::{Bulk, Failure, Op, PerKey, Target, VendorCmd, Writes};
@@ -23,9 +24,11 @@ pub struct RunOpts {
     pub retry_base: Duration,
     /// When the run started (the deadline is counted from it).
     pub started: Instant,
+    /// The target's pace: every call passes it (throttles, store-level stops).
+    pub gate: Gate,
 }
 
-/// Three attempts in all for a transient failure.
+/// Three attempts in all for a transient failure (a throttle is retried until the deadline).
 const MAX_ATTEMPTS: u32 = 3;
 /// Create ↔ update switches per key; two cover "list was stale" plus "created meanwhile".
 const MAX_SWITCHES: u32 = 2;
@@ -37,6 +40,8 @@ pub struct Written {
     pub attempts: u32,
     /// The last call's error, scrubbed, when the key failed.
     pub error: Option<String>,
+    /// Calls of this key the store throttled.
+    pub throttles: u32,
 }
 
 /// Pushes every task to the target; results in task order.
@@ -92,6 +97,7 @@ fn run_per_key(
     // never started) and, for the few that failed, the error. A byte a task, where a
     // `Written` a task would be the largest allocation of a 10,000-key run.
     let calls: Vec<AtomicU8> = (0..tasks.len()).map(|_| AtomicU8::new(0)).collect();
+    let throttles: Mutex<Vec<(usize, u32)>> = Mutex::new(Vec::new());
     let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
 
     let mut list = per_key.list_cmd().filter(|_| known.is_none());
@@ -100,7 +106,7 @@ fn run_per_key(
             .map(|_| {
                 let rx = rx.clone();
                 let (listed, existing, pushed_all) = (&listed, &existing, &pushed_all);
-                let (calls, failures) = (&calls, &failures);
+                let (calls, failures, throttles) = (&calls, &failures, &throttles);
                 // The first worker makes the list call, so that `--workers` bounds every
                 // vendor process at once; the others push meanwhile.
                 let list = list.take();
@@ -116,7 +122,10 @@ fn run_per_key(
                         }
                     }
                     for i in rx.iter() {
-                        if signals::stop_requested() || Instant::now() >= opts.deadline {
+                        if signals::stop_requested()
+                            || Instant::now() >= opts.deadline
+                            || opts.gate.stopped().is_some()
+                        {
                             continue;
                         }
                         let task = &tasks[i];
@@ -128,19 +137,24 @@ fn run_per_key(
                                 names.binary_search(&name.as_ref()).is_ok()
                             }),
                         };
-                        let mut attempts = 0;
-                        let pushed = push_key(per_key, task, exists, opts, &mut attempts);
-                        calls[i].store(attempts.min(u8::MAX.into()) as u8, Ordering::Relaxed);
+                        let (pushed, settled) = push_key(per_key, task, exists, opts, scrubber);
+                        calls[i].store(settled.calls.min(u8::MAX.into()) as u8, Ordering::Relaxed);
+                        if settled.throttles > 0 {
+                            let mut throttles = throttles.lock().expect("no worker panics");
+                            throttles.push((i, settled.throttles));
+                        }
                         match pushed {
                             Ok(()) => {
                                 report::out(&format!("✓ {}", report::shown_key(&task.key)));
                             }
-                            Err((label, out)) => {
-                                let error = format!("{label}: {}", scrubber.failure(&out));
-                                report::err(&format!(
-                                    "WARNING: skipping {}: {error}",
-                                    report::shown_key(&task.key)
-                                ));
+                            Err(error) => {
+                                // A store-level failure is said once, by the gate.
+                                if !matches!(settled.failure, Some(Failure::Store(_))) {
+                                    report::err(&format!(
+                                        "WARNING: skipping {}: {error}",
+                                        report::shown_key(&task.key)
+                                    ));
+                                }
                                 failures.lock().expect("no worker panics").push((i, error));
                             }
                         }
@@ -165,6 +179,8 @@ fn run_per_key(
     drop(listed);
     let mut failures = failures.into_inner().expect("no worker panics");
     failures.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(*i));
+    let throttles = throttles.into_inner().expect("no worker panics");
+    let not_written = not_written_note(opts);
     calls
         .into_iter()
         .enumerate()
@@ -179,13 +195,34 @@ fn run_per_key(
                 (_, Some(_)) => Status::Failed,
                 (_, None) => Status::Synced,
             };
+            let error = match status {
+                Status::NotAttempted => not_written.clone(),
+                _ => error,
+            };
+            let throttles = throttles
+                .iter()
+                .find(|(t, _)| *t == i)
+                .map_or(0, |(_, n)| *n);
             Written {
                 status,
                 attempts,
                 error,
+                throttles,
             }
         })
         .collect()
+}
+
+/// Why keys never started, when the target was closed or the deadline came (else `None`: an
+/// interrupt, which the report says itself).
+fn not_written_note(opts: &RunOpts) -> Option<String> {
+    if opts.gate.stopped().is_some() {
+        Some("not written: the target stopped at a store-level failure".into())
+    } else if Instant::now() >= opts.deadline && !signals::stop_requested() {
+        Some("not attempted: the run deadline (--deadline) came first".into())
+    } else {
+        None
+    }
 }
 
 /// Captured output as text, reusing its buffer when it is UTF-8 (it always is, from the
@@ -197,57 +234,167 @@ fn into_text(mut bytes: Vec<u8>) -> String {
 }
 
 /// One key: the first write, then retries and create/update switches as the errors say.
-/// `Err` carries `<vendor> <subcommand>` and the last call's outcome (unscrubbed).
+/// `Err` carries `<vendor> <subcommand>: <last call's error, scrubbed>`.
 fn push_key(
     target: &dyn PerKey,
     task: &SecretTask,
     exists: Option<bool>,
     opts: &RunOpts,
-    calls: &mut u32,
-) -> Result<(), (String, Outcome)> {
-    let mut op = target.first_op(exists);
-    let mut attempt = 1;
+    scrubber: &Scrubber<'_>,
+) -> (Result<(), String>, Settled) {
+    let op = std::cell::Cell::new(target.first_op(exists));
     let mut switches = 0;
-    loop {
-        let cmd = target.push_cmd(&task.key, op);
-        *calls += 1;
-        let out = run_call(&cmd, &task.value, opts);
-        if out.success() {
-            return Ok(());
-        }
-        let failure = classify(&out, |stderr, code| target.classify(stderr, code));
-        let switch = matches!(
-            (failure, op),
-            (Failure::NotFound, Op::Update) | (Failure::AlreadyExists, Op::Create)
-        );
-        if switch && switches < MAX_SWITCHES && signals::stop_requested() {
-            // The switch would be a new vendor call, and nothing new starts after an
-            // interrupt: the key fails with what this call said.
-            let next = if op == Op::Create { "update" } else { "create" };
-            let label = cmd.label(target.label_words(op));
-            return Err((format!("{label} (no {next} attempted: interrupted)"), out));
-        }
-        let give_up = match (failure, op) {
-            (Failure::NotFound, Op::Update) if switches < MAX_SWITCHES => {
-                op = Op::Create;
-                switches += 1;
-                false
+    let settled = settle(
+        opts,
+        scrubber,
+        || {
+            let out = run_call(&target.push_cmd(&task.key, op.get()), &task.value, opts);
+            let failure = (!out.success())
+                .then(|| classify(&out, |stderr, code| target.classify(stderr, code)));
+            (out, failure)
+        },
+        |failure| {
+            let next = match (failure, op.get()) {
+                (Failure::NotFound, Op::Update) => Op::Create,
+                (Failure::AlreadyExists, Op::Create) => Op::Update,
+                _ => return false,
+            };
+            if switches >= MAX_SWITCHES {
+                return false;
             }
-            (Failure::AlreadyExists, Op::Create) if switches < MAX_SWITCHES => {
-                op = Op::Update;
-                switches += 1;
-                false
-            }
-            (Failure::Transient, _) if attempt < MAX_ATTEMPTS && backoff(attempt, opts) => {
-                attempt += 1;
-                false
-            }
-            _ => true,
+            switches += 1;
+            op.set(next);
+            true
+        },
+    );
+    let Some(out) = settled.out.as_ref().filter(|_| settled.failure.is_some()) else {
+        return (Ok(()), settled);
+    };
+    let mut label = target
+        .push_cmd(&task.key, op.get())
+        .label(target.label_words(op.get()));
+    if settled.switching && settled.refused == Some(Refused::Interrupted) {
+        // The switch would be a new vendor call, and nothing new starts after an interrupt:
+        // the key fails with what the last call said.
+        let (last, next) = match op.get() {
+            Op::Create => (Op::Update, "create"),
+            _ => (Op::Create, "update"),
         };
-        if give_up {
-            return Err((cmd.label(target.label_words(op)), out));
+        label = format!(
+            "{} (no {next} attempted: interrupted)",
+            target
+                .push_cmd(&task.key, last)
+                .label(target.label_words(last))
+        );
+    }
+    let mut error = format!("{label}: {}", scrubber.failure(out));
+    if let Some(advice) = target.advice(&String::from_utf8_lossy(&out.stderr)) {
+        error.push_str(&format!(" ({advice})"));
+    }
+    (Err(error), settled)
+}
+
+/// How one call ended after its retries.
+pub struct Settled {
+    /// The last call's outcome; `None` when none started.
+    pub out: Option<Outcome>,
+    /// What the last call's failure meant; `None` when it landed.
+    pub failure: Option<Failure>,
+    pub calls: u32,
+    pub throttles: u32,
+    /// Why the gate refused a further call, when it did.
+    pub refused: Option<Refused>,
+    /// The last failure asked for a switch that never ran.
+    pub switching: bool,
+}
+
+/// The one retry loop: runs `call` through the target's gate until it lands or gives up. A
+/// throttle pauses the whole target and is retried until the gate refuses (deadline,
+/// interrupt); other transient failures get `MAX_ATTEMPTS` in all with backoff; `switch`
+/// may turn a failure into an immediate new call (create ↔ update); a store-level failure (or
+/// an unreachable store after its attempts) closes the gate, once, with `scrubber`'s text.
+pub fn settle(
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+    mut call: impl FnMut() -> (Outcome, Option<Failure>),
+    mut switch: impl FnMut(&Failure) -> bool,
+) -> Settled {
+    let mut settled = Settled {
+        out: None,
+        failure: None,
+        calls: 0,
+        throttles: 0,
+        refused: None,
+        switching: false,
+    };
+    let mut attempt = 1;
+    loop {
+        let permit = match opts.gate.acquire(opts.deadline) {
+            Ok(permit) => permit,
+            Err(refused) => {
+                settled.refused = Some(refused);
+                return settled;
+            }
+        };
+        settled.calls += 1;
+        let (out, failure) = call();
+        settled.switching = false;
+        let Some(failure) = failure else {
+            permit.landed();
+            settled.out = Some(out);
+            settled.failure = None;
+            return settled;
+        };
+        if failure == Failure::Throttled {
+            permit.throttled();
+            settled.throttles += 1;
+            settled.out = Some(out);
+            settled.failure = Some(failure);
+            continue;
+        }
+        drop(permit);
+        let failure = match failure {
+            Failure::Unreachable(next) if attempt >= MAX_ATTEMPTS => Failure::Store(next),
+            other => other,
+        };
+        if let Failure::Store(next) = &failure {
+            opts.gate.stop(&first_line(&scrubber.failure(&out)), next);
+            settled.out = Some(out);
+            settled.failure = Some(failure);
+            return settled;
+        }
+        let retry = if switch(&failure) {
+            settled.switching = true;
+            true
+        } else {
+            matches!(failure, Failure::Transient | Failure::Unreachable(_))
+                && attempt < MAX_ATTEMPTS
+                && backoff(attempt, opts)
+                && {
+                    attempt += 1;
+                    true
+                }
+        };
+        settled.out = Some(out);
+        settled.failure = Some(failure);
+        if !retry {
+            if let Some(Failure::Unreachable(next)) = &settled.failure {
+                // Out of attempts, or stopped waiting: the store never answered.
+                let said = first_line(&scrubber.failure(settled.out.as_ref().expect("set")));
+                opts.gate.stop(&said, next);
+            }
+            return settled;
         }
     }
+}
+
+/// The first non-empty line of a vendor's error, for the one store-level message.
+fn first_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(text)
+        .to_string()
 }
 
 /// One blocking write of every task (atomic: all land or none).
@@ -262,7 +409,8 @@ fn run_bulk(
             Written {
                 status,
                 attempts,
-                error
+                error,
+                throttles: 0,
             };
             tasks.len()
         ]
@@ -273,30 +421,40 @@ fn run_bulk(
     report::out(&bulk.announce(tasks.len()));
     let cmd = bulk.write_cmd();
     let document = bulk.document(tasks);
-    let mut attempt = 1;
-    let result = loop {
-        let out: Outcome = run_call(&cmd, &document, opts);
-        if out.success() {
-            break Ok(());
-        }
-        let failure = classify(&out, |stderr, code| bulk.classify(stderr, code));
-        if failure == Failure::Transient && attempt < MAX_ATTEMPTS && backoff(attempt, opts) {
-            attempt += 1;
-            continue;
-        }
-        break Err(out);
+    let settled = settle(
+        opts,
+        scrubber,
+        || {
+            let out = run_call(&cmd, &document, opts);
+            let failure = (!out.success())
+                .then(|| classify(&out, |stderr, code| bulk.classify(stderr, code)));
+            (out, failure)
+        },
+        |_| false,
+    );
+    let attempts = settled.calls;
+    let throttles = settled.throttles;
+    let failed = |error| {
+        let mut all = all(Status::Failed, attempts, Some(error));
+        all.iter_mut().for_each(|w| w.throttles = throttles);
+        all
     };
-    match result {
-        Ok(()) => {
+    match (&settled.out, &settled.failure) {
+        (None, _) => all(Status::NotAttempted, 0, not_written_note(opts)),
+        (Some(_), None) => {
             for task in tasks {
                 report::out(&format!("✓ {}", report::shown_key(&task.key)));
             }
-            all(Status::Synced, attempt, None)
+            let mut all = all(Status::Synced, attempts, None);
+            all.iter_mut().for_each(|w| w.throttles = throttles);
+            all
         }
-        Err(out) => {
-            let error = format!("{} failed: {}", bulk.label(), scrubber.failure(&out));
-            report::err(&format!("WARNING: {error}"));
-            all(Status::Failed, attempt, Some(error))
+        (Some(out), Some(failure)) => {
+            let error = format!("{} failed: {}", bulk.label(), scrubber.failure(out));
+            if !matches!(failure, Failure::Store(_)) {
+                report::err(&format!("WARNING: {error}"));
+            }
+            failed(error)
         }
     }
 }
@@ -325,23 +483,27 @@ pub fn run_calls<T: Send + Sync>(
                     if signals::stop_requested() || Instant::now() >= opts.deadline {
                         continue;
                     }
-                    let mut attempt = 1;
-                    let out = loop {
-                        let out = run_call(&cmds[i], b"", opts);
-                        if out.success() {
-                            break out;
-                        }
-                        let failure = classify_call(&out, classify);
-                        if failure == Failure::Transient
-                            && attempt < MAX_ATTEMPTS
-                            && backoff(attempt, opts)
-                        {
-                            attempt += 1;
-                            continue;
-                        }
-                        break out;
-                    };
-                    let _ = slots[i].set(finish(i, out, attempt));
+                    // Reads and deletes report their own errors: a store-level one is theirs
+                    // to say, so the gate is not closed from here (`Scrubber` of no values).
+                    let settled = settle(
+                        opts,
+                        &Scrubber::new(&[]),
+                        || {
+                            let out = run_call(&cmds[i], b"", opts);
+                            let failure =
+                                (!out.success()).then(|| match classify_call(&out, classify) {
+                                    Failure::Store(_) | Failure::Unreachable(_) => {
+                                        Failure::Permanent
+                                    }
+                                    other => other,
+                                });
+                            (out, failure)
+                        },
+                        |_| false,
+                    );
+                    if let Some(out) = settled.out {
+                        let _ = slots[i].set(finish(i, out, settled.calls));
+                    }
                 }
             });
         }
@@ -408,7 +570,7 @@ pub fn backoff_delay(base: Duration, attempt: u32, random: u64) -> Duration {
 }
 
 /// A small xorshift generator seeded from the clock and pid: jitter needs no crate.
-fn next_random() -> u64 {
+pub(crate) fn next_random() -> u64 {
     static STATE: AtomicU64 = AtomicU64::new(0);
     let mut x = STATE.load(Ordering::Relaxed);
     if x == 0 {

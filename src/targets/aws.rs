@@ -52,6 +52,64 @@ pub struct Aws {
     pub prefix: Option<String>,
 }
 
+/// What the aws CLI says the same way for every AWS service: throttling, and the failures of
+/// the whole account or endpoint (no credentials, expired or unknown keys, no connection). The
+/// CLI has already retried a throttle and a refused connection itself when vsync hears of it.
+pub(super) fn cli_failure(stderr: &str) -> Option<Failure> {
+    let credentials = || {
+        "configure credentials: `aws configure`, or set AWS_PROFILE (or AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY); `aws sts get-caller-identity` shows whether they work"
+            .to_string()
+    };
+    if [
+        "ThrottlingException",
+        "TooManyUpdates",
+        "Rate exceeded",
+        "TooManyRequestsException",
+    ]
+    .iter()
+    .any(|m| stderr.contains(m))
+    {
+        return Some(Failure::Throttled);
+    }
+    Failure::store_if(
+        stderr,
+        &[
+            "Unable to locate credentials",
+            "ExpiredToken",
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "InvalidSignatureException",
+            "could not be found", // The config profile (X) could not be found
+            "Error when retrieving token from sso",
+        ],
+        credentials,
+    )
+    .or_else(|| {
+        stderr
+            .contains("Could not connect to the endpoint URL")
+            .then(|| {
+                Failure::Unreachable(
+                    "check the network, the region, and AWS_ENDPOINT_URL if it is set".into(),
+                )
+            })
+    })
+}
+
+/// Where a user has chosen none, the aws CLI in vsync's children retries once, in standard
+/// mode: vsync paces the whole target on a throttle and retries until the write lands, so
+/// the CLI's own four quiet retries (legacy mode) would only hide the throttle from it.
+pub const RETRY_DEFAULTS: &[(&str, &str)] =
+    &[("AWS_RETRY_MODE", "standard"), ("AWS_MAX_ATTEMPTS", "2")];
+
+/// An aws CLI call, with vsync's retry defaults.
+pub(super) fn aws_cmd(args: &[&str]) -> VendorCmd {
+    VendorCmd {
+        env_defaults: RETRY_DEFAULTS,
+        ..VendorCmd::new("aws", args)
+    }
+}
+
 impl Target for Aws {
     fn kind(&self) -> &'static Kind {
         &KIND
@@ -111,16 +169,13 @@ impl Reads for Aws {
             .map(|chunk| {
                 let list = serde_json::to_string(chunk).unwrap_or_default();
                 ReadCall {
-                    cmd: VendorCmd::new(
-                        "aws",
-                        &[
-                            "secretsmanager",
-                            "batch-get-secret-value",
-                            &format!("--secret-id-list={list}"),
-                            &self.region_flag(),
-                            "--output=json",
-                        ],
-                    ),
+                    cmd: aws_cmd(&[
+                        "secretsmanager",
+                        "batch-get-secret-value",
+                        &format!("--secret-id-list={list}"),
+                        &self.region_flag(),
+                        "--output=json",
+                    ]),
                     names: chunk.iter().map(|n| n.to_string()).collect(),
                 }
             })
@@ -161,7 +216,7 @@ impl Reads for Aws {
     fn read_failure(&self, stderr: &str) -> ReadFailure {
         match self.classify(stderr, None) {
             Failure::NotFound => ReadFailure::NotFound,
-            Failure::Transient => ReadFailure::Transient,
+            Failure::Transient | Failure::Throttled => ReadFailure::Transient,
             _ if stderr.contains("AccessDenied") || stderr.contains("not authorized") => {
                 ReadFailure::Denied
             }
@@ -180,8 +235,7 @@ impl Reads for Aws {
 
 impl Deletes for Aws {
     fn scope_cmd(&self) -> VendorCmd {
-        self.list_cmd()
-            .unwrap_or_else(|| VendorCmd::new("aws", &[]))
+        self.list_cmd().unwrap_or_else(|| aws_cmd(&[]))
     }
 
     /// The name filter is the service's; the prefix is checked again here, so nothing
@@ -199,16 +253,13 @@ impl Deletes for Aws {
         names
             .iter()
             .map(|name| {
-                VendorCmd::new(
-                    "aws",
-                    &[
-                        "secretsmanager",
-                        "delete-secret",
-                        &format!("--secret-id={name}"),
-                        "--recovery-window-in-days=7",
-                        &self.region_flag(),
-                    ],
-                )
+                aws_cmd(&[
+                    "secretsmanager",
+                    "delete-secret",
+                    &format!("--secret-id={name}"),
+                    "--recovery-window-in-days=7",
+                    &self.region_flag(),
+                ])
             })
             .collect()
     }
@@ -250,17 +301,14 @@ impl PerKey for Aws {
             Op::Create => "create-secret",
             Op::Update | Op::Set => "put-secret-value",
         };
-        VendorCmd::new(
-            "aws",
-            &[
-                "secretsmanager",
-                verb,
-                &name_flag,
-                "--secret-string",
-                STDIN_TEXT,
-                &self.region_flag(),
-            ],
-        )
+        aws_cmd(&[
+            "secretsmanager",
+            verb,
+            &name_flag,
+            "--secret-string",
+            STDIN_TEXT,
+            &self.region_flag(),
+        ])
     }
 
     fn list_cmd(&self) -> Option<VendorCmd> {
@@ -275,7 +323,7 @@ impl PerKey for Aws {
             args.push(f);
         }
         args.extend(["--query", "SecretList[].Name", "--output", "text"]);
-        Some(VendorCmd::new("aws", &args))
+        Some(aws_cmd(&args))
     }
 
     /// Text output separates names by tabs (and pages by newlines); names have no spaces.
@@ -284,7 +332,9 @@ impl PerKey for Aws {
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        if stderr.contains("ResourceNotFoundException") {
+        if let Some(failure) = cli_failure(stderr) {
+            failure
+        } else if stderr.contains("ResourceNotFoundException") {
             Failure::NotFound
         } else if stderr.contains("ResourceExistsException") {
             Failure::AlreadyExists
@@ -301,6 +351,18 @@ impl PerKey for Aws {
         } else {
             Failure::Permanent
         }
+    }
+
+    /// Versions younger than 24 h are kept, and a secret may hold only so many: a secret
+    /// written on every run reaches the limit, and an unchanged one need not be written.
+    fn advice(&self, stderr: &str) -> Option<String> {
+        (stderr.contains("LimitExceededException")
+            && stderr.to_ascii_lowercase().contains("version"))
+        .then(|| {
+            "the secret has too many recent versions (AWS advises at most one update per \
+                 10 minutes); sync with --skip-unchanged so unchanged secrets are not written"
+                .into()
+        })
     }
 
     fn label_words(&self, _op: Op) -> usize {
@@ -389,6 +451,29 @@ mod tests {
     }
 
     #[test]
+    fn missing_credentials_and_no_endpoint_stop_the_target() {
+        let r = routing(None);
+        let Failure::Store(next) = r.classify(
+            "\nUnable to locate credentials. You can configure credentials by running \"aws configure\".",
+            Some(255),
+        ) else {
+            panic!("not store-level");
+        };
+        assert!(next.contains("aws configure") && next.contains("AWS_PROFILE"));
+        assert!(matches!(
+            r.classify(
+                "\nCould not connect to the endpoint URL: \"http://127.0.0.1:9/\"",
+                Some(255)
+            ),
+            Failure::Unreachable(_)
+        ));
+        assert_eq!(
+            r.classify("An error occurred (AccessDeniedException) when calling the PutSecretValue operation: not authorized", Some(255)),
+            Failure::Permanent
+        );
+    }
+
+    #[test]
     fn aws_errors_are_classified() {
         let r = routing(None);
         assert_eq!(
@@ -401,7 +486,7 @@ mod tests {
         );
         assert_eq!(
             r.classify("An error occurred (ThrottlingException) when calling the PutSecretValue operation: Rate exceeded", Some(255)),
-            Failure::Transient
+            Failure::Throttled
         );
         assert_eq!(
             r.classify("An error occurred (AccessDeniedException)", Some(255)),

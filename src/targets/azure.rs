@@ -292,7 +292,30 @@ impl PerKey for Azure {
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        Failure::by_shared_markers(stderr)
+        let login = || "run `az login` (or `az account set --subscription=…`)".to_string();
+        let vault = || {
+            format!(
+                "check the vault name ({}) and the network: the vault did not answer",
+                self.vault_name
+            )
+        };
+        Failure::store_if(
+            stderr,
+            &["az login", "AADSTS", "No subscription found"],
+            login,
+        )
+        .or_else(|| {
+            [
+                "Failed to resolve",
+                "Name or service not known",
+                "getaddrinfo failed",
+                "VaultNotFound",
+            ]
+            .iter()
+            .any(|m| stderr.contains(m))
+            .then(|| Failure::Unreachable(vault()))
+        })
+        .unwrap_or_else(|| Failure::by_shared_markers(stderr))
     }
 
     fn label_words(&self, _op: Op) -> usize {

@@ -5,6 +5,7 @@
 //! parameters as text (newline translation included). `--overwrite` makes every write the
 //! same call whether the parameter exists or not, so no list call is needed.
 
+use super::aws::aws_cmd;
 use super::{
     CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
     Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, universal_newlines,
@@ -130,7 +131,7 @@ impl Ssm {
         }
         let region = self.region_flag();
         args.extend([region.as_str(), "--output=json"]);
-        VendorCmd::new("aws", &args)
+        aws_cmd(&args)
     }
 }
 
@@ -151,20 +152,17 @@ impl Reads for Ssm {
         names
             .chunks(BATCH)
             .map(|chunk| ReadCall {
-                cmd: VendorCmd::new(
-                    "aws",
-                    &[
-                        "ssm",
-                        "get-parameters",
-                        &format!(
-                            "--names={}",
-                            serde_json::to_string(chunk).unwrap_or_default()
-                        ),
-                        "--with-decryption",
-                        &self.region_flag(),
-                        "--output=json",
-                    ],
-                ),
+                cmd: aws_cmd(&[
+                    "ssm",
+                    "get-parameters",
+                    &format!(
+                        "--names={}",
+                        serde_json::to_string(chunk).unwrap_or_default()
+                    ),
+                    "--with-decryption",
+                    &self.region_flag(),
+                    "--output=json",
+                ]),
                 names: chunk.iter().map(|n| n.to_string()).collect(),
             })
             .collect()
@@ -185,7 +183,7 @@ impl Reads for Ssm {
 
     fn read_failure(&self, stderr: &str) -> ReadFailure {
         match self.classify(stderr, None) {
-            Failure::Transient => ReadFailure::Transient,
+            Failure::Transient | Failure::Throttled => ReadFailure::Transient,
             _ if stderr.contains("AccessDenied") || stderr.contains("not authorized") => {
                 ReadFailure::Denied
             }
@@ -225,18 +223,15 @@ impl Deletes for Ssm {
         names
             .chunks(BATCH)
             .map(|chunk| {
-                VendorCmd::new(
-                    "aws",
-                    &[
-                        "ssm",
-                        "delete-parameters",
-                        &format!(
-                            "--names={}",
-                            serde_json::to_string(chunk).unwrap_or_default()
-                        ),
-                        &self.region_flag(),
-                    ],
-                )
+                aws_cmd(&[
+                    "ssm",
+                    "delete-parameters",
+                    &format!(
+                        "--names={}",
+                        serde_json::to_string(chunk).unwrap_or_default()
+                    ),
+                    &self.region_flag(),
+                ])
             })
             .collect()
     }
@@ -257,35 +252,37 @@ impl Deletes for Ssm {
 
 impl PerKey for Ssm {
     fn push_cmd(&self, key: &str, _op: Op) -> VendorCmd {
-        VendorCmd::new(
-            "aws",
-            &[
-                "ssm",
-                "put-parameter",
-                &format!("--name={}", self.secret_name(key)),
-                "--type=SecureString",
-                "--value=file:///dev/stdin",
-                "--overwrite",
-                &self.region_flag(),
-            ],
-        )
+        aws_cmd(&[
+            "ssm",
+            "put-parameter",
+            &format!("--name={}", self.secret_name(key)),
+            "--type=SecureString",
+            "--value=file:///dev/stdin",
+            "--overwrite",
+            &self.region_flag(),
+        ])
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        // TooManyUpdates: SSM's own throttle on one parameter written too often.
-        if looks_transient(stderr)
-            || [
-                "TooManyUpdates",
-                "InternalServerError",
-                "ServiceUnavailable",
-            ]
-            .iter()
-            .any(|m| stderr.contains(m))
+        if let Some(failure) = super::aws::cli_failure(stderr) {
+            failure
+        } else if looks_transient(stderr)
+            || ["InternalServerError", "ServiceUnavailable"]
+                .iter()
+                .any(|m| stderr.contains(m))
         {
             Failure::Transient
         } else {
             Failure::Permanent
         }
+    }
+
+    fn advice(&self, stderr: &str) -> Option<String> {
+        stderr.contains("HierarchyTypeMismatchException").then(|| {
+            "SSM cannot change a parameter's type in place: delete the parameter \
+             (`aws ssm delete-parameter --name=NAME`) and sync again"
+                .into()
+        })
     }
 
     fn label_words(&self, _op: Op) -> usize {
@@ -457,14 +454,14 @@ mod tests {
                 "An error occurred (ThrottlingException) when calling the PutParameter operation: Rate exceeded",
                 Some(255)
             ),
-            Failure::Transient
+            Failure::Throttled
         );
         assert_eq!(
             r.classify(
                 "An error occurred (TooManyUpdates) when calling the PutParameter operation",
                 Some(255)
             ),
-            Failure::Transient
+            Failure::Throttled
         );
         assert_eq!(
             r.classify("An error occurred (AccessDeniedException)", Some(255)),

@@ -188,7 +188,18 @@ impl Bulk for Vault {
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        if is_transient(stderr) {
+        if stderr.contains("Code: 429") || super::looks_throttled(stderr) {
+            Failure::Throttled
+        } else if stderr.contains("missing client token") || stderr.contains("VAULT_TOKEN") {
+            Failure::Store("run `vault login` (or set VAULT_TOKEN)".into())
+        } else if stderr.contains("no handler for route") {
+            Failure::Store(format!(
+                "enable a KV v2 engine at the mount: `vault secrets enable -path={} kv-v2`",
+                self.mount
+            ))
+        } else if stderr.contains("dial tcp") || stderr.contains("no such host") {
+            Failure::Unreachable(format!("check VAULT_ADDR ({}) and the network", self.addr))
+        } else if is_transient(stderr) {
             Failure::Transient
         } else {
             Failure::Permanent
