@@ -149,7 +149,10 @@ fn run_per_key(
                             }
                             Err(error) => {
                                 // A store-level failure is said once, by the gate.
-                                if !matches!(settled.failure, Some(Failure::Store(_))) {
+                                if !matches!(
+                                    settled.failure,
+                                    Some(Failure::Store(_) | Failure::Unreachable(_))
+                                ) {
                                     report::err(&format!(
                                         "WARNING: skipping {}: {error}",
                                         report::shown_key(&task.key)
@@ -451,7 +454,7 @@ fn run_bulk(
         }
         (Some(out), Some(failure)) => {
             let error = format!("{} failed: {}", bulk.label(), scrubber.failure(out));
-            if !matches!(failure, Failure::Store(_)) {
+            if !matches!(failure, Failure::Store(_) | Failure::Unreachable(_)) {
                 report::err(&format!("WARNING: {error}"));
             }
             failed(error)

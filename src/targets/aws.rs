@@ -86,13 +86,10 @@ pub(super) fn cli_failure(stderr: &str) -> Option<Failure> {
         credentials,
     )
     .or_else(|| {
-        stderr
-            .contains("Could not connect to the endpoint URL")
-            .then(|| {
-                Failure::Unreachable(
-                    "check the network, the region, and AWS_ENDPOINT_URL if it is set".into(),
-                )
-            })
+        // Said after the CLI's own retries of the connection.
+        Failure::store_if(stderr, &["Could not connect to the endpoint URL"], || {
+            "check the network, the region, and AWS_ENDPOINT_URL if it is set".into()
+        })
     })
 }
 
@@ -465,7 +462,7 @@ mod tests {
                 "\nCould not connect to the endpoint URL: \"http://127.0.0.1:9/\"",
                 Some(255)
             ),
-            Failure::Unreachable(_)
+            Failure::Store(_)
         ));
         assert_eq!(
             r.classify("An error occurred (AccessDeniedException) when calling the PutSecretValue operation: not authorized", Some(255)),

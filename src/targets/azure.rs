@@ -313,7 +313,8 @@ impl PerKey for Azure {
             ]
             .iter()
             .any(|m| stderr.contains(m))
-            .then(|| Failure::Unreachable(vault()))
+            // Said after the SDK's own retries of the connection.
+            .then(|| Failure::Store(vault()))
         })
         .unwrap_or_else(|| Failure::by_shared_markers(stderr))
     }

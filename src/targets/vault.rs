@@ -198,7 +198,8 @@ impl Bulk for Vault {
                 self.mount
             ))
         } else if stderr.contains("dial tcp") || stderr.contains("no such host") {
-            Failure::Unreachable(format!("check VAULT_ADDR ({}) and the network", self.addr))
+            // Said after the client's own retries (`VAULT_MAX_RETRIES`).
+            Failure::Store(format!("check VAULT_ADDR ({}) and the network", self.addr))
         } else if is_transient(stderr) {
             Failure::Transient
         } else {

@@ -16,6 +16,7 @@ mod hardening_output;
 mod know_target;
 mod no_leaks;
 mod preflight;
+mod store_signals;
 mod sync_aws;
 mod sync_azure;
 mod sync_gcp;
