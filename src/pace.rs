@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// Successes in a row after which one more call may run at once.
-const RECOVER_AFTER: u32 = 5;
+/// Pauses at least this long are always said.
+const SAID_FROM: Duration = Duration::from_secs(1);
 /// How often a waiting worker looks at the interrupt flag.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -76,29 +76,29 @@ impl Pace {
         self.in_flight = self.in_flight.saturating_sub(1);
     }
 
-    /// A call landed: after a run of them, one more call may run at once.
+    /// A call landed: after a run of as many as may run at once (a round), one more may.
     pub fn landed(&mut self) {
         self.streak = 0;
         self.successes += 1;
-        if !self.serial && self.limit < self.max && self.successes >= RECOVER_AFTER {
+        if !self.serial && self.limit < self.max && self.successes >= self.limit as u32 {
             self.limit += 1;
             self.successes = 0;
         }
     }
 
-    /// A call was throttled: concurrency halves (one at a time for a serial store) and, unless
-    /// a pause is already running, a new one starts: its length is returned. `random` draws
-    /// the jitter.
+    /// A call was throttled. Unless a pause is already running (the calls in flight with it
+    /// are the same news), a new one starts and concurrency halves (one at a time for a
+    /// serial store): the pause's length is returned. `random` draws the jitter.
     pub fn throttled(&mut self, now: Instant, base: Duration, random: u64) -> Option<Duration> {
         self.successes = 0;
+        if self.resume_at.is_some_and(|at| at > now) {
+            return None;
+        }
         self.streak += 1;
         self.limit = (self.limit / 2).max(1);
         if !self.pacing.serial_gap.is_zero() {
             self.serial = true;
             self.limit = 1;
-        }
-        if self.resume_at.is_some_and(|at| at > now) {
-            return None;
         }
         let wait =
             full_jitter(base, self.streak, self.pacing.cap, random).max(self.pacing.least_wait);
@@ -151,6 +151,7 @@ pub struct Gate {
     changed: Condvar,
     stopped: OnceLock<String>,
     deadline_said: AtomicBool,
+    said_a_pause: AtomicBool,
 }
 
 impl Gate {
@@ -165,6 +166,7 @@ impl Gate {
             changed: Condvar::new(),
             stopped: OnceLock::new(),
             deadline_said: AtomicBool::new(false),
+            said_a_pause: AtomicBool::new(false),
         }
     }
 
@@ -259,6 +261,12 @@ impl Permit<'_> {
         // Computed at the shipped length, for the message; waited at the scaled one.
         if let Some(real) = pace.throttled(now, gate.base, crate::pool::next_random()) {
             pace.resume_at = Some(now + real.mul_f64(gate.scale));
+            // The first pause is always said; after it, pauses too short to look like a
+            // hang are only counted (`--json`), so a store throttling all along does not
+            // bury the output.
+            if gate.said_a_pause.swap(true, Ordering::Relaxed) && real < SAID_FROM {
+                return;
+            }
             let then = match (pace.serial, pace.limit) {
                 (true, _) => format!(
                     "then one call at a time, {}s apart",
@@ -315,27 +323,36 @@ mod tests {
         assert_eq!(wait, Duration::from_millis(500));
         assert_eq!(pace.limit(), 3);
         assert_eq!(pace.may_start(now), Err(Some(now + wait)));
-        // A second throttle during the pause starts no new pause, but lowers the limit.
+        // The calls in flight with it are the same news: no new pause, no further drop.
         assert_eq!(pace.throttled(now, Duration::from_secs(1), 0), None);
-        assert_eq!(pace.limit(), 1);
-        assert_eq!(pace.throttled(now, Duration::from_secs(1), 0), None);
-        assert_eq!(pace.limit(), 1);
+        assert_eq!(pace.limit(), 3);
         assert_eq!(pace.may_start(now + wait), Ok(()));
+        // The next throttle after the pause halves again, down to one.
+        let later = now + wait;
+        assert!(pace.throttled(later, Duration::from_secs(1), 0).is_some());
+        assert_eq!(pace.limit(), 1);
+        let much_later = later + Duration::from_secs(60);
+        assert!(
+            pace.throttled(much_later, Duration::from_secs(1), 0)
+                .is_some()
+        );
+        assert_eq!(pace.limit(), 1);
     }
 
     #[test]
-    fn concurrency_recovers_one_step_per_run_of_successes() {
+    fn concurrency_recovers_one_step_per_round_of_successes() {
+        let now = Instant::now();
         let mut pace = Pace::new(AWS, 4);
-        pace.throttled(Instant::now(), Duration::ZERO, 0);
-        pace.throttled(Instant::now(), Duration::ZERO, 0);
-        assert_eq!(pace.limit(), 1);
-        for _ in 0..RECOVER_AFTER - 1 {
-            pace.landed();
-        }
+        pace.throttled(now, Duration::ZERO, 0);
+        pace.throttled(now + Duration::from_millis(1), Duration::ZERO, 0);
         assert_eq!(pace.limit(), 1);
         pace.landed();
         assert_eq!(pace.limit(), 2);
-        for _ in 0..RECOVER_AFTER * 10 {
+        pace.landed();
+        assert_eq!(pace.limit(), 2);
+        pace.landed();
+        assert_eq!(pace.limit(), 3);
+        for _ in 0..100 {
             pace.landed();
         }
         assert_eq!(pace.limit(), 4);

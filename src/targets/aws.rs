@@ -471,6 +471,14 @@ mod tests {
     }
 
     #[test]
+    fn too_many_versions_points_to_skip_unchanged() {
+        let r = routing(None);
+        let stderr = "An error occurred (LimitExceededException) when calling the PutSecretValue operation: You have exceeded the maximum number of versions of the secret";
+        assert_eq!(r.classify(stderr, Some(255)), Failure::Permanent);
+        assert!(r.advice(stderr).unwrap().contains("--skip-unchanged"));
+    }
+
+    #[test]
     fn aws_errors_are_classified() {
         let r = routing(None);
         assert_eq!(

@@ -340,6 +340,32 @@ mod tests {
     use crate::targets::assert_option_safe;
 
     #[test]
+    fn az_not_logged_in_stops_the_target_a_throttle_paces_it_and_forbidden_is_per_key() {
+        let r = Azure {
+            vault_name: "kv1".into(),
+            names: Names::Exact,
+            repo: "api".into(),
+            env: "dev".into(),
+        };
+        let login = r.classify("ERROR: Please run 'az login' to setup account.", Some(1));
+        assert!(matches!(login, Failure::Store(next) if next.contains("az login")));
+        assert_eq!(
+            r.classify(
+                "ERROR: (Throttled) Too Many Requests\nCode: Throttled",
+                Some(1)
+            ),
+            Failure::Throttled
+        );
+        assert_eq!(
+            r.classify(
+                "ERROR: (Forbidden) The user does not have secrets set permission",
+                Some(1)
+            ),
+            Failure::Permanent
+        );
+    }
+
+    #[test]
     fn the_push_reads_the_value_from_stdin_and_prints_nothing() {
         let r = Azure {
             vault_name: "my-vault".into(),

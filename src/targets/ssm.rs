@@ -329,6 +329,15 @@ mod tests {
     }
 
     #[test]
+    fn a_type_change_in_place_is_reported_with_what_to_do() {
+        let r = ssm(None);
+        let stderr = "An error occurred (HierarchyTypeMismatchException) when calling the PutParameter operation: Parameter Type can't be changed";
+        assert_eq!(r.classify(stderr, Some(255)), Failure::Permanent);
+        assert!(r.advice(stderr).unwrap().contains("delete-parameter"));
+        assert_eq!(r.advice("An error occurred (AccessDeniedException)"), None);
+    }
+
+    #[test]
     fn the_put_overwrites_a_secure_string_read_from_stdin_under_the_prefixed_name() {
         let cmd = ssm(Some("/app/dev/")).push_cmd("DB_URL", Op::Set);
         assert_eq!(cmd.program, "aws");

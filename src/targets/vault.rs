@@ -287,6 +287,38 @@ mod tests {
     }
 
     #[test]
+    fn vault_store_level_failures_name_login_the_mount_and_the_address() {
+        let v = Vault {
+            addr: "http://127.0.0.1:8200".into(),
+            mount: "secret".into(),
+            path: "app/dev".into(),
+        };
+        let classify = |stderr: &str| Bulk::classify(&v, stderr, Some(2));
+        let token =
+            classify("Error making API request.\n\nCode: 400. Errors:\n\n* missing client token");
+        assert!(matches!(token, Failure::Store(n) if n.contains("vault login")));
+        let mount =
+            classify("Code: 404. Errors:\n\n* no handler for route \"secret/data/app/dev\"");
+        assert!(matches!(mount, Failure::Store(n) if n.contains("-path=secret kv-v2")));
+        let refused = classify(
+            "Get \"http://127.0.0.1:9/v1/sys/internal/ui/mounts/secret\": dial tcp 127.0.0.1:9: connect: connection refused",
+        );
+        assert!(matches!(refused, Failure::Store(n) if n.contains("VAULT_ADDR")));
+        assert_eq!(
+            classify("Code: 429. Errors:\n\n* rate limit quota exceeded"),
+            Failure::Throttled
+        );
+        assert_eq!(
+            classify("Code: 503. Errors:\n\n* Vault is sealed"),
+            Failure::Transient
+        );
+        assert_eq!(
+            classify("Code: 403. Errors:\n\n* permission denied"),
+            Failure::Permanent
+        );
+    }
+
+    #[test]
     fn the_write_is_one_kv_put_reading_json_from_stdin_with_vault_addr_set() {
         let r = Vault {
             addr: "https://vault:8200".into(),

@@ -300,7 +300,10 @@ fn a_first_signal_during_vaults_bulk_write_lets_the_write_land_and_still_exits_1
 fn an_interrupt_during_a_throttle_wait_stops_at_once_with_the_exact_report() {
     let _serial = crate::support::serial();
     let mut t = Test::new()
-        .env_file("dev", "ALPHA=a-value-1\nBRAVO=b-value-2\nCHARLIE=c-value-3\n")
+        .env_file(
+            "dev",
+            "ALPHA=a-value-1\nBRAVO=b-value-2\nCHARLIE=c-value-3\n",
+        )
         .env("FAKE_THROTTLE", "0/1")
         .args(["sync", "dev", "gh", "--gh-repo=acme/api", "--workers=1"]);
     let mut run = t.spawn();
@@ -314,7 +317,11 @@ fn an_interrupt_during_a_throttle_wait_stops_at_once_with_the_exact_report() {
     send(&run, "INT", Via::Group);
     let out = run.wait();
     // The shipped wait is 60 s: the run did not sit it out.
-    assert!(sent.elapsed() < Duration::from_secs(30), "{:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        sent.elapsed()
+    );
     out.failure(130)
         .stderr_has("vsync: gh is throttling; waiting 60.0s before the next call");
     assert_eq!(
