@@ -1,8 +1,10 @@
 //! The push engine: a crossbeam job queue drained by worker threads for targets that write
 //! per key, or one bulk write for those that write everything at once. Retries, switches
-//! between create and update, the per-call timeout and the run deadline are decided here;
-//! spawning is `exec`'s. `run_calls` drains independent calls (reads, lists, deletes) the
-//! same way, under the same bounds.
+//! between create and update, the per-call timeout and the run deadline are decided here, in
+//! one retry loop (`settle`) that every call passes through the target's gate (`pace`: the
+//! pause and concurrency after a throttle, the stop after a store-level failure); spawning is
+//! `exec`'s. `run_calls` drains independent calls (reads, lists, deletes) the same way,
+//! under the same bounds.
 
 use crate::exec::{self, Exit, Outcome};
 use crate::pace::{Gate, Refused};
