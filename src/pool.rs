@@ -454,11 +454,11 @@ fn run_bulk(
             all.iter_mut().for_each(|w| w.throttles = throttles);
             all
         }
-        (Some(out), Some(failure)) => {
+        (Some(out), Some(_)) => {
+            // The one line that reports the write of every key, as for any failure; a
+            // store-level one adds the gate's line with the next step.
             let error = format!("{} failed: {}", bulk.label(), scrubber.failure(out));
-            if !matches!(failure, Failure::Store(_) | Failure::Unreachable(_)) {
-                report::err(&format!("WARNING: {error}"));
-            }
+            report::err(&format!("WARNING: {error}"));
             failed(error)
         }
     }

@@ -198,8 +198,7 @@ impl Bulk for Vault {
                 self.mount
             ))
         } else if stderr.contains("dial tcp") || stderr.contains("no such host") {
-            // Said after the client's own retries (`VAULT_MAX_RETRIES`).
-            Failure::Store(format!("check VAULT_ADDR ({}) and the network", self.addr))
+            Failure::Unreachable(format!("check VAULT_ADDR ({}) and the network", self.addr))
         } else if is_transient(stderr) {
             Failure::Transient
         } else {
@@ -303,7 +302,7 @@ mod tests {
         let refused = classify(
             "Get \"http://127.0.0.1:9/v1/sys/internal/ui/mounts/secret\": dial tcp 127.0.0.1:9: connect: connection refused",
         );
-        assert!(matches!(refused, Failure::Store(n) if n.contains("VAULT_ADDR")));
+        assert!(matches!(refused, Failure::Unreachable(n) if n.contains("VAULT_ADDR")));
         assert_eq!(
             classify("Code: 429. Errors:\n\n* rate limit quota exceeded"),
             Failure::Throttled
