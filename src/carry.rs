@@ -101,6 +101,7 @@ pub fn write(
             status,
             attempts,
             error,
+            throttles: 0,
             recovered: false,
         };
         vec![written; tasks.len()]
@@ -178,6 +179,7 @@ pub fn entries(carry: &Carry, written: bool) -> Vec<crate::jsonout::Entry> {
         status,
         attempts: 0,
         error: None,
+        throttles: 0,
         recovered: false,
     };
     let dropped = carry.dropped.iter().filter(|_| written);

@@ -114,6 +114,12 @@ const OTHER_FLAGS: &[Flag] = &[
         help: "limit for one vendor call in seconds, 1-3600",
     },
     Flag {
+        long: "deadline",
+        short: None,
+        takes_value: true,
+        help: "the whole run starts no new call after this many seconds, 1-86400",
+    },
+    Flag {
         long: "help",
         short: Some('h'),
         takes_value: false,

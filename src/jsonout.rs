@@ -19,6 +19,8 @@ pub struct Doc<'a> {
     pub duration_ms: u64,
     /// The exit status the run ends with.
     pub exit: u8,
+    /// Vendor calls the store throttled in this run (each one paced the whole target).
+    pub throttles: u64,
     pub keys: Vec<Entry>,
 }
 
@@ -38,6 +40,8 @@ pub struct Entry {
     /// the secret holds its old value again).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub recovered: bool,
+    /// Calls for it that the store throttled.
+    pub throttles: u32,
 }
 
 /// The part of a banner after `: `.
@@ -70,13 +74,15 @@ mod tests {
             scope: scope_of("Syncing 2 secrets to AWS Secrets Manager: region=r, prefix=p/"),
             duration_ms: 12,
             exit: 0,
+            throttles: 2,
             keys: vec![Entry {
                 key: "A".into(),
                 name: "p/A".into(),
                 status: "created",
-                attempts: 1,
+                attempts: 3,
                 error: None,
                 recovered: false,
+                throttles: 2,
             }],
         };
         let v: serde_json::Value = serde_json::from_str(&render(&doc)).unwrap();
@@ -84,5 +90,7 @@ mod tests {
         assert_eq!(v["scope"], "region=r, prefix=p/");
         assert_eq!(v["keys"][0]["name"], "p/A");
         assert_eq!(v["keys"][0]["error"], serde_json::Value::Null);
+        assert_eq!(v["throttles"], 2);
+        assert_eq!(v["keys"][0]["throttles"], 2);
     }
 }

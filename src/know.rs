@@ -73,6 +73,7 @@ fn excluded_entries(target: &dyn Target, parsed: &ParsedEnv) -> Vec<Entry> {
             name: target.secret_name(k).into_owned(),
             status: "excluded",
             attempts: 0,
+            throttles: 0,
             error: None,
             recovered: false,
         })
@@ -96,6 +97,7 @@ fn print_json(
         scope: jsonout::scope_of(&target.banner(n)),
         duration_ms: jsonout::millis(started.elapsed()),
         exit,
+        throttles: crate::pace::run_throttles(),
         keys,
     };
     report::out_always(&jsonout::render(&doc));
@@ -111,6 +113,7 @@ pub fn dry_run_json(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv) {
             name: target.secret_name(&t.key).into_owned(),
             status: "planned",
             attempts: 0,
+            throttles: 0,
             error: None,
             recovered: false,
         })
@@ -253,6 +256,7 @@ pub fn diff(
             name: target.secret_name(&task.key).into_owned(),
             status: cur.plan_status(),
             attempts: 0,
+            throttles: 0,
             error: None,
             recovered: false,
         });
@@ -265,6 +269,7 @@ pub fn diff(
         name: n.clone(),
         status: "delete",
         attempts: 0,
+        throttles: 0,
         error: None,
         recovered: false,
     }));
@@ -273,6 +278,7 @@ pub fn diff(
         name: n.clone(),
         status: "kept",
         attempts: 0,
+        throttles: 0,
         error: None,
         recovered: false,
     }));
@@ -403,6 +409,7 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
             true => KeyOutcome::Written(written.next().unwrap_or(Written {
                 status: Status::NotAttempted,
                 attempts: 0,
+                throttles: 0,
                 error: None,
                 recovered: false,
             })),
@@ -447,6 +454,7 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
                     name,
                     status: "unchanged",
                     attempts: 0,
+                    throttles: 0,
                     error: None,
                     recovered: false,
                 },
@@ -463,6 +471,7 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
                         (Status::NotAttempted, _) => "not_attempted",
                     },
                     attempts: w.attempts,
+                    throttles: w.throttles,
                     error: w.error.clone(),
                     recovered: w.recovered,
                 },
@@ -559,6 +568,7 @@ fn run_prune(
             name: name.clone(),
             status: "kept",
             attempts: 0,
+            throttles: 0,
             error: None,
             recovered: false,
         });
@@ -603,6 +613,7 @@ fn run_prune(
                 name,
                 status,
                 attempts: d.attempts,
+                throttles: 0,
                 error: d.error.clone(),
                 recovered: false,
             });

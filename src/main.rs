@@ -14,6 +14,7 @@ mod envfile;
 mod exec;
 mod jsonout;
 mod know;
+mod pace;
 mod plan;
 mod pool;
 mod preflight;

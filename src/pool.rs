@@ -1,14 +1,18 @@
 //! The push engine: a crossbeam job queue drained by worker threads for targets that write
 //! per key, or one bulk write for those that write everything at once. Retries, switches
-//! between create and update, the per-call timeout and the run deadline are decided here;
-//! spawning is `exec`'s. `run_calls` drains independent calls (reads, lists, deletes) the
-//! same way, under the same bounds.
+//! between create and update, the per-call timeout and the run deadline are decided here, in
+//! one retry loop (`settle`) that every call passes through the target's gate (`pace`: the
+//! pause and concurrency after a throttle, the stop after a store-level failure); spawning is
+//! `exec`'s. `run_calls` drains independent calls (reads, lists, deletes) the same way,
+//! under the same bounds.
 
 use crate::exec::{self, Exit, Outcome};
+use crate::pace::{Gate, Refused};
 use crate::report::{self, Scrubber, Status};
 use crate::signals;
-use crate::targets::{Bulk, Deleted, Failure, Op, PerKey, Target, VendorCmd, Writes};
+use crate::targets::{Bulk, Deleted, Failure, Op, PerKey, Recovers, Target, VendorCmd, Writes};
 use crate::task::SecretTask;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -23,13 +27,15 @@ pub struct RunOpts {
     pub retry_base: Duration,
     /// When the run started (the deadline is counted from it).
     pub started: Instant,
+    /// The target's pace: every call passes it (throttles, store-level stops).
+    pub gate: Gate,
 }
 
 /// How long a run whose keys are all pushed still waits for a list call that shows which
 /// secrets lack the ownership marks, before it gives up marking them this run.
 const MARK_LIST_GRACE: Duration = Duration::from_secs(3);
 
-/// Three attempts in all for a transient failure.
+/// Three attempts in all for a transient failure (a throttle is retried until the deadline).
 const MAX_ATTEMPTS: u32 = 3;
 /// Create ↔ update switches per key; two cover "list was stale" plus "created meanwhile".
 const MAX_SWITCHES: u32 = 2;
@@ -41,6 +47,8 @@ pub struct Written {
     pub attempts: u32,
     /// The last call's error, scrubbed, when the key failed.
     pub error: Option<String>,
+    /// Calls of this key the store throttled.
+    pub throttles: u32,
     /// A deleted secret of vsync's held the name and was recovered first: written, it holds
     /// the new value; failed, it holds its old one again.
     pub recovered: bool,
@@ -99,6 +107,7 @@ fn run_per_key(
     // never started) and, for the few that failed, the error. A byte a task, where a
     // `Written` a task would be the largest allocation of a 10,000-key run.
     let calls: Vec<AtomicU8> = (0..tasks.len()).map(|_| AtomicU8::new(0)).collect();
+    let throttles: Mutex<Vec<(usize, u32)>> = Mutex::new(Vec::new());
     let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
     // The few tasks whose deleted secret was recovered before the write.
     let recoveries: Mutex<Vec<usize>> = Mutex::new(Vec::new());
@@ -118,7 +127,8 @@ fn run_per_key(
                 let rx = rx.clone();
                 let (listed, existing, unmarked) = (&listed, &existing, &unmarked);
                 let pushed_all = &pushed_all;
-                let (calls, failures, recoveries) = (&calls, &failures, &recoveries);
+                let (calls, failures, throttles) = (&calls, &failures, &throttles);
+                let recoveries = &recoveries;
                 // The first worker makes the list call, so that `--workers` bounds every
                 // vendor process at once; the others push meanwhile.
                 let list = list.take();
@@ -139,7 +149,10 @@ fn run_per_key(
                         }
                     }
                     for i in rx.iter() {
-                        if signals::stop_requested() || Instant::now() >= opts.deadline {
+                        if signals::stop_requested()
+                            || Instant::now() >= opts.deadline
+                            || opts.gate.stopped().is_some()
+                        {
                             continue;
                         }
                         let task = &tasks[i];
@@ -151,22 +164,17 @@ fn run_per_key(
                                 names.binary_search(&name.as_ref()).is_ok()
                             }),
                         };
-                        let mut attempts = 0;
-                        let mut recovered = false;
-                        let pushed = push_key(
-                            per_key,
-                            target,
-                            task,
-                            exists,
-                            opts,
-                            (&mut attempts, &mut recovered),
-                        );
-                        calls[i].store(attempts.min(u8::MAX.into()) as u8, Ordering::Relaxed);
-                        if recovered {
+                        let (pushed, settled) = push_key(per_key, target, task, exists, opts);
+                        calls[i].store(settled.calls.min(u8::MAX.into()) as u8, Ordering::Relaxed);
+                        if settled.throttles > 0 {
+                            let mut throttles = throttles.lock().expect("no worker panics");
+                            throttles.push((i, settled.throttles));
+                        }
+                        if settled.recovered {
                             recoveries.lock().expect("no worker panics").push(i);
                         }
                         match pushed {
-                            Ok(()) if recovered => {
+                            Ok(()) if settled.recovered => {
                                 report::out(&format!(
                                     "✓ {} (recovered, then written)",
                                     report::shown_key(&task.key)
@@ -176,36 +184,24 @@ fn run_per_key(
                                 report::out(&format!("✓ {}", report::shown_key(&task.key)));
                             }
                             Err(failed) => {
-                                let mut error = match failed {
-                                    Fail::Call(label, out) => {
-                                        let stderr = String::from_utf8_lossy(&out.stderr);
-                                        let mut error = match per_key.explain(&stderr) {
-                                            Some(why) => format!(
-                                                "{label}: {why}; {}",
-                                                scrubber.failure(&out)
-                                            ),
-                                            None => format!("{label}: {}", scrubber.failure(&out)),
-                                        };
-                                        if let Some(hint) = per_key.failure_hint(&task.key, &stderr)
-                                        {
-                                            error.push_str(" — ");
-                                            error.push_str(&hint);
-                                        }
-                                        error
-                                    }
-                                    Fail::Said(words) => words,
-                                };
-                                if recovered {
+                                let mut error = failed.words(per_key, &task.key, scrubber);
+                                if settled.recovered {
                                     error.push_str(&format!(
                                         "; {} was recovered from its deletion and holds its old, \
                                          pre-prune value again, not the env file's",
                                         target.secret_name(&task.key)
                                     ));
                                 }
-                                report::err(&format!(
-                                    "WARNING: skipping {}: {error}",
-                                    report::shown_key(&task.key)
-                                ));
+                                // A store-level failure is said once, by the gate.
+                                if !matches!(
+                                    settled.failure,
+                                    Some(Failure::Store(_) | Failure::Unreachable(_))
+                                ) {
+                                    report::err(&format!(
+                                        "WARNING: skipping {}: {error}",
+                                        report::shown_key(&task.key)
+                                    ));
+                                }
                                 failures.lock().expect("no worker panics").push((i, error));
                             }
                         }
@@ -254,6 +250,8 @@ fn run_per_key(
     drop(listed);
     let recoveries = recoveries.into_inner().expect("no worker panics");
     failures.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(*i));
+    let throttles = throttles.into_inner().expect("no worker panics");
+    let not_written = not_written_note(opts);
     calls
         .into_iter()
         .enumerate()
@@ -268,14 +266,35 @@ fn run_per_key(
                 (_, Some(_)) => Status::Failed,
                 (_, None) => Status::Synced,
             };
+            let error = match status {
+                Status::NotAttempted => not_written.clone(),
+                _ => error,
+            };
+            let throttles = throttles
+                .iter()
+                .find(|(t, _)| *t == i)
+                .map_or(0, |(_, n)| *n);
             Written {
                 status,
                 attempts,
                 error,
+                throttles,
                 recovered: recoveries.contains(&i),
             }
         })
         .collect()
+}
+
+/// Why keys never started, when the target was closed or the deadline came (else `None`: an
+/// interrupt, which the report says itself).
+fn not_written_note(opts: &RunOpts) -> Option<String> {
+    if opts.gate.stopped().is_some() {
+        Some("not written: the target stopped at a store-level failure".into())
+    } else if Instant::now() >= opts.deadline && !signals::stop_requested() {
+        Some("not attempted: the run deadline (--deadline) came first".into())
+    } else {
+        None
+    }
 }
 
 /// Sets the target's marks on existing secrets that lacked them, and says how many. A key
@@ -327,96 +346,237 @@ enum Fail {
     Said(String),
 }
 
+impl Fail {
+    /// The key's error: the target's plain words for what the vendor said (before it), the
+    /// vendor's scrubbed text, and what to do next (after it).
+    fn words(self, per_key: &dyn PerKey, key: &str, scrubber: &Scrubber<'_>) -> String {
+        let (label, out) = match self {
+            Fail::Said(words) => return words,
+            Fail::Call(label, out) => (label, out),
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut error = match per_key.explain(&stderr) {
+            Some(why) => format!("{label}: {why}; {}", scrubber.failure(&out)),
+            None => format!("{label}: {}", scrubber.failure(&out)),
+        };
+        if let Some(hint) = per_key.failure_hint(key, &stderr) {
+            error.push_str(" — ");
+            error.push_str(&hint);
+        }
+        error
+    }
+}
+
 /// One key: the first write, then retries and create/update switches as the errors say, and
-/// (once) the recovery of a deleted secret of vsync's that holds the name. `counts` are the
-/// vendor calls made and whether a recovery succeeded.
+/// (once) the recovery of a deleted secret of vsync's that holds the name.
 fn push_key(
     target: &dyn PerKey,
     named: &dyn Target,
     task: &SecretTask,
     exists: Option<bool>,
     opts: &RunOpts,
-    counts: (&mut u32, &mut bool),
-) -> Result<(), Fail> {
-    let (calls, recovered) = counts;
-    let mut op = target.first_op(exists);
-    let mut attempt = 1;
+) -> (Result<(), Fail>, Settled) {
+    let op = Cell::new(target.first_op(exists));
     let mut switches = 0;
-    // When the recovery finished: Key Vault may refuse writes for a moment after it.
-    let mut recovered_at: Option<Instant> = None;
+    // Calls the recovery made, when the recovery finished (Key Vault may refuse writes for
+    // a moment after it), and why it failed the key.
+    let recovery_calls = Cell::new(0);
+    let recovered_at: Cell<Option<Instant>> = Cell::new(None);
+    let recovery_failed: RefCell<Option<Fail>> = RefCell::new(None);
     let mut waits = 0;
-    loop {
-        let cmd = target.push_cmd(&task.key, op);
-        *calls += 1;
-        let out = run_call(&cmd, &task.value, opts);
-        if out.success() {
-            return Ok(());
-        }
-        let failure = classify(&out, |stderr, code| target.classify(stderr, code));
-        let label = cmd.label(target.label_words(op));
-        let switch = matches!(
-            (failure, op),
-            (Failure::NotFound, Op::Update) | (Failure::AlreadyExists, Op::Create)
-        ) || failure == Failure::Deleted;
-        if switch && switches < MAX_SWITCHES && signals::stop_requested() {
-            // The switch would be a new vendor call, and nothing new starts after an
-            // interrupt: the key fails with what this call said.
-            let next = match (failure, op) {
-                (Failure::Deleted, _) => "recovery",
-                (_, Op::Create) => "update",
-                _ => "create",
+    let mut settled = settle(
+        opts,
+        &Scrubber::new(&[]),
+        || {
+            let out = run_call(&target.push_cmd(&task.key, op.get()), &task.value, opts);
+            let failure = (!out.success())
+                .then(|| classify(&out, |stderr, code| target.classify(stderr, code)));
+            (out, failure)
+        },
+        |failure| {
+            if *failure == Failure::Recovering {
+                // Only after our own recovery, for as long as one call may take.
+                let fresh = recovered_at
+                    .get()
+                    .is_some_and(|at| at.elapsed() < opts.timeout);
+                waits += 1;
+                return fresh && backoff(waits.min(4), opts);
+            }
+            let next = match (failure, op.get()) {
+                (Failure::NotFound, Op::Update) => Op::Create,
+                (Failure::AlreadyExists, Op::Create) => Op::Update,
+                (Failure::Deleted, _) if recovered_at.get().is_none() => target.update_op(),
+                _ => return false,
             };
-            return Err(Fail::Call(
-                format!("{label} (no {next} attempted: interrupted)"),
-                out,
-            ));
-        }
-        let give_up = match (failure, op) {
-            (Failure::NotFound, Op::Update) if switches < MAX_SWITCHES => {
-                op = Op::Create;
-                switches += 1;
-                false
+            if switches >= MAX_SWITCHES {
+                return false;
             }
-            (Failure::AlreadyExists, Op::Create) if switches < MAX_SWITCHES => {
-                op = Op::Update;
-                switches += 1;
-                false
-            }
-            (Failure::Deleted, _) if recovered_at.is_none() && switches < MAX_SWITCHES => {
+            if *failure == Failure::Deleted {
+                // The recovery is new vendor calls, and nothing new starts after an interrupt.
+                if signals::stop_requested() {
+                    return false;
+                }
                 let Some(recovers) = target.recovery() else {
-                    return Err(Fail::Call(label, out));
+                    return false;
                 };
                 let name = named.secret_name(&task.key);
-                match recover(recovers, &name, target.label_words(op), opts, calls)? {
-                    Recovery::Done => {
-                        *recovered = true;
-                        recovered_at = Some(Instant::now());
+                let mut calls = 0;
+                let recovery = recover(
+                    recovers,
+                    &name,
+                    target.label_words(op.get()),
+                    opts,
+                    &mut calls,
+                );
+                recovery_calls.set(recovery_calls.get() + calls);
+                match recovery {
+                    Ok(Recovery::Done) => recovered_at.set(Some(Instant::now())),
+                    Ok(Recovery::NotNeeded) => {}
+                    Err(fail) => {
+                        *recovery_failed.borrow_mut() = Some(fail);
+                        return false;
                     }
-                    Recovery::NotNeeded => {}
                 }
-                op = target.update_op();
-                switches += 1;
-                false
             }
-            (Failure::Recovering, _)
-                if recovered_at.is_some_and(|at| at.elapsed() < opts.timeout)
-                    && backoff(waits.min(4) + 1, opts) =>
-            {
-                waits += 1;
-                false
-            }
-            (Failure::Transient | Failure::Recovering, _)
-                if attempt < MAX_ATTEMPTS && backoff(attempt, opts) =>
-            {
-                attempt += 1;
-                false
-            }
-            _ => true,
+            switches += 1;
+            op.set(next);
+            true
+        },
+    );
+    settled.calls += recovery_calls.get();
+    settled.recovered = recovered_at.get().is_some();
+    if let Some(fail) = recovery_failed.into_inner() {
+        return (Err(fail), settled);
+    }
+    let Some(out) = settled.out.take().filter(|_| settled.failure.is_some()) else {
+        return (Ok(()), settled);
+    };
+    let mut label = target
+        .push_cmd(&task.key, op.get())
+        .label(target.label_words(op.get()));
+    if settled.switching && settled.refused == Some(Refused::Interrupted) {
+        // The switch would be a new vendor call, and nothing new starts after an interrupt:
+        // the key fails with what the last call said.
+        let (last, next) = match op.get() {
+            Op::Create => (Op::Update, "create"),
+            _ => (Op::Create, "update"),
         };
-        if give_up {
-            return Err(Fail::Call(label, out));
+        label = format!(
+            "{} (no {next} attempted: interrupted)",
+            target
+                .push_cmd(&task.key, last)
+                .label(target.label_words(last))
+        );
+    } else if settled.failure == Some(Failure::Deleted) && signals::stop_requested() {
+        label = format!("{label} (no recovery attempted: interrupted)");
+    }
+    (Err(Fail::Call(label, out)), settled)
+}
+
+/// How one call ended after its retries.
+pub struct Settled {
+    /// The last call's outcome; `None` when none started.
+    pub out: Option<Outcome>,
+    /// What the last call's failure meant; `None` when it landed.
+    pub failure: Option<Failure>,
+    pub calls: u32,
+    pub throttles: u32,
+    /// Why the gate refused a further call, when it did.
+    pub refused: Option<Refused>,
+    /// The last failure asked for a switch that never ran.
+    pub switching: bool,
+    /// A deleted secret of vsync's was recovered on the way.
+    pub recovered: bool,
+}
+
+/// The one retry loop: runs `call` through the target's gate until it lands or gives up. A
+/// throttle pauses the whole target and is retried until the gate refuses (deadline,
+/// interrupt); other transient failures get `MAX_ATTEMPTS` in all with backoff; `switch`
+/// may turn a failure into an immediate new call (create ↔ update); a store-level failure (or
+/// an unreachable store after its attempts) closes the gate, once, with `scrubber`'s text.
+pub fn settle(
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+    mut call: impl FnMut() -> (Outcome, Option<Failure>),
+    mut switch: impl FnMut(&Failure) -> bool,
+) -> Settled {
+    let mut settled = Settled {
+        out: None,
+        failure: None,
+        calls: 0,
+        throttles: 0,
+        refused: None,
+        switching: false,
+        recovered: false,
+    };
+    let mut attempt = 1;
+    loop {
+        let permit = match opts.gate.acquire(opts.deadline) {
+            Ok(permit) => permit,
+            Err(refused) => {
+                settled.refused = Some(refused);
+                return settled;
+            }
+        };
+        settled.calls += 1;
+        let (out, failure) = call();
+        settled.switching = false;
+        let Some(failure) = failure else {
+            permit.landed();
+            settled.out = Some(out);
+            settled.failure = None;
+            return settled;
+        };
+        if failure == Failure::Throttled {
+            permit.throttled();
+            settled.throttles += 1;
+            settled.out = Some(out);
+            settled.failure = Some(failure);
+            continue;
+        }
+        drop(permit);
+        let failure = match failure {
+            Failure::Unreachable(next) if attempt >= MAX_ATTEMPTS => Failure::Store(next),
+            other => other,
+        };
+        if let Failure::Store(next) = &failure {
+            opts.gate.stop(&first_line(&scrubber.failure(&out)), next);
+            settled.out = Some(out);
+            settled.failure = Some(failure);
+            return settled;
+        }
+        let retry = if switch(&failure) {
+            settled.switching = true;
+            true
+        } else {
+            matches!(failure, Failure::Transient | Failure::Unreachable(_))
+                && attempt < MAX_ATTEMPTS
+                && backoff(attempt, opts)
+                && {
+                    attempt += 1;
+                    true
+                }
+        };
+        settled.out = Some(out);
+        settled.failure = Some(failure);
+        if !retry {
+            if let Some(Failure::Unreachable(next)) = &settled.failure {
+                // Out of attempts, or stopped waiting: the store never answered.
+                let said = first_line(&scrubber.failure(settled.out.as_ref().expect("set")));
+                opts.gate.stop(&said, next);
+            }
+            return settled;
         }
     }
+}
+
+/// The first non-empty line of a vendor's error, for the one store-level message.
+fn first_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(text)
+        .to_string()
 }
 
 /// What the recovery step came to.
@@ -430,7 +590,7 @@ enum Recovery {
 /// Shows the deleted secret that holds `name`, and restores it when its marks say it is this
 /// repo's and env's; anything else fails the key, naming the secret and what frees it.
 fn recover(
-    recovers: &dyn crate::targets::Recovers,
+    recovers: &dyn Recovers,
     name: &str,
     words: usize,
     opts: &RunOpts,
@@ -510,48 +670,51 @@ pub fn run_bulk_write(
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Vec<Written> {
-    let all = |status, attempts, error| {
+    let all = |status, attempts, error, throttles| {
         vec![
             Written {
                 status,
                 attempts,
                 error,
+                throttles,
                 recovered: false,
             };
             tasks.len()
         ]
     };
     if signals::stop_requested() || Instant::now() >= opts.deadline {
-        return all(Status::NotAttempted, 0, None);
+        return all(Status::NotAttempted, 0, None, 0);
     }
     report::out(&bulk.announce(tasks.len()));
-    let mut attempt = 1;
-    let result = loop {
-        let out: Outcome = run_call(cmd, document, opts);
-        if out.success() {
-            break Ok(());
-        }
-        let failure = classify(&out, |stderr, code| bulk.classify(stderr, code));
-        if failure == Failure::Transient && attempt < MAX_ATTEMPTS && backoff(attempt, opts) {
-            attempt += 1;
-            continue;
-        }
-        break Err(out);
-    };
-    match result {
-        Ok(()) => {
+    let settled = settle(
+        opts,
+        scrubber,
+        || {
+            let out = run_call(cmd, document, opts);
+            let failure = (!out.success())
+                .then(|| classify(&out, |stderr, code| bulk.classify(stderr, code)));
+            (out, failure)
+        },
+        |_| false,
+    );
+    let (attempts, throttles) = (settled.calls, settled.throttles);
+    match (&settled.out, &settled.failure) {
+        (None, _) => all(Status::NotAttempted, 0, not_written_note(opts), 0),
+        (Some(_), None) => {
             for task in tasks {
                 report::out(&format!("✓ {}", report::shown_key(&task.key)));
             }
-            all(Status::Synced, attempt, None)
+            all(Status::Synced, attempts, None, throttles)
         }
-        Err(out) => {
-            let mut error = format!("{} failed: {}", bulk.label(), scrubber.failure(&out));
+        (Some(out), Some(_)) => {
+            // The one line that reports the write of every key, as for any failure; a
+            // store-level one adds the gate's line with the next step.
+            let mut error = format!("{} failed: {}", bulk.label(), scrubber.failure(out));
             if let Some(advice) = advice(&String::from_utf8_lossy(&out.stderr)) {
                 error.push_str(&format!(" — {advice}"));
             }
             report::err(&format!("WARNING: {error}"));
-            all(Status::Failed, attempt, Some(error))
+            all(Status::Failed, attempts, Some(error), throttles)
         }
     }
 }
@@ -580,23 +743,27 @@ pub fn run_calls<T: Send + Sync>(
                     if signals::stop_requested() || Instant::now() >= opts.deadline {
                         continue;
                     }
-                    let mut attempt = 1;
-                    let out = loop {
-                        let out = run_call(&cmds[i], b"", opts);
-                        if out.success() {
-                            break out;
-                        }
-                        let failure = classify_call(&out, classify);
-                        if failure == Failure::Transient
-                            && attempt < MAX_ATTEMPTS
-                            && backoff(attempt, opts)
-                        {
-                            attempt += 1;
-                            continue;
-                        }
-                        break out;
-                    };
-                    let _ = slots[i].set(finish(i, out, attempt));
+                    // Reads and deletes report their own errors: a store-level one is theirs
+                    // to say, so the gate is not closed from here (`Scrubber` of no values).
+                    let settled = settle(
+                        opts,
+                        &Scrubber::new(&[]),
+                        || {
+                            let out = run_call(&cmds[i], b"", opts);
+                            let failure =
+                                (!out.success()).then(|| match classify_call(&out, classify) {
+                                    Failure::Store(_) | Failure::Unreachable(_) => {
+                                        Failure::Permanent
+                                    }
+                                    other => other,
+                                });
+                            (out, failure)
+                        },
+                        |_| false,
+                    );
+                    if let Some(out) = settled.out {
+                        let _ = slots[i].set(finish(i, out, settled.calls));
+                    }
                 }
             });
         }
@@ -663,7 +830,7 @@ pub fn backoff_delay(base: Duration, attempt: u32, random: u64) -> Duration {
 }
 
 /// A small xorshift generator seeded from the clock and pid: jitter needs no crate.
-fn next_random() -> u64 {
+pub(crate) fn next_random() -> u64 {
     static STATE: AtomicU64 = AtomicU64::new(0);
     let mut x = STATE.load(Ordering::Relaxed);
     if x == 0 {

@@ -46,6 +46,9 @@ pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, S
     if let Some(problem) = target.setting_problem() {
         return Err(problem);
     }
+    if let Some(problem) = target.count_problem(tasks.len()) {
+        return Err(problem);
+    }
     // (first task, error line), put in env-file order below.
     let mut lines = Vec::new();
     let mut refused = vec![false; tasks.len()];

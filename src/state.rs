@@ -130,6 +130,7 @@ pub fn read(
     let calls = reads.read_calls(&refs);
     let cmds: Vec<_> = calls.iter().map(|c| c.cmd.clone()).collect();
     let classify = |stderr: &str| match reads.read_failure(stderr) {
+        ReadFailure::Transient if crate::targets::looks_throttled(stderr) => Failure::Throttled,
         ReadFailure::Transient => Failure::Transient,
         _ => Failure::Permanent,
     };
@@ -481,6 +482,12 @@ mod tests {
             deadline: std::time::Instant::now(),
             retry_base: std::time::Duration::ZERO,
             started: std::time::Instant::now(),
+            gate: crate::pace::Gate::new(
+                "vault",
+                crate::targets::BACKOFF_PACING,
+                1,
+                std::time::Duration::ZERO,
+            ),
         };
         let tasks = [];
         let scrubber = Scrubber::new(&tasks);

@@ -9,6 +9,7 @@
 use crate::cli::SyncArgs;
 use crate::config::ConfigFile;
 use crate::envfile::{self, Policy};
+use crate::pace::Gate;
 use crate::pool::{self, RunOpts};
 use crate::report::{self, Scrubber, Status};
 use crate::routing::{self, Resolved};
@@ -20,8 +21,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// The whole run's deadline.
-const RUN_DEADLINE: Duration = Duration::from_secs(600);
 const RETRY_BASE: Duration = Duration::from_secs(1);
 
 pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
@@ -111,12 +110,16 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let started = Instant::now();
+    let deadline = env_duration("VSYNC_RUN_DEADLINE_SECS", 1000).unwrap_or(args.deadline);
+    let retry_base = env_duration("VSYNC_RETRY_BASE_MS", 1).unwrap_or(RETRY_BASE);
     let opts = RunOpts {
         workers: args.workers,
         timeout: args.timeout,
-        deadline: started + env_duration("VSYNC_RUN_DEADLINE_SECS", 1000).unwrap_or(RUN_DEADLINE),
-        retry_base: env_duration("VSYNC_RETRY_BASE_MS", 1).unwrap_or(RETRY_BASE),
+        deadline: started + deadline,
+        retry_base,
         started,
+        gate: Gate::new(kind.name, target.pacing(), args.workers, RETRY_BASE)
+            .with(time_scale(), deadline.as_secs()),
     };
     if args.diff {
         // Reads only: no write, no config save.
@@ -336,6 +339,17 @@ fn find_on_path(bin: &str, path: Option<&str>) -> OnPath {
 fn env_duration(name: &str, unit_ms: u64) -> Option<Duration> {
     let n: u64 = std::env::var(name).ok()?.parse().ok()?;
     Some(Duration::from_millis(n.saturating_mul(unit_ms)))
+}
+
+/// Test hook: `VSYNC_TIME_SCALE` (a factor, e.g. `0.01`) shortens every wait a throttling
+/// store asks for, so the waits of the shipped pacing can be tested in seconds; the messages
+/// still name the shipped waits.
+fn time_scale() -> f64 {
+    std::env::var("VSYNC_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|f| f.is_finite() && *f >= 0.0)
+        .unwrap_or(1.0)
 }
 
 #[cfg(test)]

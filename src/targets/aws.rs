@@ -83,6 +83,61 @@ pub struct Aws {
     pub kms_key: Option<String>,
 }
 
+/// What the aws CLI says the same way for every AWS service: throttling, and the failures of
+/// the whole account or endpoint (no credentials, expired or unknown keys, no connection). The
+/// CLI has already retried a throttle and a refused connection itself when vsync hears of it.
+pub(super) fn cli_failure(stderr: &str) -> Option<Failure> {
+    let credentials = || {
+        "configure credentials: `aws configure`, or set AWS_PROFILE (or AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY); `aws sts get-caller-identity` shows whether they work"
+            .to_string()
+    };
+    if [
+        "ThrottlingException",
+        "TooManyUpdates",
+        "Rate exceeded",
+        "TooManyRequestsException",
+    ]
+    .iter()
+    .any(|m| stderr.contains(m))
+    {
+        return Some(Failure::Throttled);
+    }
+    Failure::store_if(
+        stderr,
+        &[
+            "Unable to locate credentials",
+            "ExpiredToken",
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "InvalidSignatureException",
+            "could not be found", // The config profile (X) could not be found
+            "Error when retrieving token from sso",
+        ],
+        credentials,
+    )
+    .or_else(|| {
+        // Said after the CLI's own retries of the connection.
+        Failure::store_if(stderr, &["Could not connect to the endpoint URL"], || {
+            "check the network, the region, and AWS_ENDPOINT_URL if it is set".into()
+        })
+    })
+}
+
+/// Where a user has chosen none, the aws CLI in vsync's children retries once, in standard
+/// mode: vsync paces the whole target on a throttle and retries until the write lands, so
+/// the CLI's own four quiet retries (legacy mode) would only hide the throttle from it.
+pub const RETRY_DEFAULTS: &[(&str, &str)] =
+    &[("AWS_RETRY_MODE", "standard"), ("AWS_MAX_ATTEMPTS", "2")];
+
+/// An aws CLI call, with vsync's retry defaults.
+pub(super) fn aws_cmd(args: &[&str]) -> VendorCmd {
+    VendorCmd {
+        env_defaults: RETRY_DEFAULTS,
+        ..VendorCmd::new("aws", args)
+    }
+}
+
 impl Target for Aws {
     fn kind(&self) -> &'static Kind {
         &KIND
@@ -152,16 +207,13 @@ impl Reads for Aws {
             .map(|chunk| {
                 let list = serde_json::to_string(chunk).unwrap_or_default();
                 ReadCall {
-                    cmd: VendorCmd::new(
-                        "aws",
-                        &[
-                            "secretsmanager",
-                            "batch-get-secret-value",
-                            &format!("--secret-id-list={list}"),
-                            &self.region_flag(),
-                            "--output=json",
-                        ],
-                    ),
+                    cmd: aws_cmd(&[
+                        "secretsmanager",
+                        "batch-get-secret-value",
+                        &format!("--secret-id-list={list}"),
+                        &self.region_flag(),
+                        "--output=json",
+                    ]),
                     names: chunk.iter().map(|n| n.to_string()).collect(),
                 }
             })
@@ -204,7 +256,7 @@ impl Reads for Aws {
     fn read_failure(&self, stderr: &str) -> ReadFailure {
         match self.classify(stderr, None) {
             Failure::NotFound => ReadFailure::NotFound,
-            Failure::Transient => ReadFailure::Transient,
+            Failure::Transient | Failure::Throttled => ReadFailure::Transient,
             _ if stderr.contains("AccessDenied") || stderr.contains("not authorized") => {
                 ReadFailure::Denied
             }
@@ -223,8 +275,7 @@ impl Reads for Aws {
 
 impl Deletes for Aws {
     fn scope_cmd(&self) -> VendorCmd {
-        self.list_cmd()
-            .unwrap_or_else(|| VendorCmd::new("aws", &[]))
+        self.list_cmd().unwrap_or_else(|| aws_cmd(&[]))
     }
 
     /// The name filter is the service's; the prefix is checked again here, and the rest of
@@ -250,16 +301,13 @@ impl Deletes for Aws {
         names
             .iter()
             .map(|name| {
-                VendorCmd::new(
-                    "aws",
-                    &[
-                        "secretsmanager",
-                        "delete-secret",
-                        &format!("--secret-id={name}"),
-                        "--recovery-window-in-days=7",
-                        &self.region_flag(),
-                    ],
-                )
+                aws_cmd(&[
+                    "secretsmanager",
+                    "delete-secret",
+                    &format!("--secret-id={name}"),
+                    "--recovery-window-in-days=7",
+                    &self.region_flag(),
+                ])
             })
             .collect()
     }
@@ -297,7 +345,7 @@ impl Aws {
             args.push(f);
         }
         args.extend(["--query", query, "--output", output]);
-        VendorCmd::new("aws", &args)
+        aws_cmd(&args)
     }
     /// The marks as `--tags` takes them: a JSON list joined to the flag.
     fn tags_flag(&self) -> String {
@@ -394,7 +442,7 @@ impl PerKey for Aws {
             args.extend(key.as_deref());
             args.push(&tags);
         }
-        VendorCmd::new("aws", &args)
+        aws_cmd(&args)
     }
 
     fn list_cmd(&self) -> Option<VendorCmd> {
@@ -420,20 +468,19 @@ impl PerKey for Aws {
 
     /// `tag-resource` adds (or overwrites) these tags and leaves the secret's others.
     fn mark_cmd(&self, key: &str) -> Option<VendorCmd> {
-        Some(VendorCmd::new(
-            "aws",
-            &[
-                "secretsmanager",
-                "tag-resource",
-                &format!("--secret-id={}", self.secret_name(key)),
-                &self.tags_flag(),
-                &self.region_flag(),
-            ],
-        ))
+        Some(aws_cmd(&[
+            "secretsmanager",
+            "tag-resource",
+            &format!("--secret-id={}", self.secret_name(key)),
+            &self.tags_flag(),
+            &self.region_flag(),
+        ]))
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        if stderr.contains("ResourceNotFoundException") {
+        if let Some(failure) = cli_failure(stderr) {
+            failure
+        } else if stderr.contains("ResourceNotFoundException") {
             Failure::NotFound
         } else if stderr.contains("ResourceExistsException") {
             Failure::AlreadyExists
@@ -452,6 +499,18 @@ impl PerKey for Aws {
         } else {
             Failure::Permanent
         }
+    }
+
+    /// Versions younger than 24 h are kept, and a secret may hold only so many: a secret
+    /// written on every run reaches the limit, and an unchanged one need not be written.
+    fn failure_hint(&self, _key: &str, stderr: &str) -> Option<String> {
+        (stderr.contains("LimitExceededException")
+            && stderr.to_ascii_lowercase().contains("version"))
+        .then(|| {
+            "the secret has too many recent versions (AWS advises at most one update per \
+                 10 minutes); sync with --skip-unchanged so unchanged secrets are not written"
+                .into()
+        })
     }
 
     fn label_words(&self, _op: Op) -> usize {
@@ -492,16 +551,13 @@ fn tags_mark(tags: &serde_json::Value, repo: &str, env: &str) -> bool {
 impl Recovers for Aws {
     /// `describe-secret` shows a secret scheduled for deletion, with `DeletedDate` and `Tags`.
     fn show_deleted_cmd(&self, name: &str) -> VendorCmd {
-        VendorCmd::new(
-            "aws",
-            &[
-                "secretsmanager",
-                "describe-secret",
-                &format!("--secret-id={name}"),
-                &self.region_flag(),
-                "--output=json",
-            ],
-        )
+        aws_cmd(&[
+            "secretsmanager",
+            "describe-secret",
+            &format!("--secret-id={name}"),
+            &self.region_flag(),
+            "--output=json",
+        ])
     }
 
     fn parse_deleted(&self, stdout: &str) -> Deleted {
@@ -516,15 +572,12 @@ impl Recovers for Aws {
     }
 
     fn recover_cmd(&self, name: &str) -> VendorCmd {
-        VendorCmd::new(
-            "aws",
-            &[
-                "secretsmanager",
-                "restore-secret",
-                &format!("--secret-id={name}"),
-                &self.region_flag(),
-            ],
-        )
+        aws_cmd(&[
+            "secretsmanager",
+            "restore-secret",
+            &format!("--secret-id={name}"),
+            &self.region_flag(),
+        ])
     }
 
     fn left_alone(&self, name: &str) -> String {
@@ -554,7 +607,7 @@ impl Recovers for Aws {
             args.push(f);
         }
         args.push("--output=json");
-        VendorCmd::new("aws", &args)
+        aws_cmd(&args)
     }
 
     fn parse_list_deleted(&self, stdout: &str) -> Vec<(String, bool)> {
@@ -903,6 +956,41 @@ mod tests {
     }
 
     #[test]
+    fn missing_credentials_and_no_endpoint_stop_the_target() {
+        let r = routing(None);
+        let Failure::Store(next) = r.classify(
+            "\nUnable to locate credentials. You can configure credentials by running \"aws configure\".",
+            Some(255),
+        ) else {
+            panic!("not store-level");
+        };
+        assert!(next.contains("aws configure") && next.contains("AWS_PROFILE"));
+        assert!(matches!(
+            r.classify(
+                "\nCould not connect to the endpoint URL: \"http://127.0.0.1:9/\"",
+                Some(255)
+            ),
+            Failure::Store(_)
+        ));
+        assert_eq!(
+            r.classify("An error occurred (AccessDeniedException) when calling the PutSecretValue operation: not authorized", Some(255)),
+            Failure::Permanent
+        );
+    }
+
+    #[test]
+    fn too_many_versions_points_to_skip_unchanged() {
+        let r = routing(None);
+        let stderr = "An error occurred (LimitExceededException) when calling the PutSecretValue operation: You have exceeded the maximum number of versions of the secret";
+        assert_eq!(r.classify(stderr, Some(255)), Failure::Permanent);
+        assert!(
+            r.failure_hint("K", stderr)
+                .unwrap()
+                .contains("--skip-unchanged")
+        );
+    }
+
+    #[test]
     fn aws_errors_are_classified() {
         let r = routing(None);
         assert_eq!(
@@ -915,7 +1003,7 @@ mod tests {
         );
         assert_eq!(
             r.classify("An error occurred (ThrottlingException) when calling the PutSecretValue operation: Rate exceeded", Some(255)),
-            Failure::Transient
+            Failure::Throttled
         );
         assert_eq!(
             r.classify("An error occurred (AccessDeniedException)", Some(255)),

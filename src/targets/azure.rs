@@ -304,12 +304,36 @@ impl PerKey for Azure {
     /// `ObjectIsBeingRecovered` while a recovery completes.
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
         if stderr.contains("ObjectIsDeletedButRecoverable") {
-            Failure::Deleted
-        } else if stderr.contains("ObjectIsBeingRecovered") {
-            Failure::Recovering
-        } else {
-            Failure::by_shared_markers(stderr)
+            return Failure::Deleted;
         }
+        if stderr.contains("ObjectIsBeingRecovered") {
+            return Failure::Recovering;
+        }
+        let login = || "run `az login` (or `az account set --subscription=…`)".to_string();
+        let vault = || {
+            format!(
+                "check the vault name ({}) and the network: the vault did not answer",
+                self.vault_name
+            )
+        };
+        Failure::store_if(
+            stderr,
+            &["az login", "AADSTS", "No subscription found"],
+            login,
+        )
+        .or_else(|| {
+            [
+                "Failed to resolve",
+                "Name or service not known",
+                "getaddrinfo failed",
+                "VaultNotFound",
+            ]
+            .iter()
+            .any(|m| stderr.contains(m))
+            // Said after the SDK's own retries of the connection.
+            .then(|| Failure::Store(vault()))
+        })
+        .unwrap_or_else(|| Failure::by_shared_markers(stderr))
     }
 
     fn label_words(&self, _op: Op) -> usize {
@@ -441,6 +465,30 @@ pub fn name_problem(name: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::targets::assert_option_safe;
+
+    #[test]
+    fn az_not_logged_in_stops_the_target_a_throttle_paces_it_and_forbidden_is_per_key() {
+        let r = Azure {
+            vault_name: "kv1".into(),
+            ..azure(Names::Exact)
+        };
+        let login = r.classify("ERROR: Please run 'az login' to setup account.", Some(1));
+        assert!(matches!(login, Failure::Store(next) if next.contains("az login")));
+        assert_eq!(
+            r.classify(
+                "ERROR: (Throttled) Too Many Requests\nCode: Throttled",
+                Some(1)
+            ),
+            Failure::Throttled
+        );
+        assert_eq!(
+            r.classify(
+                "ERROR: (Forbidden) The user does not have secrets set permission",
+                Some(1)
+            ),
+            Failure::Permanent
+        );
+    }
 
     #[test]
     fn the_push_reads_the_value_from_stdin_and_prints_nothing() {

@@ -130,6 +130,50 @@ impl Gcp {
     }
 }
 
+/// gcloud's failures of the whole project: no active or valid account, the Secret Manager API
+/// disabled, or an organization policy refusing the secrets' locations. A PERMISSION_DENIED
+/// alone is about the one secret.
+fn store_failure(stderr: &str, project: &str, locations: Option<&str>) -> Option<Failure> {
+    Failure::store_if(
+        stderr,
+        &[
+            "do not currently have an active account",
+            "gcloud auth login",
+            "Reauthentication required",
+            "problem refreshing your current auth tokens",
+            "invalid_grant",
+        ],
+        || "run `gcloud auth login` (or `gcloud config set account ACCOUNT`)".into(),
+    )
+    .or_else(|| {
+        Failure::store_if(
+            stderr,
+            &["SERVICE_DISABLED", "has not been used in project", "API has not been used"],
+            || format!("enable the API: `gcloud services enable secretmanager.googleapis.com --project={project}`"),
+        )
+    })
+    .or_else(|| {
+        Failure::store_if(stderr, &["constraints/gcp.resourceLocations"], || {
+            location_policy_next_step(locations)
+        })
+    })
+}
+
+/// What to do when the location policy refuses a create: every create would be refused
+/// alike, so the target stops with this.
+fn location_policy_next_step(locations: Option<&str>) -> String {
+    match locations {
+        None => "the organisation's location policy (constraints/gcp.resourceLocations) \
+                 forbids automatic replication, which stores the secret in `global`: pass \
+                 --gcp-locations=LOC[,LOC…] with locations the policy allows"
+            .to_string(),
+        Some(l) => format!(
+            "the organisation's location policy (constraints/gcp.resourceLocations) \
+             forbids a location of --gcp-locations={l}: pass only locations the policy allows"
+        ),
+    }
+}
+
 impl Target for Gcp {
     fn kind(&self) -> &'static Kind {
         &KIND
@@ -215,7 +259,7 @@ impl Reads for Gcp {
     fn read_failure(&self, stderr: &str) -> ReadFailure {
         match self.classify(stderr, None) {
             Failure::NotFound => ReadFailure::NotFound,
-            Failure::Transient => ReadFailure::Transient,
+            Failure::Transient | Failure::Throttled => ReadFailure::Transient,
             _ if stderr.contains("PERMISSION_DENIED") => ReadFailure::Denied,
             _ => ReadFailure::Other,
         }
@@ -360,7 +404,11 @@ impl PerKey for Gcp {
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        if stderr.contains("NOT_FOUND") {
+        if let Some(store) = store_failure(stderr, &self.project, self.locations.as_deref()) {
+            store
+        } else if stderr.contains("RESOURCE_EXHAUSTED") || super::looks_throttled(stderr) {
+            Failure::Throttled
+        } else if stderr.contains("NOT_FOUND") {
             Failure::NotFound
         } else if ["already exists", "ALREADY_EXISTS", "subject of a conflict"]
             .iter()
@@ -368,14 +416,9 @@ impl PerKey for Gcp {
         {
             Failure::AlreadyExists
         } else if looks_transient(stderr)
-            || [
-                "RESOURCE_EXHAUSTED",
-                "UNAVAILABLE",
-                "DEADLINE_EXCEEDED",
-                "INTERNAL",
-            ]
-            .iter()
-            .any(|m| stderr.contains(m))
+            || ["UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL"]
+                .iter()
+                .any(|m| stderr.contains(m))
         {
             Failure::Transient
         } else {
@@ -388,16 +431,7 @@ impl PerKey for Gcp {
         if !location_policy_refusal(stderr) {
             return None;
         }
-        Some(match &self.locations {
-            None => "the organisation's location policy (constraints/gcp.resourceLocations) \
-                     forbids automatic replication, which stores the secret in `global`: pass \
-                     --gcp-locations=LOC[,LOC…] with locations the policy allows"
-                .to_string(),
-            Some(l) => format!(
-                "the organisation's location policy (constraints/gcp.resourceLocations) \
-                 forbids a location of --gcp-locations={l}: pass only locations the policy allows"
-            ),
-        })
+        Some(location_policy_next_step(self.locations.as_deref()))
     }
 
     fn label_words(&self, op: Op) -> usize {
@@ -625,7 +659,11 @@ mod tests {
             to create a secret in [global]. For more information, see \
             https://cloud.google.com/resource-manager/docs/organization-policy/defining-locations.";
         assert!(location_policy_refusal(refused));
-        assert_eq!(routing().classify(refused, Some(1)), Failure::Permanent);
+        // Every create would be refused alike: the target stops, saying what to pass.
+        assert!(matches!(
+            routing().classify(refused, Some(1)),
+            Failure::Store(next) if next.contains("--gcp-locations=LOC")
+        ));
         let why = routing().explain(refused).unwrap();
         assert!(why.contains("location policy"), "{why}");
         assert!(why.contains("--gcp-locations=LOC"), "{why}");
@@ -688,6 +726,23 @@ mod tests {
     }
 
     #[test]
+    fn gcloud_store_level_failures_stop_the_target_but_a_denial_does_not() {
+        let r = routing();
+        let login = "ERROR: (gcloud.secrets.versions.add) You do not currently have an active account selected.\nPlease run:\n\n  $ gcloud auth login\n\nto obtain new credentials.";
+        assert!(
+            matches!(r.classify(login, Some(1)), Failure::Store(n) if n.contains("gcloud auth login"))
+        );
+        let policy = "ERROR: (gcloud.secrets.create) FAILED_PRECONDITION: Constraint constraints/gcp.resourceLocations violated for [projects/p] attempting to create a secret in [global].";
+        assert!(matches!(r.classify(policy, Some(1)), Failure::Store(_)));
+        let disabled = "ERROR: (gcloud.secrets.create) PERMISSION_DENIED: Secret Manager API has not been used in project p before or it is disabled. reason: SERVICE_DISABLED";
+        assert!(
+            matches!(r.classify(disabled, Some(1)), Failure::Store(n) if n.contains("services enable"))
+        );
+        let denied = "ERROR: (gcloud.secrets.versions.add) PERMISSION_DENIED: Permission 'secretmanager.versions.add' denied for resource 'projects/p/secrets/A'";
+        assert_eq!(r.classify(denied, Some(1)), Failure::Permanent);
+    }
+
+    #[test]
     fn gcloud_errors_are_classified() {
         let r = routing();
         let nf = "ERROR: (gcloud.secrets.versions.add) NOT_FOUND: Secret [projects/p/secrets/A] not found or has no versions.";
@@ -702,7 +757,7 @@ mod tests {
                 "ERROR: (gcloud.secrets.versions.add) RESOURCE_EXHAUSTED: Quota exceeded",
                 Some(1)
             ),
-            Failure::Transient
+            Failure::Throttled
         );
         assert_eq!(
             r.classify(

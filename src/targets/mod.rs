@@ -18,6 +18,7 @@ pub mod vault;
 
 use crate::task::SecretTask;
 use std::borrow::Cow;
+use std::time::Duration;
 
 /// Every target, in the order usage and errors list them.
 pub const REGISTRY: &[&Kind] = &[
@@ -267,6 +268,17 @@ pub trait Target: Sync {
         None
     }
 
+    /// Why the target refuses to take `n` secrets at once; `None` when fine. Pre-flight
+    /// reports it before any write.
+    fn count_problem(&self, _n: usize) -> Option<String> {
+        None
+    }
+
+    /// How the target slows down when its store throttles.
+    fn pacing(&self) -> Pacing {
+        BACKOFF_PACING
+    }
+
     /// What vsync may call its own on this target, for `--diff`'s `-` lines and `--prune`.
     fn scope(&self) -> Scope<'_> {
         Scope::Unknown("this target has no scope vsync can prove is its own".into())
@@ -465,6 +477,9 @@ pub struct VendorCmd {
     pub args: Vec<String>,
     /// Extra environment for the child (vault's `VAULT_ADDR`).
     pub env: Vec<(&'static str, String)>,
+    /// Environment for the child only where the user has set none of these names (vsync's
+    /// choice of the CLI's retry settings); not part of the command as displayed.
+    pub env_defaults: &'static [(&'static str, &'static str)],
 }
 
 impl VendorCmd {
@@ -473,6 +488,20 @@ impl VendorCmd {
             program,
             args: args.iter().map(|a| a.to_string()).collect(),
             env: Vec::new(),
+            env_defaults: &[],
+        }
+    }
+
+    /// The environment `env_defaults` adds, given what is set in vsync's own (`is_set`): all
+    /// of it, or nothing when the user has set any of its names.
+    pub fn defaults_to_set(
+        &self,
+        is_set: impl Fn(&str) -> bool,
+    ) -> &'static [(&'static str, &'static str)] {
+        if self.env_defaults.iter().any(|(k, _)| is_set(k)) {
+            &[]
+        } else {
+            self.env_defaults
         }
     }
 
@@ -522,34 +551,78 @@ pub enum Op {
 }
 
 /// What a failed vendor call means for the next step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// The secret does not exist: switch from Update to Create.
     NotFound,
     /// The secret exists already: switch from Create to Update.
     AlreadyExists,
-    /// Throttling, 429/5xx, network trouble: worth another attempt.
+    /// The store asks every caller to slow down: news about the store, not the key. The
+    /// whole target pauses and lowers its concurrency; the call is retried until it lands or
+    /// the run's deadline comes.
+    Throttled,
+    /// A 5xx or network trouble: worth a few more attempts.
     Transient,
     /// The name belongs to a deleted secret that can still be recovered (a pruned key added
     /// back): the target's `Recovers` decides whether vsync may bring it back.
     Deleted,
     /// The secret is still being recovered: the write is tried again until it is live.
     Recovering,
+    /// No answer from the store at all (endpoint unreachable): retried as transient, then
+    /// treated as `Store` with this next step.
+    Unreachable(String),
+    /// Every later call would fail the same way (no credentials, a missing container): the
+    /// target stops at once. What the user should do next.
+    Store(String),
     /// Anything else: the key fails.
     Permanent,
 }
 
 impl Failure {
-    /// Transient when the shared markers (`looks_transient`) say so, else permanent: for
-    /// calls whose errors need no vendor's own reading.
+    /// Throttled or transient when the shared markers (`looks_throttled`, `looks_transient`)
+    /// say so, else permanent: for calls whose errors need no vendor's own reading.
     pub fn by_shared_markers(stderr: &str) -> Failure {
-        if looks_transient(stderr) {
+        if looks_throttled(stderr) {
+            Failure::Throttled
+        } else if looks_transient(stderr) {
             Failure::Transient
         } else {
             Failure::Permanent
         }
     }
+
+    /// A store-level failure, when `stderr` holds one of `markers`.
+    pub fn store_if(
+        stderr: &str,
+        markers: &[&str],
+        next: impl FnOnce() -> String,
+    ) -> Option<Failure> {
+        markers
+            .iter()
+            .any(|m| stderr.contains(m))
+            .then(|| Failure::Store(next()))
+    }
 }
+
+/// What a pacing target does when its store throttles: the store's own guidance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacing {
+    /// The least wait after a throttle before any further call (GitHub: one minute).
+    pub least_wait: Duration,
+    /// Once throttled, calls run one at a time and start at least this far apart, for the
+    /// rest of the run (GitHub: one second); zero: concurrency recovers after successes.
+    pub serial_gap: Duration,
+    /// The cap of the exponential backoff with full jitter between throttled calls.
+    pub cap: Duration,
+}
+
+/// Exponential backoff with full jitter, capped near 20 s: the AWS SDKs' own guidance, and
+/// a fair default for the stores that give none.
+pub const BACKOFF_PACING: Pacing = Pacing {
+    least_wait: Duration::ZERO,
+    serial_gap: Duration::ZERO,
+    cap: Duration::from_secs(20),
+};
 
 /// A target that writes each key with its own vendor call.
 pub trait PerKey: Sync {
@@ -716,7 +789,23 @@ pub struct Stored {
     pub version: Option<u64>,
 }
 
-/// Transient-error markers shared by every vendor (HTTP status texts, network trouble).
+/// Throttling markers shared by every vendor: the store asks callers to slow down.
+pub fn looks_throttled(stderr: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "too many requests",
+        "rate limit",
+        "rate exceeded",
+        "throttl",
+        "toomanyupdates",
+        "resource_exhausted",
+        "slowdown",
+    ];
+    let lower = stderr.to_ascii_lowercase();
+    WORDS.iter().any(|m| lower.contains(m)) || has_number(&lower, "429")
+}
+
+/// Transient-error markers shared by every vendor (HTTP status texts, network trouble);
+/// throttling counts too, for callers that only ask "worth another attempt?"
 pub fn looks_transient(stderr: &str) -> bool {
     const WORDS: &[&str] = &[
         "too many requests",
@@ -905,6 +994,16 @@ mod tests {
         let h = hashed_label("a_b_c", "a.b/c");
         assert_ne!(h, hashed_label("a_b_c", "a_b/c"));
         assert!(h.starts_with("a_b_c-") && h.len() == 18, "{h}");
+    }
+
+    #[test]
+    fn env_defaults_apply_only_where_the_user_set_none_of_them() {
+        let mut cmd = VendorCmd::new("aws", &[]);
+        cmd.env_defaults = &[("AWS_RETRY_MODE", "standard"), ("AWS_MAX_ATTEMPTS", "2")];
+        assert_eq!(cmd.defaults_to_set(|_| false), cmd.env_defaults);
+        assert!(cmd.defaults_to_set(|k| k == "AWS_MAX_ATTEMPTS").is_empty());
+        assert!(cmd.defaults_to_set(|k| k == "AWS_RETRY_MODE").is_empty());
+        assert_eq!(cmd.display(), "aws");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! `--ssm-kms-key` (the KMS key of the SecureString) and `--ssm-tier` (which also sets the
 //! largest value: 4,096 standard, 8,192 advanced and intelligent-tiering).
 
+use super::aws::aws_cmd;
 use super::{
     CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
     Scope, Setting, Target, ValueRules, VendorCmd, Writes, could_be_key, looks_transient,
@@ -233,7 +234,7 @@ impl Ssm {
         }
         let region = self.region_flag();
         args.extend([region.as_str(), "--output=json"]);
-        VendorCmd::new("aws", &args)
+        aws_cmd(&args)
     }
 }
 
@@ -263,20 +264,17 @@ impl Reads for Ssm {
             });
         }
         calls.extend(others.chunks(BATCH).map(|chunk| ReadCall {
-            cmd: VendorCmd::new(
-                "aws",
-                &[
-                    "ssm",
-                    "get-parameters",
-                    &format!(
-                        "--names={}",
-                        serde_json::to_string(chunk).unwrap_or_default()
-                    ),
-                    "--with-decryption",
-                    &self.region_flag(),
-                    "--output=json",
-                ],
-            ),
+            cmd: aws_cmd(&[
+                "ssm",
+                "get-parameters",
+                &format!(
+                    "--names={}",
+                    serde_json::to_string(chunk).unwrap_or_default()
+                ),
+                "--with-decryption",
+                &self.region_flag(),
+                "--output=json",
+            ]),
             names: chunk.iter().map(|n| n.to_string()).collect(),
         }));
         calls
@@ -302,7 +300,7 @@ impl Reads for Ssm {
 
     fn read_failure(&self, stderr: &str) -> ReadFailure {
         match self.classify(stderr, None) {
-            Failure::Transient => ReadFailure::Transient,
+            Failure::Transient | Failure::Throttled => ReadFailure::Transient,
             _ if stderr.contains("AccessDenied") || stderr.contains("not authorized") => {
                 ReadFailure::Denied
             }
@@ -344,18 +342,15 @@ impl Deletes for Ssm {
         names
             .chunks(BATCH)
             .map(|chunk| {
-                VendorCmd::new(
-                    "aws",
-                    &[
-                        "ssm",
-                        "delete-parameters",
-                        &format!(
-                            "--names={}",
-                            serde_json::to_string(chunk).unwrap_or_default()
-                        ),
-                        &self.region_flag(),
-                    ],
-                )
+                aws_cmd(&[
+                    "ssm",
+                    "delete-parameters",
+                    &format!(
+                        "--names={}",
+                        serde_json::to_string(chunk).unwrap_or_default()
+                    ),
+                    &self.region_flag(),
+                ])
             })
             .collect()
     }
@@ -391,19 +386,16 @@ impl PerKey for Ssm {
         let key_id = self.kms_key.as_ref().map(|k| format!("--key-id={k}"));
         let tier = self.tier().map(|t| format!("--tier={}", t.api_name()));
         args.extend(key_id.iter().chain(&tier).map(String::as_str));
-        VendorCmd::new("aws", &args)
+        aws_cmd(&args)
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        // TooManyUpdates: SSM's own throttle on one parameter written too often.
-        if looks_transient(stderr)
-            || [
-                "TooManyUpdates",
-                "InternalServerError",
-                "ServiceUnavailable",
-            ]
-            .iter()
-            .any(|m| stderr.contains(m))
+        if let Some(failure) = super::aws::cli_failure(stderr) {
+            failure
+        } else if looks_transient(stderr)
+            || ["InternalServerError", "ServiceUnavailable"]
+                .iter()
+                .any(|m| stderr.contains(m))
         {
             Failure::Transient
         } else {
@@ -464,6 +456,22 @@ mod tests {
             kms_key: None,
             tier: None,
         }
+    }
+
+    #[test]
+    fn a_type_change_in_place_is_reported_with_what_to_do() {
+        let r = ssm(None);
+        let stderr = "An error occurred (HierarchyTypeMismatchException) when calling the PutParameter operation: Parameter Type can't be changed";
+        assert_eq!(r.classify(stderr, Some(255)), Failure::Permanent);
+        assert!(
+            r.failure_hint("K", stderr)
+                .unwrap()
+                .contains("delete-parameter")
+        );
+        assert_eq!(
+            r.failure_hint("K", "An error occurred (AccessDeniedException)"),
+            None
+        );
     }
 
     #[test]
@@ -723,14 +731,14 @@ mod tests {
                 "An error occurred (ThrottlingException) when calling the PutParameter operation: Rate exceeded",
                 Some(255)
             ),
-            Failure::Transient
+            Failure::Throttled
         );
         assert_eq!(
             r.classify(
                 "An error occurred (TooManyUpdates) when calling the PutParameter operation",
                 Some(255)
             ),
-            Failure::Transient
+            Failure::Throttled
         );
         assert_eq!(
             r.classify("An error occurred (AccessDeniedException)", Some(255)),

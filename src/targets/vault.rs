@@ -255,7 +255,18 @@ impl Bulk for Vault {
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        if is_transient(stderr) {
+        if stderr.contains("Code: 429") || super::looks_throttled(stderr) {
+            Failure::Throttled
+        } else if stderr.contains("missing client token") || stderr.contains("VAULT_TOKEN") {
+            Failure::Store("run `vault login` (or set VAULT_TOKEN)".into())
+        } else if stderr.contains("no handler for route") {
+            Failure::Store(format!(
+                "enable a KV v2 engine at the mount: `vault secrets enable -path={} kv-v2`",
+                self.mount
+            ))
+        } else if stderr.contains("dial tcp") || stderr.contains("no such host") {
+            Failure::Unreachable(format!("check VAULT_ADDR ({}) and the network", self.addr))
+        } else if is_transient(stderr) {
             Failure::Transient
         } else {
             Failure::Permanent
@@ -360,6 +371,38 @@ mod tests {
             source: Source::Literal,
             line: 1,
         }
+    }
+
+    #[test]
+    fn vault_store_level_failures_name_login_the_mount_and_the_address() {
+        let v = Vault {
+            addr: "http://127.0.0.1:8200".into(),
+            mount: "secret".into(),
+            path: "app/dev".into(),
+        };
+        let classify = |stderr: &str| Bulk::classify(&v, stderr, Some(2));
+        let token =
+            classify("Error making API request.\n\nCode: 400. Errors:\n\n* missing client token");
+        assert!(matches!(token, Failure::Store(n) if n.contains("vault login")));
+        let mount =
+            classify("Code: 404. Errors:\n\n* no handler for route \"secret/data/app/dev\"");
+        assert!(matches!(mount, Failure::Store(n) if n.contains("-path=secret kv-v2")));
+        let refused = classify(
+            "Get \"http://127.0.0.1:9/v1/sys/internal/ui/mounts/secret\": dial tcp 127.0.0.1:9: connect: connection refused",
+        );
+        assert!(matches!(refused, Failure::Unreachable(n) if n.contains("VAULT_ADDR")));
+        assert_eq!(
+            classify("Code: 429. Errors:\n\n* rate limit quota exceeded"),
+            Failure::Throttled
+        );
+        assert_eq!(
+            classify("Code: 503. Errors:\n\n* Vault is sealed"),
+            Failure::Transient
+        );
+        assert_eq!(
+            classify("Code: 403. Errors:\n\n* permission denied"),
+            Failure::Permanent
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod preflight;
 mod prune_owner;
 mod recover;
 mod store_settings;
+mod store_signals;
 mod sync_aws;
 mod sync_azure;
 mod sync_gcp;

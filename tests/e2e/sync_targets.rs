@@ -317,7 +317,7 @@ fn transient_failures_are_retried() {
     for target in &TARGETS {
         let name = target.name;
         let mut t = sync(abc(), target)
-            .env("FAKE_TRANSIENT", &format!("{}:2", target.prefixed("A")))
+            .env("FAKE_UNAVAILABLE", &format!("{}:2", target.prefixed("A")))
             .env("VSYNC_RETRY_BASE_MS", "10");
         let out = t.run();
         assert_eq!(out.code(), Some(0), "{name}: {out:?}");

@@ -1043,7 +1043,7 @@ fn gcloud_sends_user_managed_replication_in_the_locations_and_a_policy_refusal_i
     let stderr = stderr_of(&out);
     assert!(
         stderr.contains(
-            "WARNING: skipping A: gcloud secrets create: the organisation's location policy \
+            "vsync starts no further call to gcp; next step: the organisation's location policy \
              (constraints/gcp.resourceLocations) forbids automatic replication"
         ) && stderr.contains("pass --gcp-locations=LOC[,LOC…]")
             && stderr.contains(

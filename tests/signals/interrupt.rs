@@ -362,3 +362,41 @@ fn an_interrupted_prune_names_the_deletes_it_never_attempted_and_exits_130() {
     assert_eq!(status("OLD2").as_deref(), Some("not_attempted"));
     assert_eq!(status("OLD3").as_deref(), Some("not_attempted"));
 }
+
+/// A throttled store makes gh wait a minute; Ctrl-C during that wait stops the run at once
+/// with the usual report: the throttled key failed, the others not attempted, exit 130.
+#[test]
+fn an_interrupt_during_a_throttle_wait_stops_at_once_with_the_exact_report() {
+    let _serial = crate::support::serial();
+    let mut t = Test::new()
+        .env_file(
+            "dev",
+            "ALPHA=a-value-1\nBRAVO=b-value-2\nCHARLIE=c-value-3\n",
+        )
+        .env("FAKE_THROTTLE", "0/1")
+        .args(["sync", "dev", "gh", "--gh-repo=acme/api", "--workers=1"]);
+    let mut run = t.spawn();
+    run.wait_for_line("Setting secret: ALPHA", WAIT);
+    wait_for_calls(&t, 1);
+    while t.calls().iter().all(|c| c.exit.is_none()) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = Instant::now();
+    send(&run, "INT", Via::Group);
+    let out = run.wait();
+    // The shipped wait is 60 s: the run did not sit it out.
+    assert!(
+        sent.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        sent.elapsed()
+    );
+    out.failure(130)
+        .stderr_has("vsync: gh is throttling; waiting 60.0s before the next call");
+    assert_eq!(
+        out.stdout_lines().last().unwrap(),
+        "gh: 0 ok, 1 failed (ALPHA), 2 not attempted (BRAVO, CHARLIE) in #.#s"
+    );
+    assert_eq!(t.calls().len(), 1);
+    assert_no_fake_left(&t);
+}
