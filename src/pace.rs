@@ -592,7 +592,8 @@ mod tests {
         for i in 0..100 {
             t += Duration::from_secs(30);
             pace.landed(t);
-            pace.throttled(t + Duration::from_millis(i), base, 0).unwrap();
+            pace.throttled(t + Duration::from_millis(i), base, 0)
+                .unwrap();
         }
         let rate = pace.rate().unwrap();
         assert!((LEAST_RATE..2.5).contains(&rate), "{rate}");
