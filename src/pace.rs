@@ -487,6 +487,14 @@ mod tests {
         }
     }
 
+    /// A target throttled at `now`, first in the run, after 20 landings in the last second.
+    fn throttled_after_20_landings(now: Instant) -> (Pace, Duration) {
+        let mut pace = Pace::new(AWS, 6);
+        land(&mut pace, now, 20);
+        let wait = pace.throttled(now, Duration::from_secs(1), 9_999).unwrap();
+        (pace, wait)
+    }
+
     #[test]
     fn unthrottled_landings_neither_space_starts_nor_keep_old_instants() {
         let now = Instant::now();
@@ -529,31 +537,28 @@ mod tests {
     #[test]
     fn a_burst_that_filled_the_second_waits_until_its_oldest_call_is_a_second_old() {
         let now = Instant::now();
-        let mut pace = Pace::new(AWS, 6);
-        for i in 0..20 {
-            pace.landed(now - Duration::from_millis(300) + Duration::from_millis(10 * i));
+        // 20 landings 300 ms ago, 10 ms apart; then the same burst ten times faster under a
+        // test time scale of 0.1: both wait the same real length (the gate scales it).
+        for (second, ago, apart) in [(1000, 300, 10_000), (100, 30, 1_000)] {
+            let mut pace = Pace::new(AWS, 6);
+            pace.second = Duration::from_millis(second);
+            for i in 0..20 {
+                pace.landed(now - Duration::from_millis(ago) + Duration::from_micros(apart) * i);
+            }
+            let wait = pace.throttled(now, Duration::from_secs(1), 9_999).unwrap();
+            assert_eq!(pace.rate(), Some(17.0));
+            assert!(
+                wait.abs_diff(Duration::from_millis(700)) < Duration::from_micros(1),
+                "{wait:?}"
+            );
         }
-        let wait = pace.throttled(now, Duration::from_secs(1), 9_999).unwrap();
-        assert_eq!(pace.rate(), Some(17.0));
-        assert_eq!(wait, Duration::from_millis(700));
-        // Under the test time scale the same burst, ten times faster, waits the same real
-        // length (the gate scales it).
-        let mut pace = Pace::new(AWS, 6);
-        pace.second = Duration::from_millis(100);
-        for i in 0..20 {
-            pace.landed(now - Duration::from_millis(30) + Duration::from_millis(i));
-        }
-        let wait = pace.throttled(now, Duration::from_secs(1), 9_999).unwrap();
-        assert!(wait.abs_diff(Duration::from_millis(700)) < Duration::from_micros(1));
     }
 
     #[test]
     fn throttles_in_a_row_back_off_with_full_jitter_and_keep_the_rate() {
         let now = Instant::now();
         let base = Duration::from_secs(1);
-        let mut pace = Pace::new(AWS, 6);
-        land(&mut pace, now, 20);
-        let first = pace.throttled(now, base, 9_999).unwrap();
+        let (mut pace, first) = throttled_after_20_landings(now);
         let mut at = now + first;
         // The n-th throttle in a row draws from [0, base · 2^(n-2)), capped at 20 s.
         for (n, ceiling) in [(2, 1.0), (3, 2.0), (4, 4.0), (9, 20.0)] {
@@ -572,9 +577,7 @@ mod tests {
     fn the_rate_grows_by_one_a_second_and_drops_by_the_factor_after_a_success() {
         let now = Instant::now();
         let base = Duration::from_secs(1);
-        let mut pace = Pace::new(AWS, 6);
-        land(&mut pace, now, 20);
-        pace.throttled(now, base, 0).unwrap();
+        let (mut pace, _) = throttled_after_20_landings(now);
         // About 17 landings, a second's worth at 17 a second, add about one.
         let mut t = now + Duration::from_secs(1);
         for _ in 0..17 {
