@@ -387,7 +387,7 @@ fn shown_key(key: &str) -> std::borrow::Cow<'_, str> {
     if key.is_empty() {
         "(empty key)".into()
     } else {
-        crate::report::shown_key(key)
+        crate::term::shown_key(key)
     }
 }
 

@@ -11,11 +11,13 @@ use crate::envfile::ParsedEnv;
 use crate::jsonout::{self, Doc, Entry};
 use crate::pool::{self, RunOpts, Written};
 use crate::prune;
-use crate::report::{self, Scrubber, Status};
+use crate::report::{self, Status};
+use crate::scrub::Scrubber;
 use crate::signals;
 use crate::state::{self, Current, Known};
 use crate::targets::{Scope, Target};
 use crate::task::SecretTask;
+use crate::term::shown_key;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -195,11 +197,7 @@ pub fn diff(
     };
     let mut entries = Vec::new();
     for (task, cur) in parsed.tasks.iter().zip(&current) {
-        report::out(&format!(
-            "{} {}",
-            cur.marker(),
-            report::shown_key(&task.key)
-        ));
+        report::out(&format!("{} {}", cur.marker(), shown_key(&task.key)));
         entries.push(Entry {
             key: task.key.clone(),
             name: target.secret_name(&task.key).into_owned(),
@@ -209,7 +207,7 @@ pub fn diff(
         });
     }
     for name in &extra {
-        report::out(&format!("- {}", report::shown_key(name)));
+        report::out(&format!("- {}", shown_key(name)));
     }
     entries.extend(extra.iter().map(|n| Entry {
         key: key_of(target, n),
@@ -300,7 +298,7 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
     };
     for (task, w) in tasks.iter().zip(&write) {
         if !w {
-            report::out(&format!("= {} (unchanged)", report::shown_key(&task.key)));
+            report::out(&format!("= {} (unchanged)", shown_key(&task.key)));
         }
     }
     // What the read learnt about existence spares the write phase its list call.
@@ -471,7 +469,7 @@ fn run_prune(
         }
     };
     for name in &kept {
-        report::out(&format!("  kept (--keep): {}", report::shown_key(name)));
+        report::out(&format!("  kept (--keep): {}", shown_key(name)));
         entries.push(Entry {
             key: key_of(target, name),
             name: name.clone(),
@@ -491,11 +489,11 @@ fn run_prune(
             deletes.delete_means(),
             extra
                 .iter()
-                .map(|n| report::shown_key(n))
+                .map(|n| shown_key(n))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let answer = crate::sync::prompt(&question).unwrap_or_default();
+        let answer = crate::os::prompt(&question).unwrap_or_default();
         if !matches!(answer.as_str(), "y" | "Y" | "yes") {
             report::err("not pruning: not confirmed");
             return true;

@@ -13,6 +13,8 @@ mod envfile;
 mod exec;
 mod jsonout;
 mod know;
+mod os;
+mod outcome;
 mod plan;
 mod pool;
 mod preflight;
@@ -20,11 +22,13 @@ mod prune;
 mod repo;
 mod report;
 mod routing;
+mod scrub;
 mod signals;
 mod state;
 mod sync;
 mod targets;
 mod task;
+mod term;
 
 use std::process::ExitCode;
 

@@ -4,11 +4,14 @@
 //! spawning is `exec`'s. `run_calls` drains independent calls (reads, lists, deletes) the
 //! same way, under the same bounds.
 
-use crate::exec::{self, Exit, Outcome};
-use crate::report::{self, Scrubber, Status};
+use crate::exec;
+use crate::outcome::{Exit, Outcome};
+use crate::report::{self, Status};
+use crate::scrub::Scrubber;
 use crate::signals;
 use crate::targets::{Bulk, Failure, Op, PerKey, Target, VendorCmd, Writes};
 use crate::task::SecretTask;
+use crate::term::shown_key;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -120,7 +123,7 @@ fn run_per_key(
                             continue;
                         }
                         let task = &tasks[i];
-                        report::out(&format!("Setting secret: {}", report::shown_key(&task.key)));
+                        report::out(&format!("Setting secret: {}", shown_key(&task.key)));
                         let exists = match known {
                             Some(known) => known.get(i).copied().flatten(),
                             None => existing.get().map(|names| {
@@ -133,13 +136,13 @@ fn run_per_key(
                         calls[i].store(attempts.min(u8::MAX.into()) as u8, Ordering::Relaxed);
                         match pushed {
                             Ok(()) => {
-                                report::out(&format!("✓ {}", report::shown_key(&task.key)));
+                                report::out(&format!("✓ {}", shown_key(&task.key)));
                             }
                             Err((label, out)) => {
                                 let error = format!("{label}: {}", scrubber.failure(&out));
                                 report::err(&format!(
                                     "WARNING: skipping {}: {error}",
-                                    report::shown_key(&task.key)
+                                    shown_key(&task.key)
                                 ));
                                 failures.lock().expect("no worker panics").push((i, error));
                             }
@@ -289,7 +292,7 @@ fn run_bulk(
     match result {
         Ok(()) => {
             for task in tasks {
-                report::out(&format!("✓ {}", report::shown_key(&task.key)));
+                report::out(&format!("✓ {}", shown_key(&task.key)));
             }
             all(Status::Synced, attempt, None)
         }

@@ -6,9 +6,9 @@
 //! `setting_problem`); pre-flight adds one of its own: two keys written differently must not
 //! become one secret through the target's name mapping.
 
-use crate::report;
 use crate::targets::Target;
 use crate::task::{SecretTask, Source};
+use crate::term;
 use std::borrow::Cow;
 
 /// Everything wrong with one task for this target (empty when it can be pushed).
@@ -51,7 +51,7 @@ pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, S
             continue;
         }
         refused[i] = true;
-        let todo = match report::exclude_hint(task.written_as()) {
+        let todo = match term::exclude_hint(task.written_as()) {
             Some(hint) => format!("fix or rename it in the env file, or pass {hint}"),
             // A key that cannot be shown whole cannot be typed back either.
             None => "rename it in the env file".to_string(),
@@ -120,7 +120,7 @@ fn collision_line(target: &dyn Target, tasks: &[SecretTask], group: &[usize]) ->
         String::new()
     };
     let later = group.last().map_or("", |&i| tasks[i].written_as());
-    let todo = match report::exclude_hint(later) {
+    let todo = match term::exclude_hint(later) {
         Some(hint) => format!("rename all but one in the env file, or pass {hint}"),
         None => "rename all but one in the env file".to_string(),
     };
@@ -135,7 +135,7 @@ fn display_key(key: &str) -> Cow<'_, str> {
     if key.is_empty() {
         "<empty key>".into()
     } else {
-        report::shown_key(key)
+        term::shown_key(key)
     }
 }
 
@@ -147,7 +147,7 @@ fn warnings(target: &dyn Target, tasks: &[SecretTask]) -> Vec<String> {
     let keys: Vec<Cow<'_, str>> = tasks
         .iter()
         .filter(|t| (altered.applies)(&t.value))
-        .map(|t| report::shown_key(&t.key))
+        .map(|t| term::shown_key(&t.key))
         .collect();
     if keys.is_empty() {
         Vec::new()

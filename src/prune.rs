@@ -1,10 +1,12 @@
 //! `--prune`: deleting the secrets in vsync's scope that the env file no longer defines,
 //! once every write has succeeded, and `--keep` globs that protect names from it.
 
-use crate::exec::Outcome;
+use crate::outcome::Outcome;
 use crate::pool::{self, RunOpts};
-use crate::report::{self, Scrubber};
+use crate::report;
+use crate::scrub::Scrubber;
 use crate::targets::{Deletes, Failure};
+use crate::term::shown_key;
 
 /// Whether `name` matches a `--keep` glob: `*` any run of characters, `?` one character.
 pub fn glob_match(glob: &str, name: &str) -> bool {
@@ -64,10 +66,10 @@ pub fn delete(
             (!out.success()).then(|| format!("{}: {}", cmds[i].label(3), scrubber.failure(&out)));
         for name in &covered[i] {
             match &error {
-                None => report::out(&format!("✓ deleted {}", report::shown_key(name))),
+                None => report::out(&format!("✓ deleted {}", shown_key(name))),
                 Some(e) => report::err(&format!(
                     "WARNING: could not delete {}: {e}",
-                    report::shown_key(name)
+                    shown_key(name)
                 )),
             }
         }

@@ -5,9 +5,9 @@
 //! Values read back are secrets: they are compared and dropped; only those that differ from
 //! the file are kept, for the scrubber. None is ever printed, hashed or measured.
 
-use crate::exec::Outcome;
+use crate::outcome::{Exit, Outcome};
 use crate::pool::{self, RunOpts};
-use crate::report::Scrubber;
+use crate::scrub::Scrubber;
 use crate::targets::{Failure, Kind, ReadBack, ReadFailure, Reads, Scope, Target};
 use crate::task::SecretTask;
 use std::collections::{HashMap, HashSet};
@@ -123,7 +123,7 @@ pub fn read(
             }
             let stderr = String::from_utf8_lossy(&out.stderr);
             let failure = match out.exit {
-                crate::exec::Exit::Code(_) => reads.read_failure(&stderr),
+                Exit::Code(_) => reads.read_failure(&stderr),
                 _ => ReadFailure::Other,
             };
             let label = calls[i].cmd.label(3);

@@ -10,13 +10,14 @@ use crate::cli::SyncArgs;
 use crate::config::ConfigFile;
 use crate::envfile::{self, Policy};
 use crate::pool::{self, RunOpts};
-use crate::report::{self, Scrubber, Status};
+use crate::report::{self, Status};
 use crate::routing::{self, Resolved};
+use crate::scrub::Scrubber;
 use crate::targets::Kind;
-use crate::{exec, know, plan, preflight, repo, signals};
+use crate::term::shown_key;
+use crate::{exec, know, os, plan, preflight, repo, signals};
 use anyhow::{Context, bail};
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -114,7 +115,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     };
     if args.diff {
         // Reads only: no write, no config save.
-        locate(kind, var("PATH").as_deref())?;
+        os::locate(kind.bin, var("PATH").as_deref())?;
         say("");
         say(&target.banner(parsed.tasks.len()));
         for line in skipped_lines(&parsed.skipped) {
@@ -135,7 +136,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             }
         })?;
     }
-    locate(kind, var("PATH").as_deref())?;
+    os::locate(kind.bin, var("PATH").as_deref())?;
 
     report::out("");
     report::out(&target.banner(parsed.tasks.len()));
@@ -180,23 +181,6 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The vendor CLI must be on PATH before anything runs.
-fn locate(kind: &Kind, path: Option<&str>) -> anyhow::Result<()> {
-    match find_on_path(kind.bin, path) {
-        OnPath::Found => Ok(()),
-        OnPath::NotExecutable(path) => bail!(
-            "{} is not executable ({}) — fix its permissions or install it before running \
-             vsync sync.",
-            kind.bin,
-            path.display()
-        ),
-        OnPath::Missing => bail!(
-            "{} not found on PATH — install it before running vsync sync.",
-            kind.bin
-        ),
-    }
-}
-
 /// The `Parser policy:` block, printed before the env file is read.
 fn policy_header(policy: &Policy) -> Vec<String> {
     let mut lines = vec![String::new(), "Parser policy:".to_string()];
@@ -210,7 +194,7 @@ fn policy_header(policy: &Policy) -> Vec<String> {
         lines.push("  exclude-property:   (none — nothing skipped)".into());
     }
     for p in &policy.exclude_properties {
-        lines.push(format!("  exclude-property:   {}", report::shown_key(p)));
+        lines.push(format!("  exclude-property:   {}", shown_key(p)));
     }
     lines
 }
@@ -224,7 +208,7 @@ fn print_skipped(skipped: &[String]) {
 fn skipped_lines(skipped: &[String]) -> impl Iterator<Item = String> + '_ {
     skipped
         .iter()
-        .map(|key| format!("  skipped (excluded): {}", report::shown_key(key)))
+        .map(|key| format!("  skipped (excluded): {}", shown_key(key)))
 }
 
 /// flag → config → prompt (on a TTY) → an error naming the setting and its flag. Prompt answers count as flags, so
@@ -243,7 +227,7 @@ fn resolve_routing(
                 if !std::io::stdin().is_terminal() {
                     bail!(routing::missing_message(kind, field));
                 }
-                let answer = prompt(field.prompt)?;
+                let answer = os::prompt(field.prompt)?;
                 if answer.is_empty() {
                     bail!(
                         "no value given for {}; aborted (pass --{} instead)",
@@ -255,72 +239,6 @@ fn resolve_routing(
             }
         }
     }
-}
-
-/// Asks on stderr and reads one line from stdin (a terminal). The read is the raw
-/// descriptor, polled: a signal during the prompt ends the wait (an error), so Ctrl-C at
-/// the `--prune` confirmation stops the run instead of waiting for Enter.
-pub(crate) fn prompt(question: &str) -> anyhow::Result<String> {
-    {
-        // Not held while reading: the interrupt handler writes to stderr too, and must not
-        // wait for an answer.
-        let mut stderr = std::io::stderr().lock();
-        write!(stderr, "{question}: ")?;
-        stderr.flush()?;
-    }
-    let mut line = Vec::new();
-    loop {
-        if signals::stop_requested() {
-            bail!("interrupted at the prompt");
-        }
-        let mut fds = [libc::pollfd {
-            fd: libc::STDIN_FILENO,
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        // SAFETY: one valid pollfd, its length passed.
-        if unsafe { libc::poll(fds.as_mut_ptr(), 1, 100) } <= 0 {
-            continue; // the wait ran out, or a signal (EINTR): look at the flag again
-        }
-        let mut byte = 0u8;
-        // SAFETY: reads at most one byte into `byte`.
-        match unsafe { libc::read(libc::STDIN_FILENO, (&mut byte as *mut u8).cast(), 1) } {
-            1 if byte == b'\n' => break,
-            1 => line.push(byte),
-            0 => break,
-            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
-            _ => bail!("reading the answer: {}", std::io::Error::last_os_error()),
-        }
-    }
-    Ok(String::from_utf8_lossy(&line).trim().to_string())
-}
-
-enum OnPath {
-    Found,
-    /// Only a file without execute permission has that name (the first one found).
-    NotExecutable(PathBuf),
-    Missing,
-}
-
-/// The vendor CLI as the OS would find it: an executable file in a PATH directory. A
-/// non-executable file of that name is skipped, as execvp(3) skips it, but remembered: it
-/// is most likely the CLI with broken permissions.
-fn find_on_path(bin: &str, path: Option<&str>) -> OnPath {
-    use std::os::unix::fs::PermissionsExt;
-    let Some(path) = path else {
-        return OnPath::Missing;
-    };
-    let mut not_executable = None;
-    for candidate in std::env::split_paths(path).map(|dir| dir.join(bin)) {
-        match std::fs::metadata(&candidate) {
-            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return OnPath::Found,
-            Ok(m) if m.is_file() => {
-                not_executable.get_or_insert(candidate);
-            }
-            _ => {}
-        }
-    }
-    not_executable.map_or(OnPath::Missing, OnPath::NotExecutable)
 }
 
 /// Test hooks: `VSYNC_RUN_DEADLINE_SECS` and `VSYNC_RETRY_BASE_MS` shorten the run deadline

@@ -97,12 +97,13 @@ impl Ran {
     }
 }
 
-/// Runs `script` with `bash` (after `set -eo pipefail`) in `cwd`, with the test's environment
+/// Runs `script` with `bash` (after `set -eo pipefail`, and `ulimit -c 0` so that nothing
+/// it starts can leave a core file in the tree) in `cwd`, with the test's environment
 /// plus `env`; killed, and the test failed, after `limit`.
 pub fn run_script(script: &str, cwd: &Path, env: &[(&str, &str)], limit: Duration) -> Ran {
     let mut child = Command::new("bash")
         .arg("-c")
-        .arg(format!("set -eo pipefail\n{script}"))
+        .arg(format!("set -eo pipefail\nulimit -c 0\n{script}"))
         .current_dir(cwd)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
