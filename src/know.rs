@@ -88,7 +88,7 @@ fn print_json(
     let doc = Doc {
         schema: jsonout::SCHEMA,
         mode,
-        target: target.kind().name,
+        target: target.backend().name,
         env: &args.env,
         scope: jsonout::scope_of(&target.banner(n)),
         duration_ms: jsonout::millis(started.elapsed()),
@@ -143,7 +143,7 @@ fn current(
         Scope::Listed(d) => {
             let listed = state::list_scope(d, opts, scrubber)?;
             let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
-            Ok((state::from_listing(target.kind(), &names, &listed), None))
+            Ok((state::from_listing(target.backend(), &names, &listed), None))
         }
         _ => Ok((vec![Current::Unknown; tasks.len()], None)),
     }
@@ -158,19 +158,19 @@ pub fn diff(
 ) -> anyhow::Result<ExitCode> {
     let scrubber = Scrubber::new(&parsed.tasks);
     let (current, known) = current(target, &parsed.tasks, opts, &scrubber)
-        .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", target.kind().name))?;
+        .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", target.backend().name))?;
     if let Some(known) = &known {
         if let Some(denied) = &known.denied {
             let permission = target.reads().map_or("", |r| r.read_permission());
             anyhow::bail!(
                 "--diff cannot read values from {}: the identity lacks {permission} ({denied})",
-                target.kind().name
+                target.backend().name
             );
         }
         if let Some(failed) = &known.failed {
             anyhow::bail!(
                 "--diff cannot read values from {}: {failed}",
-                target.kind().name
+                target.backend().name
             );
         }
     }
@@ -180,7 +180,7 @@ pub fn diff(
     if target.reads().is_none() {
         report::err(&format!(
             "note: {} cannot read secret values back: existing secrets are shown as `?`",
-            target.kind().name
+            target.backend().name
         ));
     }
     let scrubber = match &known {
@@ -193,7 +193,7 @@ pub fn diff(
             report::err(&format!("note: no `-` lines: {why}"));
             (Vec::new(), Vec::new())
         }
-        Err(e) => anyhow::bail!("cannot list {}: {e}", target.kind().name),
+        Err(e) => anyhow::bail!("cannot list {}: {e}", target.backend().name),
     };
     let mut entries = Vec::new();
     for (task, cur) in parsed.tasks.iter().zip(&current) {
@@ -249,14 +249,14 @@ enum KeyOutcome {
 
 /// A sync with `--skip-unchanged`, `--prune` or `--json`.
 pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &RunOpts) -> ExitCode {
-    let kind = target.kind();
+    let backend = target.backend();
     let tasks = &parsed.tasks;
     let mut known: Option<Known> = None;
     if args.skip_unchanged {
         match target.reads() {
             None => report::err(&format!(
                 "warning: {} cannot read secret values back: --skip-unchanged writes every value",
-                kind.name
+                backend.name
             )),
             Some(reads) => {
                 let k = state::read(target, reads, tasks, opts, &Scrubber::new(tasks));
@@ -355,7 +355,7 @@ pub fn sync(target: &dyn Target, args: &SyncArgs, parsed: &ParsedEnv, opts: &Run
         .filter(|o| matches!(o, KeyOutcome::Unchanged))
         .count();
     let all_ok = results.iter().all(|(_, s)| *s == Status::Synced);
-    let mut line = report::summary_line(kind.name, &results, opts.started.elapsed());
+    let mut line = report::summary_line(backend.name, &results, opts.started.elapsed());
     if n_unchanged > 0 {
         line.push_str(&format!(
             " {n_unchanged} unchanged (no new version written)."
@@ -449,7 +449,7 @@ fn run_prune(
             report::out(&format!(
                 "--prune: {} writes the whole document at once; keys the env file no longer \
                  defines are not in its new version, and nothing else is deleted",
-                target.kind().name
+                target.backend().name
             ));
             return true;
         }
@@ -463,7 +463,7 @@ fn run_prune(
         Err(e) => {
             report::err(&format!(
                 "not pruning: cannot list {}: {e}",
-                target.kind().name
+                target.backend().name
             ));
             return false;
         }

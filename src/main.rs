@@ -11,6 +11,7 @@ mod completions;
 mod config;
 mod envfile;
 mod exec;
+mod flags;
 mod jsonout;
 mod know;
 mod os;
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
             if let Some(usage) = err.downcast_ref::<cli::UsageError>() {
                 report::err(&format!(
                     "vsync: error: {usage}\n\n{}",
-                    cli::USAGE.trim_end()
+                    flags::help_text().trim_end()
                 ));
             } else {
                 report::err(&format!("vsync: error: {err:#}"));
@@ -83,7 +84,7 @@ fn one_heap() {
 
 fn run() -> anyhow::Result<ExitCode> {
     match cli::parse(std::env::args_os().skip(1))? {
-        cli::Command::Help => report::out(cli::USAGE.trim_end()),
+        cli::Command::Help => report::out(flags::help_text().trim_end()),
         cli::Command::Version => report::out(concat!(
             "vsync ",
             env!("CARGO_PKG_VERSION"),

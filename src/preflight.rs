@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 /// Everything wrong with one task for this target (empty when it can be pushed).
 fn problems(target: &dyn Target, task: &SecretTask) -> Vec<String> {
-    let rules = target.kind().values;
+    let rules = target.backend().values;
     let name = target.secret_name(&task.key);
     let mut out: Vec<String> = target.name_problem(&name).into_iter().collect();
     if task.value.is_empty() && !rules.empty_ok {
@@ -78,7 +78,7 @@ pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, S
         return Err(format!(
             "{} secret(s) cannot be pushed to {}; nothing was pushed:\n{}",
             refused.iter().filter(|r| **r).count(),
-            target.kind().name,
+            target.backend().name,
             lines.join("\n")
         ));
     }
@@ -91,10 +91,10 @@ pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, S
 /// these the user wrote as two, so neither may silently overwrite the other. Groups of task
 /// indices, each in file order.
 fn collisions(target: &dyn Target, tasks: &[SecretTask]) -> Vec<Vec<usize>> {
-    let kind = target.kind();
+    let backend = target.backend();
     // Borrowed where the mapping does not change the key (most targets).
     let names: Vec<Cow<str>> = tasks.iter().map(|t| target.secret_name(&t.key)).collect();
-    let by_name = |a: usize, b: usize| kind.compare_names(&names[a], &names[b]);
+    let by_name = |a: usize, b: usize| backend.compare_names(&names[a], &names[b]);
     let mut order: Vec<usize> = (0..tasks.len()).collect();
     order.sort_by(|&a, &b| by_name(a, b).then(a.cmp(&b)));
     order
@@ -115,7 +115,7 @@ fn collision_line(target: &dyn Target, tasks: &[SecretTask], group: &[usize]) ->
         .map(|&i| target.secret_name(&tasks[i].key))
         .collect();
     let case = if names.iter().any(|n| *n != names[0]) {
-        format!(" ({} ignores case in names)", target.kind().name)
+        format!(" ({} ignores case in names)", target.backend().name)
     } else {
         String::new()
     };
@@ -141,7 +141,7 @@ fn display_key(key: &str) -> Cow<'_, str> {
 
 /// Values the vendor CLI will store differently from the env file.
 fn warnings(target: &dyn Target, tasks: &[SecretTask]) -> Vec<String> {
-    let Some(altered) = &target.kind().values.altered else {
+    let Some(altered) = &target.backend().values.altered else {
         return Vec::new();
     };
     let keys: Vec<Cow<'_, str>> = tasks
@@ -173,17 +173,17 @@ mod tests {
     }
 
     fn open(name: &str, flags: &[(&str, &str)]) -> Box<dyn Target> {
-        let kind = crate::targets::find(name).unwrap();
+        let backend = crate::targets::find(name).unwrap();
         let mut settings = Settings::default();
         for (flag, value) in flags {
-            let setting = kind.settings.iter().find(|s| s.flag == *flag).unwrap();
+            let setting = backend.settings.iter().find(|s| s.flag == *flag).unwrap();
             settings.set(setting, value.to_string());
         }
         let open = crate::targets::Open {
             env: "dev",
             repo: "r",
         };
-        (kind.open)(&settings, &open)
+        (backend.open)(&settings, &open)
     }
     fn gh() -> Box<dyn Target> {
         open("gh", &[("gh-repo", "o/r")])

@@ -8,7 +8,7 @@
 use crate::outcome::{Exit, Outcome};
 use crate::pool::{self, RunOpts};
 use crate::scrub::Scrubber;
-use crate::targets::{Failure, Kind, ReadBack, ReadFailure, Reads, Scope, Target};
+use crate::targets::{Backend, Failure, ReadBack, ReadFailure, Reads, Scope, Target};
 use crate::task::SecretTask;
 use std::collections::{HashMap, HashSet};
 
@@ -210,7 +210,7 @@ pub fn extra_names(
         .map(|k| target.secret_name(k).into_owned())
         .collect();
     let defined: Vec<&str> = defined.iter().map(String::as_str).collect();
-    let defined = NameSet::new(target.kind(), &defined);
+    let defined = NameSet::new(target.backend(), &defined);
     let mut names: Vec<String> = match target.scope() {
         Scope::Unknown(why) => return Err(why),
         Scope::Document => known.into_iter().flat_map(|k| k.unasked.clone()).collect(),
@@ -247,31 +247,31 @@ pub fn list_scope(
     .unwrap_or_else(|| Err("interrupted before the list".into()))
 }
 
-/// Names as the target compares them (`Kind::compare_names`), sorted once so that each
+/// Names as the target compares them (`Backend::compare_names`), sorted once so that each
 /// lookup is a binary search: a scan of every name per name made 10,000 keys quadratic.
 pub struct NameSet<'a> {
-    kind: &'a Kind,
+    backend: &'a Backend,
     sorted: Vec<&'a str>,
 }
 
 impl<'a> NameSet<'a> {
-    pub fn new(kind: &'a Kind, names: &[&'a str]) -> NameSet<'a> {
+    pub fn new(backend: &'a Backend, names: &[&'a str]) -> NameSet<'a> {
         let mut sorted = names.to_vec();
-        sorted.sort_unstable_by(|a, b| kind.compare_names(a, b));
-        NameSet { kind, sorted }
+        sorted.sort_unstable_by(|a, b| backend.compare_names(a, b));
+        NameSet { backend, sorted }
     }
 
     pub fn contains(&self, name: &str) -> bool {
         self.sorted
-            .binary_search_by(|n| self.kind.compare_names(n, name))
+            .binary_search_by(|n| self.backend.compare_names(n, name))
             .is_ok()
     }
 }
 
 /// For a target that cannot read values (gh): a name the listing does not show is new; the
 /// others are unknown.
-pub fn from_listing(kind: &Kind, names: &[&str], listed: &[&str]) -> Vec<Current> {
-    let listed = NameSet::new(kind, listed);
+pub fn from_listing(backend: &Backend, names: &[&str], listed: &[&str]) -> Vec<Current> {
+    let listed = NameSet::new(backend, listed);
     names
         .iter()
         .map(|n| {
@@ -345,10 +345,10 @@ mod tests {
 
     #[test]
     fn defined_names_follow_the_targets_case_rule() {
-        assert!(NameSet::new(&gh::KIND, &["API_KEY"]).contains("api_key"));
-        assert!(!NameSet::new(&aws::KIND, &["API_KEY"]).contains("api_key"));
+        assert!(NameSet::new(&gh::BACKEND, &["API_KEY"]).contains("api_key"));
+        assert!(!NameSet::new(&aws::BACKEND, &["API_KEY"]).contains("api_key"));
         assert_eq!(
-            from_listing(&gh::KIND, &["a", "B"], &["A"]),
+            from_listing(&gh::BACKEND, &["a", "B"], &["A"]),
             [Current::Unknown, Current::New]
         );
     }

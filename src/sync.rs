@@ -13,7 +13,7 @@ use crate::pool::{self, RunOpts};
 use crate::report::{self, Status};
 use crate::routing::{self, Resolved};
 use crate::scrub::Scrubber;
-use crate::targets::Kind;
+use crate::targets::Backend;
 use crate::term::shown_key;
 use crate::{exec, know, os, plan, preflight, repo, signals};
 use anyhow::{Context, bail};
@@ -68,19 +68,19 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         bail!("no secrets to sync from {}", env_path.display());
     }
 
-    let kind = args.target;
+    let backend = args.target;
     for flag in &args.ignored {
         report::err(&format!(
             "warning: ignoring {flag}: it does not apply to the {} target",
-            kind.name
+            backend.name
         ));
     }
-    let resolved = resolve_routing(kind, &args, &config)?;
+    let resolved = resolve_routing(backend, &args, &config)?;
     let open = crate::targets::Open {
         env: &args.env,
         repo: &layout.repo_name,
     };
-    let target = (kind.open)(&resolved.settings, &open);
+    let target = (backend.open)(&resolved.settings, &open);
     let warnings = preflight::check(&*target, &parsed.tasks).map_err(anyhow::Error::msg)?;
     for warning in warnings {
         report::err(&format!("warning: {warning}"));
@@ -115,7 +115,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     };
     if args.diff {
         // Reads only: no write, no config save.
-        os::locate(kind.bin, var("PATH").as_deref())?;
+        os::locate(backend.bin, var("PATH").as_deref())?;
         say("");
         say(&target.banner(parsed.tasks.len()));
         for line in skipped_lines(&parsed.skipped) {
@@ -132,11 +132,11 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         // Applied to the file as it is once locked, so a concurrent run's routing survives.
         ConfigFile::update(&layout.config_path, |fresh| {
             for (setting, value) in &resolved.updates {
-                fresh.set_sync_field(kind.name, setting.config_key, value.as_deref());
+                fresh.set_sync_field(backend.name, setting.config_key, value.as_deref());
             }
         })?;
     }
-    os::locate(kind.bin, var("PATH").as_deref())?;
+    os::locate(backend.bin, var("PATH").as_deref())?;
 
     report::out("");
     report::out(&target.banner(parsed.tasks.len()));
@@ -167,7 +167,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         .collect();
     report::out("");
     report::out(&report::summary_line(
-        kind.name,
+        backend.name,
         &results,
         started.elapsed(),
     ));
@@ -214,18 +214,18 @@ fn skipped_lines(skipped: &[String]) -> impl Iterator<Item = String> + '_ {
 /// flag → config → prompt (on a TTY) → an error naming the setting and its flag. Prompt answers count as flags, so
 /// they are saved like flags.
 fn resolve_routing(
-    kind: &'static Kind,
+    backend: &'static Backend,
     args: &SyncArgs,
     config: &ConfigFile,
 ) -> anyhow::Result<Resolved> {
     let mut flags = args.routing.clone();
-    let stored = |key: &str| config.sync_field(kind.name, key).map(str::to_string);
+    let stored = |key: &str| config.sync_field(backend.name, key).map(str::to_string);
     loop {
-        match routing::resolve(kind, &flags, &stored) {
+        match routing::resolve(backend, &flags, &stored) {
             Ok(resolved) => return Ok(resolved),
             Err(field) => {
                 if !std::io::stdin().is_terminal() {
-                    bail!(routing::missing_message(kind, field));
+                    bail!(routing::missing_message(backend, field));
                 }
                 let answer = os::prompt(field.prompt)?;
                 if answer.is_empty() {

@@ -5,13 +5,15 @@
 //! key, switching between `put-secret-value` and `create-secret` on a wrong guess.
 
 use super::{
-    CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
+    Backend, CRLF_TRANSLATED, Deletes, Failure, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
     Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, universal_newlines,
 };
 use std::borrow::Cow;
 
-pub const KIND: Kind = Kind {
+pub const BACKEND: Backend = Backend {
     name: "aws",
+    title: "AWS Secrets Manager",
+    example: "--aws-region=eu-west-1 --aws-secret-prefix=api/dev/",
     bin: "aws",
     settings: &[REGION, PREFIX],
     values: &VALUES,
@@ -29,6 +31,8 @@ const REGION: Setting = Setting {
     flag: "aws-region",
     prompt: "AWS region for sync",
     required: true,
+    value: "REGION",
+    help: &[],
 };
 
 const PREFIX: Setting = Setting {
@@ -36,6 +40,8 @@ const PREFIX: Setting = Setting {
     flag: "aws-secret-prefix",
     prompt: "AWS secret name prefix",
     required: false,
+    value: "PREFIX",
+    help: &[("PREFIX", "prepended to every secret name")],
 };
 
 /// A SecretString holds 1 to 65,536 bytes of text, read with newline translation.
@@ -53,8 +59,8 @@ pub struct Aws {
 }
 
 impl Target for Aws {
-    fn kind(&self) -> &'static Kind {
-        &KIND
+    fn backend(&self) -> &'static Backend {
+        &BACKEND
     }
 
     fn banner(&self, n: usize) -> String {

@@ -7,14 +7,16 @@
 //! banner and the dry run say so; the default, `exact`, stores the key as written.
 
 use super::{
-    CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
+    Backend, CRLF_TRANSLATED, Deletes, Failure, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
     Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, owner_label,
     universal_newlines,
 };
 use std::borrow::Cow;
 
-pub const KIND: Kind = Kind {
+pub const BACKEND: Backend = Backend {
     name: "azure",
+    title: "Azure Key Vault (names: 0-9 A-Z a-z - only)",
+    example: "--azure-vault=acme-dev-kv --azure-names=dashes",
     bin: "az",
     settings: &[VAULT_NAME, NAMES],
     values: &VALUES,
@@ -34,6 +36,8 @@ const VAULT_NAME: Setting = Setting {
     flag: "azure-vault",
     prompt: "Azure Key Vault name",
     required: true,
+    value: "VAULT_NAME",
+    help: &[],
 };
 
 const NAMES: Setting = Setting {
@@ -41,6 +45,14 @@ const NAMES: Setting = Setting {
     flag: "azure-names",
     prompt: "Azure secret names (exact or dashes)",
     required: false,
+    value: "exact|dashes",
+    help: &[
+        ("dashes", "store each _ as - (DB_URL as DB-URL)"),
+        (
+            "exact",
+            "the default: names as written, a key with _ is refused",
+        ),
+    ],
 };
 
 /// `--file` is read as text with newline translation; an empty value is refused; a secret
@@ -86,8 +98,8 @@ impl Names {
 }
 
 impl Target for Azure {
-    fn kind(&self) -> &'static Kind {
-        &KIND
+    fn backend(&self) -> &'static Backend {
+        &BACKEND
     }
 
     fn banner(&self, n: usize) -> String {

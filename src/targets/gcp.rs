@@ -6,12 +6,14 @@
 //! between `versions add` and `create` on NOT_FOUND / ALREADY_EXISTS.
 
 use super::{
-    Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting,
+    Backend, Deletes, Failure, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting,
     Target, ValueRules, VendorCmd, Writes, looks_transient, owner_label,
 };
 
-pub const KIND: Kind = Kind {
+pub const BACKEND: Backend = Backend {
     name: "gcp",
+    title: "GCP Secret Manager",
+    example: "--gcp-project=acme-dev",
     bin: "gcloud",
     settings: &[PROJECT],
     values: &VALUES,
@@ -30,6 +32,8 @@ const PROJECT: Setting = Setting {
     flag: "gcp-project",
     prompt: "GCP project ID for sync",
     required: true,
+    value: "PROJECT",
+    help: &[],
 };
 
 /// `--data-file=-` carries raw bytes; a payload holds at most 64 KiB.
@@ -63,8 +67,8 @@ impl Gcp {
 }
 
 impl Target for Gcp {
-    fn kind(&self) -> &'static Kind {
-        &KIND
+    fn backend(&self) -> &'static Backend {
+        &BACKEND
     }
 
     fn banner(&self, n: usize) -> String {

@@ -1,12 +1,14 @@
 //! GitHub Actions environment secrets through `gh secret set` (value on stdin).
 
 use super::{
-    Deletes, Failure, Kind, Op, PerKey, Scope, Setting, Target, ValueRules, VendorCmd, Writes,
+    Backend, Deletes, Failure, Op, PerKey, Scope, Setting, Target, ValueRules, VendorCmd, Writes,
     looks_transient,
 };
 
-pub const KIND: Kind = Kind {
+pub const BACKEND: Backend = Backend {
     name: "gh",
+    title: "GitHub Actions environment secrets",
+    example: "--gh-repo=acme/api",
     bin: "gh",
     settings: &[REPO],
     values: &VALUES,
@@ -24,6 +26,8 @@ const REPO: Setting = Setting {
     flag: "gh-repo",
     prompt: "GitHub repo for sync (owner/name)",
     required: true,
+    value: "OWNER/NAME",
+    help: &[],
 };
 
 /// gh reads stdin as text and strips trailing newlines; a secret holds at most 48 KB.
@@ -46,8 +50,8 @@ pub struct Gh {
 }
 
 impl Target for Gh {
-    fn kind(&self) -> &'static Kind {
-        &KIND
+    fn backend(&self) -> &'static Backend {
+        &BACKEND
     }
 
     fn banner(&self, n: usize) -> String {

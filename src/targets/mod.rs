@@ -20,26 +20,34 @@ use crate::task::SecretTask;
 use std::borrow::Cow;
 
 /// Every target, in the order usage and errors list them.
-pub const REGISTRY: &[&Kind] = &[
-    &gh::KIND,
-    &gcp::KIND,
-    &aws::KIND,
-    &azure::KIND,
-    &vault::KIND,
-    &ssm::KIND,
+pub const REGISTRY: &[&Backend] = &[
+    &gh::BACKEND,
+    &gcp::BACKEND,
+    &aws::BACKEND,
+    &azure::BACKEND,
+    &vault::BACKEND,
+    &ssm::BACKEND,
 ];
 
 /// The target named on the command line.
-pub fn find(name: &str) -> Option<&'static Kind> {
+pub fn find(name: &str) -> Option<&'static Backend> {
     REGISTRY.iter().copied().find(|k| k.name == name)
 }
 
 /// The target a routing flag (without `--`) belongs to.
-pub fn owning_flag(flag: &str) -> Option<&'static Kind> {
-    REGISTRY
-        .iter()
-        .copied()
-        .find(|k| k.settings.iter().any(|s| s.flag == flag))
+pub fn owning_flag(flag: &str) -> Option<&'static Backend> {
+    routing_flag(flag).map(|(backend, _)| backend)
+}
+
+/// The target and setting of a routing flag (without `--`).
+pub fn routing_flag(flag: &str) -> Option<(&'static Backend, &'static Setting)> {
+    REGISTRY.iter().copied().find_map(|backend| {
+        backend
+            .settings
+            .iter()
+            .find(|s| s.flag == flag)
+            .map(|s| (backend, s))
+    })
 }
 
 /// The target names as a list for messages: `gh, gcp, …, vault or ssm`.
@@ -53,9 +61,13 @@ pub fn names_for_humans() -> String {
 }
 
 /// What a target is before its routing is known.
-pub struct Kind {
+pub struct Backend {
     /// Named on the command line; also the `sync.<name>` block of the config file.
     pub name: &'static str,
+    /// What it is, for `--help`'s list of targets.
+    pub title: &'static str,
+    /// The routing flags of `--help`'s example (`vsync sync dev <name> <example>`).
+    pub example: &'static str,
     /// The vendor CLI that must be on PATH.
     pub bin: &'static str,
     /// Routing settings, in the order they are resolved and prompted for.
@@ -68,7 +80,7 @@ pub struct Kind {
     pub open: fn(&Settings, &Open<'_>) -> Box<dyn Target>,
 }
 
-impl Kind {
+impl Backend {
     /// What two keys must agree on to be one secret on this target; `compare_names` orders
     /// by it without building it.
     #[cfg(test)]
@@ -98,14 +110,14 @@ impl Kind {
     }
 }
 
-impl PartialEq for Kind {
-    fn eq(&self, other: &Kind) -> bool {
+impl PartialEq for Backend {
+    fn eq(&self, other: &Backend) -> bool {
         self.name == other.name
     }
 }
-impl Eq for Kind {}
+impl Eq for Backend {}
 
-impl std::fmt::Debug for Kind {
+impl std::fmt::Debug for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name)
     }
@@ -121,6 +133,10 @@ pub struct Setting {
     /// TTY prompt text.
     pub prompt: &'static str,
     pub required: bool,
+    /// The value's placeholder in `--help` (`OWNER/NAME`).
+    pub value: &'static str,
+    /// An optional setting's lines in `--help`: `(value, what it does)`, one per value shown.
+    pub help: &'static [(&'static str, &'static str)],
 }
 
 /// The resolved values of one target's settings.
@@ -165,7 +181,7 @@ pub struct Open<'a> {
 
 /// A target with its routing resolved: what pre-flight, the plan and the push engine use.
 pub trait Target: Sync {
-    fn kind(&self) -> &'static Kind;
+    fn backend(&self) -> &'static Backend;
 
     /// The `Syncing N secrets to …` line.
     fn banner(&self, n: usize) -> String;
@@ -535,8 +551,8 @@ mod tests {
 
     #[test]
     fn every_target_is_found_by_its_name_and_unknown_names_are_not() {
-        for &kind in REGISTRY {
-            assert_eq!(find(kind.name), Some(kind));
+        for &backend in REGISTRY {
+            assert_eq!(find(backend.name), Some(backend));
         }
         assert_eq!(find("all"), None);
         assert_eq!(find("GH"), None);
@@ -546,17 +562,17 @@ mod tests {
 
     #[test]
     fn every_target_opens_as_itself_from_its_settings() {
-        for &kind in REGISTRY {
+        for &backend in REGISTRY {
             let mut settings = Settings::default();
-            for setting in kind.settings {
+            for setting in backend.settings {
                 settings.set(setting, "x".into());
             }
             let open = Open {
                 env: "dev",
                 repo: "r",
             };
-            let target = (kind.open)(&settings, &open);
-            assert_eq!(target.kind(), kind);
+            let target = (backend.open)(&settings, &open);
+            assert_eq!(target.backend(), backend);
             assert!(target.banner(3).starts_with("Syncing 3 secrets to "));
         }
     }
@@ -571,8 +587,8 @@ mod tests {
         flags.sort();
         flags.dedup();
         assert_eq!(flags.len(), n);
-        assert_eq!(owning_flag("aws-region"), Some(&aws::KIND));
-        assert_eq!(owning_flag("vault-path"), Some(&vault::KIND));
+        assert_eq!(owning_flag("aws-region"), Some(&aws::BACKEND));
+        assert_eq!(owning_flag("vault-path"), Some(&vault::BACKEND));
         assert_eq!(owning_flag("workers"), None);
     }
 

@@ -6,13 +6,15 @@
 //! same call whether the parameter exists or not, so no list call is needed.
 
 use super::{
-    CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
+    Backend, CRLF_TRANSLATED, Deletes, Failure, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
     Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, universal_newlines,
 };
 use std::borrow::Cow;
 
-pub const KIND: Kind = Kind {
+pub const BACKEND: Backend = Backend {
     name: "ssm",
+    title: "AWS SSM Parameter Store, SecureString",
+    example: "--ssm-region=eu-west-1 --ssm-prefix=/api/dev/",
     bin: "aws",
     settings: &[REGION, PREFIX],
     values: &VALUES,
@@ -30,6 +32,8 @@ const REGION: Setting = Setting {
     flag: "ssm-region",
     prompt: "AWS region for SSM Parameter Store",
     required: true,
+    value: "REGION",
+    help: &[],
 };
 
 const PREFIX: Setting = Setting {
@@ -37,6 +41,8 @@ const PREFIX: Setting = Setting {
     flag: "ssm-prefix",
     prompt: "SSM parameter name prefix (e.g. /myapp/dev/)",
     required: false,
+    value: "/PATH/",
+    help: &[("/PATH/", "prepended to every parameter name")],
 };
 
 /// Standard-tier parameters hold 1 to 4096 characters; vsync counts bytes, which is never
@@ -59,8 +65,8 @@ pub struct Ssm {
 }
 
 impl Target for Ssm {
-    fn kind(&self) -> &'static Kind {
-        &KIND
+    fn backend(&self) -> &'static Backend {
+        &BACKEND
     }
 
     fn banner(&self, n: usize) -> String {

@@ -5,13 +5,15 @@
 //! be read as a file path. `kv put` replaces the whole secret at PATH atomically.
 
 use super::{
-    Bulk, Failure, Kind, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting, Target,
+    Backend, Bulk, Failure, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting, Target,
     ValueRules, VendorCmd, Writes, looks_transient,
 };
 use crate::task::SecretTask;
 
-pub const KIND: Kind = Kind {
+pub const BACKEND: Backend = Backend {
     name: "vault",
+    title: "HashiCorp Vault KV v2, one atomic write",
+    example: "--vault-addr=https://vault:8200 --vault-mount=secret --vault-path=api/dev",
     bin: "vault",
     settings: &[ADDR, MOUNT, PATH],
     values: &VALUES,
@@ -30,6 +32,8 @@ const ADDR: Setting = Setting {
     flag: "vault-addr",
     prompt: "Vault address (e.g. https://vault.example.com:8200)",
     required: true,
+    value: "URL",
+    help: &[],
 };
 
 const MOUNT: Setting = Setting {
@@ -37,6 +41,8 @@ const MOUNT: Setting = Setting {
     flag: "vault-mount",
     prompt: "Vault KV mount (e.g. secret)",
     required: true,
+    value: "MOUNT",
+    help: &[],
 };
 
 const PATH: Setting = Setting {
@@ -44,6 +50,8 @@ const PATH: Setting = Setting {
     flag: "vault-path",
     prompt: "Vault secret path (e.g. myapp/dev)",
     required: true,
+    value: "PATH",
+    help: &[],
 };
 
 /// Values travel as JSON strings, so they must be text. Vault has no per-value limit of its
@@ -64,8 +72,8 @@ pub struct Vault {
 }
 
 impl Target for Vault {
-    fn kind(&self) -> &'static Kind {
-        &KIND
+    fn backend(&self) -> &'static Backend {
+        &BACKEND
     }
 
     fn banner(&self, n: usize) -> String {
