@@ -1,82 +1,123 @@
-//! `--json`: the run as one JSON document on stdout, printed when the run ends (the human
-//! lines are not printed; warnings and errors stay on stderr). The schema is in the README;
-//! `SCHEMA` changes when a field changes meaning or goes away.
+//! `--json`: the run's report as one JSON document on stdout, printed when the run ends,
+//! whichever way it ends once the target was reached (stdout holds nothing else; warnings and
+//! errors stay on stderr). The schema is in docs/json.md; `SCHEMA` changes when a field
+//! changes meaning or goes away, and fields may be added without it.
 
+use crate::report::RunReport;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub const SCHEMA: u32 = 1;
 
 #[derive(Debug, Serialize)]
-pub struct Doc<'a> {
-    pub schema: u32,
+struct Doc<'a> {
+    schema: u32,
     /// `sync`, `diff` or `dry_run`.
-    pub mode: &'a str,
-    pub target: &'a str,
-    pub env: &'a str,
+    mode: &'static str,
+    target: &'a str,
+    env: &'a str,
     /// Where the secrets go, as the banner says it after its `:` (`region=…, prefix=…`).
-    pub scope: String,
-    pub duration_ms: u64,
+    scope: String,
+    /// The same, field by field, with the service's name.
+    location: Location<'a>,
+    duration_ms: u64,
     /// The exit status the run ends with.
-    pub exit: u8,
-    pub keys: Vec<Entry>,
+    exit: u8,
+    /// `done`, `interrupted`, `deadline` or `error`.
+    ended: &'static str,
+    /// Why a step could not run (a read, a list, a prune), or null.
+    error: Option<&'a str>,
+    keys: Vec<Entry<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Location<'a> {
+    service: &'a str,
+    #[serde(flatten)]
+    fields: BTreeMap<&'a str, &'a str>,
 }
 
 /// One key of the env file, or one name in scope the file does not define.
 #[derive(Debug, Serialize)]
-pub struct Entry {
-    pub key: String,
+struct Entry<'a> {
+    key: &'a str,
     /// The secret's name in the target.
-    pub name: String,
-    pub status: &'static str,
+    name: &'a str,
+    status: &'static str,
     /// Vendor calls made for it (0: none).
-    pub attempts: u32,
+    attempts: u32,
     /// The last call's error, scrubbed of every value.
-    pub error: Option<String>,
+    error: Option<&'a str>,
 }
 
-/// The part of a banner after `: `.
-pub fn scope_of(banner: &str) -> String {
-    banner
-        .split_once(": ")
-        .map_or(banner, |(_, s)| s)
-        .to_string()
-}
-
-pub fn millis(d: Duration) -> u64 {
+fn millis(d: Duration) -> u64 {
     d.as_millis().min(u128::from(u64::MAX)) as u64
 }
 
-pub fn render(doc: &Doc<'_>) -> String {
-    serde_json::to_string_pretty(doc).unwrap_or_default()
+/// The document of a finished run.
+pub fn render(report: &RunReport) -> String {
+    let doc = Doc {
+        schema: SCHEMA,
+        mode: report.mode.name(),
+        target: report.target,
+        env: &report.env,
+        scope: report.location.fields_text(),
+        location: Location {
+            service: report.location.service,
+            fields: report
+                .location
+                .fields
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect(),
+        },
+        duration_ms: millis(report.started.elapsed()),
+        exit: report.exit().code(),
+        ended: report.ended().name(),
+        error: report.error.as_deref(),
+        keys: report
+            .entries
+            .iter()
+            .map(|e| Entry {
+                key: &e.key,
+                name: &e.name,
+                status: e.state.name(),
+                attempts: e.attempts,
+                error: e.error.as_deref(),
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::{Entry, Mode, State};
 
     #[test]
     fn the_document_has_the_documented_fields() {
-        let doc = Doc {
-            schema: SCHEMA,
-            mode: "sync",
-            target: "aws",
-            env: "dev",
-            scope: scope_of("Syncing 2 secrets to AWS Secrets Manager: region=r, prefix=p/"),
-            duration_ms: 12,
-            exit: 0,
-            keys: vec![Entry {
-                key: "A".into(),
-                name: "p/A".into(),
-                status: "created",
-                attempts: 1,
-                error: None,
-            }],
+        let location = crate::targets::Location {
+            service: "AWS Secrets Manager",
+            fields: vec![("region", "r".into()), ("prefix", "p/".into())],
         };
-        let v: serde_json::Value = serde_json::from_str(&render(&doc)).unwrap();
+        let mut report = RunReport::new(Mode::Sync, "aws", "dev", location);
+        report.push(Entry {
+            key: "A".into(),
+            name: "p/A".into(),
+            state: State::Created,
+            attempts: 1,
+            error: None,
+        });
+        let v: serde_json::Value = serde_json::from_str(&render(&report)).unwrap();
         assert_eq!(v["schema"], 1);
         assert_eq!(v["scope"], "region=r, prefix=p/");
         assert_eq!(v["keys"][0]["name"], "p/A");
         assert_eq!(v["keys"][0]["error"], serde_json::Value::Null);
+        assert_eq!(v["location"]["service"], "AWS Secrets Manager");
+        assert_eq!(v["location"]["prefix"], "p/");
+        assert_eq!(v["ended"], "done");
+        assert_eq!(v["error"], serde_json::Value::Null);
     }
 }

@@ -6,12 +6,11 @@
 
 use crate::exec;
 use crate::outcome::{Exit, Outcome};
-use crate::report::{self, Status};
 use crate::scrub::Scrubber;
 use crate::signals;
 use crate::targets::{Bulk, Failure, Op, PerKey, Target, VendorCmd, Writes};
 use crate::task::SecretTask;
-use crate::term::shown_key;
+use crate::term::{Lines, shown_key};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -33,37 +32,40 @@ const MAX_ATTEMPTS: u32 = 3;
 /// Create ↔ update switches per key; two cover "list was stale" plus "created meanwhile".
 const MAX_SWITCHES: u32 = 2;
 
-/// Where a key ended up, and how many vendor calls it took.
+/// Where a key's write ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteStatus {
+    Stored,
+    Failed,
+    /// Never started: interrupted, or past the run deadline.
+    NotAttempted,
+}
+
+/// One key's write: where it ended up, and how many vendor calls it took.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Written {
-    pub status: Status,
+pub struct KeyWrite {
+    pub status: WriteStatus,
     pub attempts: u32,
     /// The last call's error, scrubbed, when the key failed.
     pub error: Option<String>,
 }
 
-/// Pushes every task to the target; results in task order.
-pub fn run(
-    target: &dyn Target,
-    tasks: &[SecretTask],
-    opts: &RunOpts,
-    scrubber: &Scrubber<'_>,
-) -> Vec<Written> {
-    run_knowing(target, tasks, None, opts, scrubber)
-}
-
-/// Like `run`, when a read already said whether each secret exists (`exists`, in task
-/// order; `None` where it could not tell): no list call is made.
-pub fn run_knowing(
+/// Writes every task to the target; results in task order. `exists` (in task order, `None`
+/// where unknown) is what a read already learnt about each secret: given, no list call is
+/// made to tell creates from updates. Progress lines go to `lines` as keys land.
+pub fn write(
     target: &dyn Target,
     tasks: &[SecretTask],
     exists: Option<&[Option<bool>]>,
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Vec<Written> {
+    lines: &dyn Lines,
+) -> Vec<KeyWrite> {
     match target.writes() {
-        Writes::PerKey(per_key) => run_per_key(target, per_key, tasks, exists, opts, scrubber),
-        Writes::Bulk(bulk) => run_bulk(bulk, tasks, opts, scrubber),
+        Writes::PerKey(per_key) => {
+            run_per_key(target, per_key, tasks, exists, opts, scrubber, lines)
+        }
+        Writes::Bulk(bulk) => run_bulk(bulk, tasks, opts, scrubber, lines),
     }
 }
 
@@ -75,7 +77,8 @@ fn run_per_key(
     known: Option<&[Option<bool>]>,
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Vec<Written> {
+    lines: &dyn Lines,
+) -> Vec<KeyWrite> {
     let (tx, rx) = crossbeam_channel::unbounded();
     for i in 0..tasks.len() {
         tx.send(i).expect("receiver alive");
@@ -93,7 +96,7 @@ fn run_per_key(
     let pushed_all = AtomicBool::new(false);
     // What each task came to, recorded by whichever worker pushed it: its call count (0:
     // never started) and, for the few that failed, the error. A byte a task, where a
-    // `Written` a task would be the largest allocation of a 10,000-key run.
+    // `KeyWrite` a task would be the largest allocation of a 10,000-key run.
     let calls: Vec<AtomicU8> = (0..tasks.len()).map(|_| AtomicU8::new(0)).collect();
     let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
 
@@ -123,7 +126,7 @@ fn run_per_key(
                             continue;
                         }
                         let task = &tasks[i];
-                        report::out(&format!("Setting secret: {}", shown_key(&task.key)));
+                        lines.out(&format!("Setting secret: {}", shown_key(&task.key)));
                         let exists = match known {
                             Some(known) => known.get(i).copied().flatten(),
                             None => existing.get().map(|names| {
@@ -136,11 +139,11 @@ fn run_per_key(
                         calls[i].store(attempts.min(u8::MAX.into()) as u8, Ordering::Relaxed);
                         match pushed {
                             Ok(()) => {
-                                report::out(&format!("✓ {}", shown_key(&task.key)));
+                                lines.out(&format!("✓ {}", shown_key(&task.key)));
                             }
                             Err((label, out)) => {
                                 let error = format!("{label}: {}", scrubber.failure(&out));
-                                report::err(&format!(
+                                lines.err(&format!(
                                     "WARNING: skipping {}: {error}",
                                     shown_key(&task.key)
                                 ));
@@ -178,11 +181,11 @@ fn run_per_key(
                 _ => None,
             };
             let status = match (attempts, &error) {
-                (0, _) => Status::NotAttempted,
-                (_, Some(_)) => Status::Failed,
-                (_, None) => Status::Synced,
+                (0, _) => WriteStatus::NotAttempted,
+                (_, Some(_)) => WriteStatus::Failed,
+                (_, None) => WriteStatus::Stored,
             };
-            Written {
+            KeyWrite {
                 status,
                 attempts,
                 error,
@@ -259,10 +262,11 @@ fn run_bulk(
     tasks: &[SecretTask],
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Vec<Written> {
+    lines: &dyn Lines,
+) -> Vec<KeyWrite> {
     let all = |status, attempts, error| {
         vec![
-            Written {
+            KeyWrite {
                 status,
                 attempts,
                 error
@@ -271,9 +275,9 @@ fn run_bulk(
         ]
     };
     if signals::stop_requested() || Instant::now() >= opts.deadline {
-        return all(Status::NotAttempted, 0, None);
+        return all(WriteStatus::NotAttempted, 0, None);
     }
-    report::out(&bulk.announce(tasks.len()));
+    lines.out(&bulk.announce(tasks.len()));
     let cmd = bulk.write_cmd();
     let document = bulk.document(tasks);
     let mut attempt = 1;
@@ -292,14 +296,14 @@ fn run_bulk(
     match result {
         Ok(()) => {
             for task in tasks {
-                report::out(&format!("✓ {}", shown_key(&task.key)));
+                lines.out(&format!("✓ {}", shown_key(&task.key)));
             }
-            all(Status::Synced, attempt, None)
+            all(WriteStatus::Stored, attempt, None)
         }
         Err(out) => {
             let error = format!("{} failed: {}", bulk.label(), scrubber.failure(&out));
-            report::err(&format!("WARNING: {error}"));
-            all(Status::Failed, attempt, Some(error))
+            lines.err(&format!("WARNING: {error}"));
+            all(WriteStatus::Failed, attempt, Some(error))
         }
     }
 }

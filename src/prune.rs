@@ -3,10 +3,9 @@
 
 use crate::outcome::Outcome;
 use crate::pool::{self, RunOpts};
-use crate::report;
 use crate::scrub::Scrubber;
 use crate::targets::{Deletes, Failure};
-use crate::term::shown_key;
+use crate::term::{Lines, shown_key};
 
 /// Whether `name` matches a `--keep` glob: `*` any run of characters, `?` one character.
 pub fn glob_match(glob: &str, name: &str) -> bool {
@@ -53,6 +52,7 @@ pub fn delete(
     names: &[String],
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
+    lines: &dyn Lines,
 ) -> Vec<Deleted> {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let cmds = deletes.delete_cmds(&refs);
@@ -66,8 +66,8 @@ pub fn delete(
             (!out.success()).then(|| format!("{}: {}", cmds[i].label(3), scrubber.failure(&out)));
         for name in &covered[i] {
             match &error {
-                None => report::out(&format!("✓ deleted {}", shown_key(name))),
-                Some(e) => report::err(&format!(
+                None => lines.out(&format!("✓ deleted {}", shown_key(name))),
+                Some(e) => lines.err(&format!(
                     "WARNING: could not delete {}: {e}",
                     shown_key(name)
                 )),

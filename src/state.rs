@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 
 /// What the target holds for one key, compared with the env file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Current {
+pub enum Comparison {
     /// Not there: a write creates it.
     New,
     /// Stored with the file's value.
@@ -25,32 +25,10 @@ pub enum Current {
     Unknown,
 }
 
-impl Current {
-    /// `--diff`'s marker.
-    pub fn marker(self) -> char {
-        match self {
-            Current::New => '+',
-            Current::Same => '=',
-            Current::Differs => '~',
-            Current::Unknown => '?',
-        }
-    }
-
-    /// `--json`'s plan status.
-    pub fn plan_status(self) -> &'static str {
-        match self {
-            Current::New => "create",
-            Current::Same => "unchanged",
-            Current::Differs => "update",
-            Current::Unknown => "unknown",
-        }
-    }
-}
-
-/// The outcome of reading the target.
-pub struct Known {
+/// What reading the target learnt.
+pub struct Readings {
     /// Per task, in task order.
-    pub current: Vec<Current>,
+    pub comparisons: Vec<Comparison>,
     /// The first permission error, scrubbed: some values could not be read for lack of it.
     pub denied: Option<String>,
     /// The first other read error, scrubbed: those values are unknown.
@@ -79,16 +57,16 @@ impl Found {
     }
 
     /// One key compared: `stored` is the file's value as the target would store it.
-    fn compare(&self, name: &str, stored: &[u8]) -> Current {
+    fn compare(&self, name: &str, stored: &[u8]) -> Comparison {
         if self.denied.contains(name) || self.failed.contains(name) {
-            Current::Unknown
+            Comparison::Unknown
         } else if self.unreadable.contains(name) {
-            Current::Differs
+            Comparison::Differs
         } else {
             match self.values.get(name) {
-                Some(v) if v.as_slice() == stored => Current::Same,
-                Some(_) => Current::Differs,
-                None => Current::New,
+                Some(v) if v.as_slice() == stored => Comparison::Same,
+                Some(_) => Comparison::Differs,
+                None => Comparison::New,
             }
         }
     }
@@ -101,7 +79,7 @@ pub fn read(
     tasks: &[SecretTask],
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Known {
+) -> Readings {
     let names: Vec<String> = tasks
         .iter()
         .map(|t| target.secret_name(&t.key).into_owned())
@@ -156,7 +134,7 @@ pub fn read(
         some.sort();
         denied = Some(format!("access denied to {}", some[0]));
     }
-    let current: Vec<Current> = tasks
+    let comparisons: Vec<Comparison> = tasks
         .iter()
         .zip(&names)
         .map(|(t, name)| found.compare(name, &reads.as_stored(&t.value)))
@@ -174,8 +152,8 @@ pub fn read(
     // What stays of the values: those that differ from the file, for the scrubber.
     let same: HashSet<&str> = names
         .iter()
-        .zip(&current)
-        .filter(|(_, c)| **c == Current::Same)
+        .zip(&comparisons)
+        .filter(|(_, c)| **c == Comparison::Same)
         .map(|(n, _)| n.as_str())
         .collect();
     let old_values = found
@@ -184,8 +162,8 @@ pub fn read(
         .filter(|(n, _)| !same.contains(n.as_str()))
         .map(|(_, v)| v)
         .collect();
-    Known {
-        current,
+    Readings {
+        comparisons,
         denied,
         failed,
         old_values,
@@ -201,7 +179,7 @@ pub fn read(
 pub fn extra_names(
     target: &dyn Target,
     defined: &[&str],
-    known: Option<&Known>,
+    known: Option<&Readings>,
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Result<Vec<String>, String> {
@@ -270,15 +248,15 @@ impl<'a> NameSet<'a> {
 
 /// For a target that cannot read values (gh): a name the listing does not show is new; the
 /// others are unknown.
-pub fn from_listing(backend: &Backend, names: &[&str], listed: &[&str]) -> Vec<Current> {
+pub fn from_listing(backend: &Backend, names: &[&str], listed: &[&str]) -> Vec<Comparison> {
     let listed = NameSet::new(backend, listed);
     names
         .iter()
         .map(|n| {
             if listed.contains(n) {
-                Current::Unknown
+                Comparison::Unknown
             } else {
-                Current::New
+                Comparison::New
             }
         })
         .collect()
@@ -298,22 +276,12 @@ mod tests {
             unreadable: vec!["U".into()],
         });
         found.failed.insert("F".into());
-        assert_eq!(found.compare("A", b"1"), Current::Same);
-        assert_eq!(found.compare("B", b"2"), Current::Differs);
-        assert_eq!(found.compare("C", b"3"), Current::New);
-        assert_eq!(found.compare("D", b"4"), Current::Unknown);
-        assert_eq!(found.compare("F", b"4"), Current::Unknown);
-        assert_eq!(found.compare("U", b"5"), Current::Differs);
-        let markers: String = [
-            Current::New,
-            Current::Differs,
-            Current::Same,
-            Current::Unknown,
-        ]
-        .iter()
-        .map(|c| c.marker())
-        .collect();
-        assert_eq!(markers, "+~=?");
+        assert_eq!(found.compare("A", b"1"), Comparison::Same);
+        assert_eq!(found.compare("B", b"2"), Comparison::Differs);
+        assert_eq!(found.compare("C", b"3"), Comparison::New);
+        assert_eq!(found.compare("D", b"4"), Comparison::Unknown);
+        assert_eq!(found.compare("F", b"4"), Comparison::Unknown);
+        assert_eq!(found.compare("U", b"5"), Comparison::Differs);
     }
 
     #[test]
@@ -323,8 +291,8 @@ mod tests {
             mount: "m".into(),
             path: "p".into(),
         };
-        let known = Known {
-            current: Vec::new(),
+        let known = Readings {
+            comparisons: Vec::new(),
             denied: None,
             failed: None,
             old_values: Vec::new(),
@@ -349,7 +317,7 @@ mod tests {
         assert!(!NameSet::new(&aws::BACKEND, &["API_KEY"]).contains("api_key"));
         assert_eq!(
             from_listing(&gh::BACKEND, &["a", "B"], &["A"]),
-            [Current::Unknown, Current::New]
+            [Comparison::Unknown, Comparison::New]
         );
     }
 }

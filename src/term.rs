@@ -2,8 +2,9 @@
 //! write(2) each, a closed stream tolerated, and keys made safe to show.
 //!
 //! A leaf: it imports nothing of the crate, so the interrupt handler, the process runner and
-//! the renderers can all print through it without depending on each other. What a run says
-//! (which lines, in which order) is `report`'s.
+//! the renderers can all print through it without depending on each other. Which lines a
+//! run prints, and in which order, is decided by the run and its steps; whether its stdout
+//! lines are shown is the `Lines` it is given.
 
 use std::borrow::Cow;
 use std::sync::Mutex;
@@ -24,6 +25,35 @@ pub fn out(line: &str) {
 /// One whole line on stderr.
 pub fn err(line: &str) {
     write_line(libc::STDERR_FILENO, &STDERR_CLOSED, line);
+}
+
+/// Where the lines of a run go as it happens. The human report shows its stdout lines as
+/// they come (progress stays live); a run that ends in one JSON document keeps stdout for
+/// it. Warnings and errors go to stderr either way.
+pub trait Lines: Sync {
+    /// A line of the human report (stdout).
+    fn out(&self, line: &str);
+
+    /// A warning, note or error (stderr), shown in every mode.
+    fn err(&self, line: &str) {
+        err(line);
+    }
+}
+
+/// The human report: stdout lines printed as they come.
+pub struct Shown;
+
+impl Lines for Shown {
+    fn out(&self, line: &str) {
+        out(line);
+    }
+}
+
+/// Under `--json`: stdout lines are left out; the document is printed at the end.
+pub struct Withheld;
+
+impl Lines for Withheld {
+    fn out(&self, _: &str) {}
 }
 
 /// The line and its newline go out in one write(2) on the raw descriptor (no stdio buffer in

@@ -5,8 +5,9 @@
 //! key, switching between `put-secret-value` and `create-secret` on a wrong guess.
 
 use super::{
-    Backend, CRLF_TRANSLATED, Deletes, Failure, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
-    Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, universal_newlines,
+    Backend, CRLF_TRANSLATED, Deletes, Failure, Location, Op, PerKey, ReadBack, ReadCall,
+    ReadFailure, Reads, Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
+    universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -63,16 +64,12 @@ impl Target for Aws {
         &BACKEND
     }
 
-    fn banner(&self, n: usize) -> String {
-        match &self.prefix {
-            Some(p) => format!(
-                "Syncing {n} secrets to AWS Secrets Manager: region={}, prefix={p}",
-                self.region
-            ),
-            None => format!(
-                "Syncing {n} secrets to AWS Secrets Manager: region={}",
-                self.region
-            ),
+    fn location(&self) -> Location {
+        let mut fields = vec![("region", self.region.clone())];
+        fields.extend(self.prefix.clone().map(|p| ("prefix", p)));
+        Location {
+            service: "AWS Secrets Manager",
+            fields,
         }
     }
 

@@ -7,9 +7,9 @@
 //! banner and the dry run say so; the default, `exact`, stores the key as written.
 
 use super::{
-    Backend, CRLF_TRANSLATED, Deletes, Failure, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
-    Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, owner_label,
-    universal_newlines,
+    Backend, CRLF_TRANSLATED, Deletes, Failure, Location, Op, PerKey, ReadBack, ReadCall,
+    ReadFailure, Reads, Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
+    owner_label, universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -102,15 +102,15 @@ impl Target for Azure {
         &BACKEND
     }
 
-    fn banner(&self, n: usize) -> String {
-        let mapped = match self.names {
-            Names::Dashes => ", names=dashes",
-            Names::Exact | Names::Unknown(_) => "",
-        };
-        format!(
-            "Syncing {n} secrets to Azure Key Vault: vault={}{mapped}",
-            self.vault_name
-        )
+    fn location(&self) -> Location {
+        let mut fields = vec![("vault", self.vault_name.clone())];
+        if self.names == Names::Dashes {
+            fields.push(("names", "dashes".to_string()));
+        }
+        Location {
+            service: "Azure Key Vault",
+            fields,
+        }
     }
 
     fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {

@@ -6,8 +6,8 @@
 //! between `versions add` and `create` on NOT_FOUND / ALREADY_EXISTS.
 
 use super::{
-    Backend, Deletes, Failure, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting,
-    Target, ValueRules, VendorCmd, Writes, looks_transient, owner_label,
+    Backend, Deletes, Failure, Location, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads, Scope,
+    Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, owner_label,
 };
 
 pub const BACKEND: Backend = Backend {
@@ -71,11 +71,11 @@ impl Target for Gcp {
         &BACKEND
     }
 
-    fn banner(&self, n: usize) -> String {
-        format!(
-            "Syncing {n} secrets to GCP Secret Manager: project={}",
-            self.project
-        )
+    fn location(&self) -> Location {
+        Location {
+            service: "GCP Secret Manager",
+            fields: vec![("project", self.project.clone())],
+        }
     }
 
     fn name_problem(&self, name: &str) -> Option<String> {

@@ -1,8 +1,8 @@
 //! GitHub Actions environment secrets through `gh secret set` (value on stdin).
 
 use super::{
-    Backend, Deletes, Failure, Op, PerKey, Scope, Setting, Target, ValueRules, VendorCmd, Writes,
-    looks_transient,
+    Backend, Deletes, Failure, Location, Op, PerKey, Scope, Setting, Target, ValueRules, VendorCmd,
+    Writes, looks_transient,
 };
 
 pub const BACKEND: Backend = Backend {
@@ -54,11 +54,14 @@ impl Target for Gh {
         &BACKEND
     }
 
-    fn banner(&self, n: usize) -> String {
-        format!(
-            "Syncing {n} secrets to GitHub: repo={}, environment={}",
-            self.repo, self.env
-        )
+    fn location(&self) -> Location {
+        Location {
+            service: "GitHub",
+            fields: vec![
+                ("repo", self.repo.clone()),
+                ("environment", self.env.clone()),
+            ],
+        }
     }
 
     fn name_problem(&self, name: &str) -> Option<String> {

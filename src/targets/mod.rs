@@ -170,6 +170,27 @@ pub fn prefixed<'k>(prefix: Option<&str>, key: &'k str) -> Cow<'k, str> {
     }
 }
 
+/// Where a target's secrets go: the service, and the routing that picks the place in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// `AWS Secrets Manager`.
+    pub service: &'static str,
+    /// `(name, value)` in the order shown: `region=…, prefix=…`.
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl Location {
+    /// `region=eu-west-1, prefix=api/`: the banner after its `:`, and `--json`'s `scope`.
+    pub fn fields_text(&self) -> String {
+        let shown: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        shown.join(", ")
+    }
+}
+
 /// What a target is opened for besides its settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Open<'a> {
@@ -183,8 +204,18 @@ pub struct Open<'a> {
 pub trait Target: Sync {
     fn backend(&self) -> &'static Backend;
 
+    /// Where the secrets go.
+    fn location(&self) -> Location;
+
     /// The `Syncing N secrets to …` line.
-    fn banner(&self, n: usize) -> String;
+    fn banner(&self, n: usize) -> String {
+        let place = self.location();
+        format!(
+            "Syncing {n} secrets to {}: {}",
+            place.service,
+            place.fields_text()
+        )
+    }
 
     /// The name a key is stored under (aws and ssm add their prefix; azure may map `_`).
     fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {

@@ -6,8 +6,9 @@
 //! same call whether the parameter exists or not, so no list call is needed.
 
 use super::{
-    Backend, CRLF_TRANSLATED, Deletes, Failure, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
-    Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, universal_newlines,
+    Backend, CRLF_TRANSLATED, Deletes, Failure, Location, Op, PerKey, ReadBack, ReadCall,
+    ReadFailure, Reads, Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
+    universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -69,16 +70,12 @@ impl Target for Ssm {
         &BACKEND
     }
 
-    fn banner(&self, n: usize) -> String {
-        match &self.prefix {
-            Some(p) => format!(
-                "Syncing {n} secrets to AWS SSM Parameter Store: region={}, prefix={p}",
-                self.region
-            ),
-            None => format!(
-                "Syncing {n} secrets to AWS SSM Parameter Store: region={}",
-                self.region
-            ),
+    fn location(&self) -> Location {
+        let mut fields = vec![("region", self.region.clone())];
+        fields.extend(self.prefix.clone().map(|p| ("prefix", p)));
+        Location {
+            service: "AWS SSM Parameter Store",
+            fields,
         }
     }
 

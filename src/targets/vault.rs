@@ -5,8 +5,8 @@
 //! be read as a file path. `kv put` replaces the whole secret at PATH atomically.
 
 use super::{
-    Backend, Bulk, Failure, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting, Target,
-    ValueRules, VendorCmd, Writes, looks_transient,
+    Backend, Bulk, Failure, Location, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting,
+    Target, ValueRules, VendorCmd, Writes, looks_transient,
 };
 use crate::task::SecretTask;
 
@@ -76,11 +76,15 @@ impl Target for Vault {
         &BACKEND
     }
 
-    fn banner(&self, n: usize) -> String {
-        format!(
-            "Syncing {n} secrets to HashiCorp Vault: addr={}, mount={}, path={}",
-            self.addr, self.mount, self.path
-        )
+    fn location(&self) -> Location {
+        Location {
+            service: "HashiCorp Vault",
+            fields: vec![
+                ("addr", self.addr.clone()),
+                ("mount", self.mount.clone()),
+                ("path", self.path.clone()),
+            ],
+        }
     }
 
     fn name_problem(&self, name: &str) -> Option<String> {

@@ -1,0 +1,738 @@
+//! One `vsync sync` run, whatever its flags: load → route → check → plan → read → write →
+//! prune → report. `--dry-run` stops after the plan and `--diff` after the read;
+//! `--skip-unchanged` lets the read shape the write, and `--prune` adds the deletes. No mode
+//! has a path of its own: each step takes what the one before produced and adds to one
+//! `RunReport`. The lines of the human report go out as the steps make them (`Lines`); the
+//! exit status, the summary and the JSON document come from the report at the end, on every
+//! path that reached the target — a failed read or list, an interrupt, the run deadline.
+//!
+//! The thin shell around the pure modules: it reads the environment, the terminal and the
+//! files, and starts the vendor calls through the pool.
+
+use crate::cli::SyncArgs;
+use crate::config::ConfigFile;
+use crate::envfile::{self, ParsedEnv, Policy};
+use crate::pool::{self, KeyWrite, RunOpts, WriteStatus};
+use crate::report::{Entry, Mode, RunReport, State};
+use crate::routing::{self, Resolved};
+use crate::scrub::Scrubber;
+use crate::state::{self, Comparison, Readings};
+use crate::targets::{Backend, Deletes, Scope, Target, Writes};
+use crate::task::SecretTask;
+use crate::term::{Lines, Shown, Withheld, shown_key};
+use crate::{exec, jsonout, os, plan, preflight, prune, repo, signals, term};
+use anyhow::{Context, bail};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// The whole run's deadline.
+const RUN_DEADLINE: Duration = Duration::from_secs(600);
+const RETRY_BASE: Duration = Duration::from_secs(1);
+
+/// What a run is asked to do, from the flags: the configuration of the one pipeline.
+struct Asked<'a> {
+    skip_unchanged: bool,
+    prune: bool,
+    keep: &'a [String],
+    /// The parser policy: which excluded keys still count as defined (a file reference's stem).
+    policy: &'a Policy,
+}
+
+pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    signals::install().context("installing the interrupt handler")?;
+    let lines: &dyn Lines = if args.json { &Withheld } else { &Shown };
+    let mode = if args.dry_run {
+        Mode::DryRun
+    } else if args.diff {
+        Mode::Diff
+    } else {
+        Mode::Sync
+    };
+    // `--diff`'s stdout is its marker lines alone; what a run says first goes to stderr.
+    let say = |line: &str| match mode {
+        Mode::Diff => lines.err(line),
+        _ => lines.out(line),
+    };
+
+    // 1. load
+    for line in policy_header(&args.policy) {
+        say(&line);
+    }
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    // An unset or empty HOME falls back to the account's home directory, for the config
+    // location and for `~/` / `${HOME}` in the env file alike.
+    let home = repo::home_dir(std::env::var_os("HOME"), repo::account_home);
+    let var = |name: &str| match name {
+        "HOME" => home.as_ref().and_then(|h| h.to_str()).map(str::to_owned),
+        _ => std::env::var(name).ok(),
+    };
+    let layout = repo::layout(&cwd, args.repo.as_deref(), &args.env, &var)?;
+    let config = ConfigFile::load(&layout.config_path)?;
+    let env_path =
+        repo::env_file_path(&layout.root, config.vault_folder(), &args.env).map_err(|problem| {
+            anyhow::anyhow!(
+                "config file {}: files.vaultFolder {problem}; change that setting to a folder \
+                 inside the repository",
+                layout.config_path.display()
+            )
+        })?;
+    let parsed = envfile::load_env_file(&env_path, &args.policy, home.as_deref(), args.target)?;
+    for warning in &parsed.warnings {
+        lines.err(&format!("warning: {warning}"));
+    }
+    if parsed.tasks.is_empty() {
+        bail!("no secrets to sync from {}", env_path.display());
+    }
+
+    // 2. route
+    let backend = args.target;
+    for flag in &args.ignored {
+        lines.err(&format!(
+            "warning: ignoring {flag}: it does not apply to the {} target",
+            backend.name
+        ));
+    }
+    let resolved = resolve_routing(backend, &args.routing, &config)?;
+    let open = crate::targets::Open {
+        env: &args.env,
+        repo: &layout.repo_name,
+    };
+    let target = (backend.open)(&resolved.settings, &open);
+
+    // 3. check
+    let warnings = preflight::check(&*target, &parsed.tasks).map_err(anyhow::Error::msg)?;
+    for warning in warnings {
+        lines.err(&format!("warning: {warning}"));
+    }
+    let asked = Asked {
+        skip_unchanged: args.skip_unchanged,
+        prune: args.prune,
+        keep: &args.keep,
+        policy: &args.policy,
+    };
+
+    // 4. plan
+    let mut report = RunReport::new(mode, backend.name, &args.env, target.location());
+    if mode == Mode::DryRun {
+        lines.out("");
+        lines.out(&target.banner(parsed.tasks.len()));
+        skipped_lines(&parsed.skipped, &say);
+        for line in plan::render(&*target, &parsed.tasks) {
+            lines.out(&line);
+        }
+        for task in &parsed.tasks {
+            report.push(entry(&*target, &task.key, State::Planned));
+        }
+        excluded(&mut report, &*target, &parsed);
+        return Ok(finish(&report, args.json));
+    }
+    // Refused before anything is written: a prune that could not run would leave the user
+    // believing it did.
+    if asked.prune {
+        if let Scope::Unknown(why) = target.scope() {
+            bail!("{why}");
+        }
+    }
+    let started = Instant::now();
+    report.started = started;
+    let opts = RunOpts {
+        workers: args.workers,
+        timeout: args.timeout,
+        deadline: started + env_duration("VSYNC_RUN_DEADLINE_SECS", 1000).unwrap_or(RUN_DEADLINE),
+        retry_base: env_duration("VSYNC_RETRY_BASE_MS", 1).unwrap_or(RETRY_BASE),
+        started,
+    };
+    // A diff saves nothing; a sync saves the routing it was given before its first write.
+    if mode == Mode::Sync && !resolved.updates.is_empty() {
+        // Applied to the file as it is once locked, so a concurrent run's routing survives.
+        ConfigFile::update(&layout.config_path, |fresh| {
+            for (setting, value) in &resolved.updates {
+                fresh.set_sync_field(backend.name, setting.config_key, value.as_deref());
+            }
+        })?;
+    }
+    os::locate(backend.bin, var("PATH").as_deref())?;
+    say("");
+    say(&target.banner(parsed.tasks.len()));
+    skipped_lines(&parsed.skipped, &say);
+
+    // 5–7: the target is reached from here, and the report is finished whatever happens.
+    // From here a signal stops dispatch; before, it ended the run at once.
+    signals::start_pushing();
+    exec::adopt_orphans();
+    let run = Run {
+        target: &*target,
+        parsed: &parsed,
+        asked: &asked,
+        opts: &opts,
+        lines,
+    };
+    match mode {
+        Mode::Diff => run.diff(&mut report),
+        _ => run.sync(&mut report),
+    }
+    exec::end_orphans();
+    report.interrupted = signals::stop_requested();
+    report.deadline_reached = Instant::now() >= opts.deadline;
+    Ok(finish(&report, args.json))
+}
+
+/// 8. report: the error that stopped the run, the JSON document, the exit status.
+fn finish(report: &RunReport, json: bool) -> ExitCode {
+    if let Some(error) = &report.fatal {
+        term::err(&format!("vsync: error: {error}"));
+    }
+    if json {
+        term::out(&jsonout::render(report));
+    }
+    ExitCode::from(report.exit().code())
+}
+
+/// The steps that reach the target, with what they share.
+struct Run<'a> {
+    target: &'a dyn Target,
+    parsed: &'a ParsedEnv,
+    asked: &'a Asked<'a>,
+    opts: &'a RunOpts,
+    lines: &'a dyn Lines,
+}
+
+impl Run<'_> {
+    /// Step 5 for `--diff`: read and compare, print a marker for each key and a `-` line
+    /// for each name the file no longer defines; write nothing.
+    fn diff(&self, report: &mut RunReport) {
+        let (target, tasks) = (self.target, &self.parsed.tasks);
+        let name = target.backend().name;
+        let scrubber = Scrubber::new(tasks);
+        let read = self.compare(&scrubber);
+        let interrupted = signals::stop_requested();
+        let (comparisons, readings) = match read {
+            Ok(read) => read,
+            // An interrupt ends the read early: that is the interrupt, not a failed list.
+            Err(_) if interrupted => (vec![Comparison::Unknown; tasks.len()], None),
+            Err(e) => {
+                report.fail(format!("cannot list {name}: {e}"));
+                return self.diff_cut_short(report, &vec![Comparison::Unknown; tasks.len()]);
+            }
+        };
+        if interrupted {
+            return self.diff_cut_short(report, &comparisons);
+        }
+        if let Some(readings) = &readings {
+            let failed = match (&readings.denied, &readings.failed) {
+                (Some(denied), _) => {
+                    let permission = target.reads().map_or("", |r| r.read_permission());
+                    Some(format!(
+                        "--diff cannot read values from {name}: the identity lacks {permission} \
+                         ({denied})"
+                    ))
+                }
+                (None, Some(failed)) => {
+                    Some(format!("--diff cannot read values from {name}: {failed}"))
+                }
+                (None, None) => None,
+            };
+            if let Some(failed) = failed {
+                report.fail(failed);
+                return self.diff_cut_short(report, &comparisons);
+            }
+        }
+        if target.reads().is_none() {
+            self.lines.err(&format!(
+                "note: {name} cannot read secret values back: existing secrets are shown as `?`"
+            ));
+        }
+        let scrubber = with_read_back(tasks, readings.as_ref());
+        let (extra, kept) = match self.extras(readings.as_ref(), &scrubber) {
+            Ok(x) => x,
+            Err(why) if matches!(target.scope(), Scope::Unknown(_)) => {
+                self.lines.err(&format!("note: no `-` lines: {why}"));
+                (Vec::new(), Vec::new())
+            }
+            Err(_) if signals::stop_requested() => {
+                return self.diff_cut_short(report, &comparisons);
+            }
+            Err(e) => {
+                report.fail(format!("cannot list {name}: {e}"));
+                return self.diff_cut_short(report, &comparisons);
+            }
+        };
+        for (task, comparison) in tasks.iter().zip(&comparisons) {
+            self.lines
+                .out(&format!("{} {}", marker(*comparison), shown_key(&task.key)));
+        }
+        for name in &extra {
+            self.lines.out(&format!("- {}", shown_key(name)));
+        }
+        self.keys_read(report, &comparisons);
+        for name in &extra {
+            report.push(self.named(name, State::Delete));
+        }
+        for name in &kept {
+            report.push(self.named(name, State::Kept));
+        }
+        excluded(report, target, self.parsed);
+    }
+
+    /// Each key as `--diff` found it.
+    fn keys_read(&self, report: &mut RunReport, comparisons: &[Comparison]) {
+        for (task, comparison) in self.parsed.tasks.iter().zip(comparisons) {
+            report.push(entry(self.target, &task.key, planned(*comparison)));
+        }
+    }
+
+    /// A `--diff` that could not finish: each key as far as it got, the excluded ones.
+    fn diff_cut_short(&self, report: &mut RunReport, comparisons: &[Comparison]) {
+        self.keys_read(report, comparisons);
+        excluded(report, self.target, self.parsed);
+    }
+
+    /// What the target holds for every task: read back, or (gh) known from its listing
+    /// only. `Err`: the listing failed.
+    fn compare(
+        &self,
+        scrubber: &Scrubber<'_>,
+    ) -> Result<(Vec<Comparison>, Option<Readings>), String> {
+        let (target, tasks) = (self.target, &self.parsed.tasks);
+        if let Some(reads) = target.reads() {
+            let readings = state::read(target, reads, tasks, self.opts, scrubber);
+            return Ok((readings.comparisons.clone(), Some(readings)));
+        }
+        let names: Vec<String> = tasks
+            .iter()
+            .map(|t| target.secret_name(&t.key).into_owned())
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        match target.scope() {
+            Scope::Listed(d) => {
+                let listed = state::list_scope(d, self.opts, scrubber)?;
+                let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
+                Ok((state::from_listing(target.backend(), &names, &listed), None))
+            }
+            _ => Ok((vec![Comparison::Unknown; tasks.len()], None)),
+        }
+    }
+
+    /// 5–7 for a sync: read (`--skip-unchanged`), write what needs it, summarise, prune.
+    fn sync(&self, report: &mut RunReport) {
+        let (target, tasks, lines) = (self.target, &self.parsed.tasks, self.lines);
+        let name = target.backend().name;
+        let readings = if self.asked.skip_unchanged {
+            self.read_for_skip()
+        } else {
+            None
+        };
+        let comparisons: Vec<Option<Comparison>> = match &readings {
+            Some(r) => r.comparisons.iter().copied().map(Some).collect(),
+            None => vec![None; tasks.len()],
+        };
+        let write = to_write(target, &comparisons, readings.as_ref());
+        let scrubber = with_read_back(tasks, readings.as_ref());
+        for (task, w) in tasks.iter().zip(&write) {
+            if !w {
+                lines.out(&format!("= {} (unchanged)", shown_key(&task.key)));
+            }
+        }
+        // What the read learnt about existence spares the write phase its list call.
+        let exists: Vec<Option<bool>> = comparisons
+            .iter()
+            .zip(&write)
+            .filter(|(_, w)| **w)
+            .map(|(c, _)| match c {
+                Some(Comparison::New) => Some(false),
+                Some(Comparison::Differs | Comparison::Same) => Some(true),
+                Some(Comparison::Unknown) | None => None,
+            })
+            .collect();
+        let exists = readings.as_ref().map(|_| exists.as_slice());
+        let written: Vec<KeyWrite> = if write.iter().all(|w| *w) {
+            pool::write(target, tasks, exists, self.opts, &scrubber, lines)
+        } else if write.iter().any(|w| *w) {
+            let subset: Vec<SecretTask> = tasks
+                .iter()
+                .zip(&write)
+                .filter(|(_, w)| **w)
+                .map(|(t, _)| t.clone())
+                .collect();
+            pool::write(target, &subset, exists, self.opts, &scrubber, lines)
+        } else {
+            Vec::new()
+        };
+        let mut written = written.into_iter();
+        for ((task, w), comparison) in tasks.iter().zip(&write).zip(&comparisons) {
+            let mut e = entry(target, &task.key, State::Unchanged);
+            if *w {
+                let result = written.next().unwrap_or(KeyWrite {
+                    status: WriteStatus::NotAttempted,
+                    attempts: 0,
+                    error: None,
+                });
+                e.state = written_state(result.status, *comparison);
+                e.attempts = result.attempts;
+                e.error = result.error;
+            }
+            report.push(e);
+        }
+        lines.out("");
+        lines.out(&report.summary_line(report.started.elapsed()));
+        excluded(report, target, self.parsed);
+
+        // 7. prune, only after every write landed.
+        if self.asked.prune {
+            if signals::stop_requested() || !report.all_stored() {
+                lines.err("not pruning: not every secret was synced");
+                report.fail_said("not pruning: not every secret was synced");
+            } else {
+                self.prune(report, readings.as_ref(), &scrubber, name);
+            }
+        }
+    }
+
+    /// `--skip-unchanged`'s read; `None` where the target cannot read values back.
+    fn read_for_skip(&self) -> Option<Readings> {
+        let (target, tasks) = (self.target, &self.parsed.tasks);
+        let Some(reads) = target.reads() else {
+            self.lines.err(&format!(
+                "warning: {} cannot read secret values back: --skip-unchanged writes every value",
+                target.backend().name
+            ));
+            return None;
+        };
+        let readings = state::read(target, reads, tasks, self.opts, &Scrubber::new(tasks));
+        if let Some(denied) = &readings.denied {
+            self.lines.err(&format!(
+                "warning: --skip-unchanged could not read values ({denied}); the identity \
+                 lacks {}: writing those values",
+                reads.read_permission()
+            ));
+        }
+        if let Some(failed) = &readings.failed {
+            self.lines.err(&format!(
+                "warning: --skip-unchanged could not read values ({failed}): writing those \
+                 values"
+            ));
+        }
+        Some(readings)
+    }
+
+    /// Deletes what is in scope and no longer defined.
+    fn prune(
+        &self,
+        report: &mut RunReport,
+        readings: Option<&Readings>,
+        scrubber: &Scrubber<'_>,
+        name: &str,
+    ) {
+        let lines = self.lines;
+        let deletes: &dyn Deletes = match self.target.scope() {
+            Scope::Listed(d) => d,
+            Scope::Document => {
+                lines.out(&format!(
+                    "--prune: {name} writes the whole document at once; keys the env file no \
+                     longer defines are not in its new version, and nothing else is deleted"
+                ));
+                return;
+            }
+            Scope::Unknown(why) => {
+                let said = format!("not pruning: {why}");
+                lines.err(&said);
+                report.fail_said(said);
+                return;
+            }
+        };
+        let (extra, kept) = match self.extras(readings, scrubber) {
+            Ok(x) => x,
+            Err(e) => {
+                let said = format!("not pruning: cannot list {name}: {e}");
+                lines.err(&said);
+                report.fail_said(said);
+                return;
+            }
+        };
+        for n in &kept {
+            lines.out(&format!("  kept (--keep): {}", shown_key(n)));
+            report.push(self.named(n, State::Kept));
+        }
+        if extra.is_empty() {
+            lines.out("Nothing to prune.");
+            return;
+        }
+        if std::io::stdin().is_terminal() {
+            let question = format!(
+                "Delete {} secrets no longer in the env file ({}): {}? [y/N]",
+                extra.len(),
+                deletes.delete_means(),
+                extra
+                    .iter()
+                    .map(|n| shown_key(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let answer = os::prompt(&question).unwrap_or_default();
+            if !matches!(answer.as_str(), "y" | "Y" | "yes") {
+                lines.err("not pruning: not confirmed");
+                return;
+            }
+        }
+        lines.out(&format!(
+            "Pruning {} secrets ({}):",
+            extra.len(),
+            deletes.delete_means()
+        ));
+        for d in prune::delete(deletes, &extra, self.opts, scrubber, lines) {
+            for n in d.names {
+                let mut e = self.named(&n, State::Deleted);
+                if !d.ok {
+                    e.state = State::DeleteFailed;
+                }
+                e.attempts = d.attempts;
+                e.error = d.error.clone();
+                report.push(e);
+            }
+        }
+    }
+
+    /// The names in scope that the file no longer defines, split into (to delete, kept).
+    fn extras(
+        &self,
+        readings: Option<&Readings>,
+        scrubber: &Scrubber<'_>,
+    ) -> Result<(Vec<String>, Vec<String>), String> {
+        let target = self.target;
+        let defined = defined(self.parsed, self.asked.policy);
+        let names = state::extra_names(target, &defined, readings, self.opts, scrubber)?;
+        Ok(names
+            .into_iter()
+            .partition(|n| !prune::kept(self.asked.keep, n, &key_of(target, n))))
+    }
+
+    /// The entry of a name in scope that the file does not define.
+    fn named(&self, name: &str, state: State) -> Entry {
+        Entry {
+            key: key_of(self.target, name),
+            name: name.to_string(),
+            state,
+            attempts: 0,
+            error: None,
+        }
+    }
+}
+
+/// Which tasks are written. A bulk write (vault) replaces the document: it is all or
+/// nothing, and a document holding keys the file lacks is a change too.
+fn to_write(
+    target: &dyn Target,
+    comparisons: &[Option<Comparison>],
+    readings: Option<&Readings>,
+) -> Vec<bool> {
+    let unchanged = |c: &Option<Comparison>| *c == Some(Comparison::Same);
+    if matches!(target.writes(), Writes::Bulk(_)) {
+        let nothing =
+            comparisons.iter().all(unchanged) && readings.is_some_and(|r| r.unasked.is_empty());
+        vec![!nothing; comparisons.len()]
+    } else {
+        comparisons.iter().map(|c| !unchanged(c)).collect()
+    }
+}
+
+/// The scrubber of the writes and deletes: the file's values and those read back.
+fn with_read_back<'t>(tasks: &'t [SecretTask], readings: Option<&Readings>) -> Scrubber<'t> {
+    match readings {
+        Some(r) => Scrubber::with_read_back(tasks, r.old_values.clone()),
+        None => Scrubber::new(tasks),
+    }
+}
+
+/// A written key's state: created or updated when the read said which, else written.
+fn written_state(status: WriteStatus, before: Option<Comparison>) -> State {
+    match (status, before) {
+        (WriteStatus::Stored, Some(Comparison::New)) => State::Created,
+        (WriteStatus::Stored, Some(Comparison::Differs | Comparison::Same)) => State::Updated,
+        (WriteStatus::Stored, _) => State::Written,
+        (WriteStatus::Failed, _) => State::Failed,
+        (WriteStatus::NotAttempted, _) => State::NotAttempted,
+    }
+}
+
+/// What a sync would do with a key, as `--diff` found it.
+fn planned(comparison: Comparison) -> State {
+    match comparison {
+        Comparison::New => State::Create,
+        Comparison::Same => State::Unchanged,
+        Comparison::Differs => State::Update,
+        Comparison::Unknown => State::Unknown,
+    }
+}
+
+/// `--diff`'s marker of a key.
+fn marker(comparison: Comparison) -> char {
+    match comparison {
+        Comparison::New => '+',
+        Comparison::Same => '=',
+        Comparison::Differs => '~',
+        Comparison::Unknown => '?',
+    }
+}
+
+fn entry(target: &dyn Target, key: &str, state: State) -> Entry {
+    Entry {
+        key: key.to_string(),
+        name: target.secret_name(key).into_owned(),
+        state,
+        attempts: 0,
+        error: None,
+    }
+}
+
+/// The keys `--exclude-property` skipped.
+fn excluded(report: &mut RunReport, target: &dyn Target, parsed: &ParsedEnv) {
+    for key in &parsed.skipped {
+        report.push(entry(target, key, State::Excluded));
+    }
+}
+
+/// Every key the file defines, excluded ones included (and, for an excluded file reference,
+/// the key its stem would have been): none of them is ever "no longer defined".
+fn defined<'a>(parsed: &'a ParsedEnv, policy: &'a Policy) -> Vec<&'a str> {
+    let mut keys: Vec<&str> = parsed.tasks.iter().map(|t| t.key.as_str()).collect();
+    for raw in &parsed.skipped {
+        keys.push(raw);
+        for suffix in &policy.inline_file_suffixes {
+            if let Some(stem) = raw.strip_suffix(suffix.as_str()) {
+                keys.push(stem);
+            }
+        }
+    }
+    keys
+}
+
+fn key_of(target: &dyn Target, name: &str) -> String {
+    match target.scope() {
+        Scope::Listed(d) => d.key_of(name).to_string(),
+        _ => name.to_string(),
+    }
+}
+
+/// The `Parser policy:` block, printed before the env file is read.
+fn policy_header(policy: &Policy) -> Vec<String> {
+    let mut lines = vec![String::new(), "Parser policy:".to_string()];
+    if policy.inline_file_suffixes.is_empty() {
+        lines.push("  inline-file-suffix: (none — file refs disabled)".into());
+    }
+    for s in &policy.inline_file_suffixes {
+        lines.push(format!("  inline-file-suffix: {s}"));
+    }
+    if policy.exclude_properties.is_empty() {
+        lines.push("  exclude-property:   (none — nothing skipped)".into());
+    }
+    for p in &policy.exclude_properties {
+        lines.push(format!("  exclude-property:   {}", shown_key(p)));
+    }
+    lines
+}
+
+fn skipped_lines(skipped: &[String], say: &dyn Fn(&str)) {
+    for key in skipped {
+        say(&format!("  skipped (excluded): {}", shown_key(key)));
+    }
+}
+
+/// flag → config → prompt (on a TTY) → an error naming the setting and its flag. Prompt
+/// answers count as flags, so they are saved like flags.
+fn resolve_routing(
+    backend: &'static Backend,
+    flags: &std::collections::BTreeMap<String, String>,
+    config: &ConfigFile,
+) -> anyhow::Result<Resolved> {
+    let mut flags = flags.clone();
+    let stored = |key: &str| config.sync_field(backend.name, key).map(str::to_string);
+    loop {
+        match routing::resolve(backend, &flags, &stored) {
+            Ok(resolved) => return Ok(resolved),
+            Err(field) => {
+                if !std::io::stdin().is_terminal() {
+                    bail!(routing::missing_message(backend, field));
+                }
+                let answer = os::prompt(field.prompt)?;
+                if answer.is_empty() {
+                    bail!(
+                        "no value given for {}; aborted (pass --{} instead)",
+                        field.prompt,
+                        field.flag
+                    );
+                }
+                flags.insert(field.flag.to_string(), answer);
+            }
+        }
+    }
+}
+
+/// Test hooks: `VSYNC_RUN_DEADLINE_SECS` and `VSYNC_RETRY_BASE_MS` shorten the run deadline
+/// and the retry backoff, so the failure model can be tested in seconds.
+fn env_duration(name: &str, unit_ms: u64) -> Option<Duration> {
+    let n: u64 = std::env::var(name).ok()?.parse().ok()?;
+    Some(Duration::from_millis(n.saturating_mul(unit_ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_header_lists_empty_and_given_policies() {
+        assert_eq!(
+            policy_header(&Policy::default()),
+            [
+                "",
+                "Parser policy:",
+                "  inline-file-suffix: (none — file refs disabled)",
+                "  exclude-property:   (none — nothing skipped)"
+            ]
+        );
+        let p = Policy {
+            inline_file_suffixes: vec!["_PATH".into(), "_FILE".into()],
+            exclude_properties: vec!["GITHUB_TOKEN".into()],
+        };
+        assert_eq!(
+            policy_header(&p),
+            [
+                "",
+                "Parser policy:",
+                "  inline-file-suffix: _PATH",
+                "  inline-file-suffix: _FILE",
+                "  exclude-property:   GITHUB_TOKEN"
+            ]
+        );
+    }
+
+    #[test]
+    fn diff_markers_and_json_states_follow_the_comparison() {
+        let all = [
+            Comparison::New,
+            Comparison::Differs,
+            Comparison::Same,
+            Comparison::Unknown,
+        ];
+        let markers: String = all.iter().map(|c| marker(*c)).collect();
+        assert_eq!(markers, "+~=?");
+        let states: Vec<&str> = all.iter().map(|c| planned(*c).name()).collect();
+        assert_eq!(states, ["create", "update", "unchanged", "unknown"]);
+    }
+
+    #[test]
+    fn a_written_key_is_created_or_updated_only_when_the_read_said_so() {
+        let stored = WriteStatus::Stored;
+        assert_eq!(written_state(stored, Some(Comparison::New)), State::Created);
+        assert_eq!(
+            written_state(stored, Some(Comparison::Differs)),
+            State::Updated
+        );
+        assert_eq!(
+            written_state(stored, Some(Comparison::Unknown)),
+            State::Written
+        );
+        assert_eq!(written_state(stored, None), State::Written);
+        assert_eq!(written_state(WriteStatus::Failed, None), State::Failed);
+    }
+}
