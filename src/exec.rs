@@ -4,9 +4,9 @@
 //! The worker that makes the call serves the child's pipes itself, in one `poll(2)` loop:
 //! stdout and stderr are read as they fill, so a chatty child can never block on a full pipe,
 //! and a value larger than one pipe page is written as the child takes it, so a child that
-//! never reads cannot block us either. No thread is started per call (three per call cost
-//! about half of vsync's own CPU; see BENCHMARKS.md). Once the pipes are done, the exit is
-//! awaited, bounded by what is left of the call's time.
+//! never reads cannot block us either. No thread is started per call (three threads a call
+//! would cost about half of vsync's own CPU; see BENCHMARKS.md). Once the pipes are done,
+//! the exit is awaited, bounded by what is left of the call's time.
 //!
 //! When a call ends, however it ends, its whole process group is killed before the child is
 //! reaped, so helpers the CLI left in its group die with it (see `finish`). Helpers that

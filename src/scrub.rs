@@ -73,7 +73,7 @@ impl<'a> Scrubber<'a> {
             }
             let built = AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
-                // The quickest to build: a DFA over one 200 KiB value took over a minute,
+                // The quickest to build: a DFA over one 200 KiB value takes over a minute,
                 // and the text searched is small.
                 .kind(Some(AhoCorasickKind::NoncontiguousNFA))
                 .build(&needles);

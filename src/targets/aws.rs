@@ -65,12 +65,7 @@ impl Target for Aws {
     }
 
     fn location(&self) -> Location {
-        let mut fields = vec![("region", self.region.clone())];
-        fields.extend(self.prefix.clone().map(|p| ("prefix", p)));
-        Location {
-            service: "AWS Secrets Manager",
-            fields,
-        }
+        Location::regional("AWS Secrets Manager", &self.region, self.prefix.as_deref())
     }
 
     fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {

@@ -180,6 +180,13 @@ pub struct Location {
 }
 
 impl Location {
+    /// An AWS service's: its region, and the prefix when there is one.
+    pub fn regional(service: &'static str, region: &str, prefix: Option<&str>) -> Location {
+        let mut fields = vec![("region", region.to_string())];
+        fields.extend(prefix.map(|p| ("prefix", p.to_string())));
+        Location { service, fields }
+    }
+
     /// `region=eu-west-1, prefix=api/`: the banner after its `:`, and `--json`'s `scope`.
     pub fn fields_text(&self) -> String {
         let shown: Vec<String> = self

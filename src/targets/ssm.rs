@@ -71,12 +71,11 @@ impl Target for Ssm {
     }
 
     fn location(&self) -> Location {
-        let mut fields = vec![("region", self.region.clone())];
-        fields.extend(self.prefix.clone().map(|p| ("prefix", p)));
-        Location {
-            service: "AWS SSM Parameter Store",
-            fields,
-        }
+        Location::regional(
+            "AWS SSM Parameter Store",
+            &self.region,
+            self.prefix.as_deref(),
+        )
     }
 
     fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {

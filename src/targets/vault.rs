@@ -317,7 +317,8 @@ mod tests {
         );
     }
 
-    /// The document as it was built before it was streamed: through a `serde_json::Map`.
+    /// The same document built the plain way, through a `serde_json::Map`: what the streamed
+    /// one must equal.
     fn document_via_map(tasks: &[SecretTask]) -> Vec<u8> {
         let map: serde_json::Map<String, serde_json::Value> = tasks
             .iter()
