@@ -182,9 +182,22 @@ pub struct Location {
 impl Location {
     /// An AWS service's: its region, and the prefix when there is one.
     pub fn regional(service: &'static str, region: &str, prefix: Option<&str>) -> Location {
-        let mut fields = vec![("region", region.to_string())];
-        fields.extend(prefix.map(|p| ("prefix", p.to_string())));
-        Location { service, fields }
+        Location {
+            service,
+            fields: vec![("region", region.to_string())],
+        }
+        .with(&[("prefix", prefix)])
+    }
+
+    /// Adds `name=value` for each detail that is set (a routing's optional settings), so
+    /// that a location without them reads as it did.
+    pub fn with(mut self, details: &[(&'static str, Option<&str>)]) -> Location {
+        for (name, value) in details {
+            if let Some(value) = value {
+                self.fields.push((name, value.to_string()));
+            }
+        }
+        self
     }
 
     /// `region=eu-west-1, prefix=api/`: the banner after its `:`, and `--json`'s `scope`.
