@@ -5,6 +5,7 @@
 
 use crate::report::RunReport;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -43,7 +44,7 @@ struct Location<'a> {
 struct Entry<'a> {
     key: &'a str,
     /// The secret's name in the target.
-    name: &'a str,
+    name: Cow<'a, str>,
     status: &'static str,
     /// Vendor calls made for it (0: none).
     attempts: u32,
@@ -60,8 +61,8 @@ pub fn render(report: &RunReport) -> String {
     let doc = Doc {
         schema: SCHEMA,
         mode: report.mode.name(),
-        target: report.target,
-        env: &report.env,
+        target: report.target_name(),
+        env: report.env,
         scope: report.location.fields_text(),
         location: Location {
             service: report.location.service,
@@ -77,14 +78,13 @@ pub fn render(report: &RunReport) -> String {
         ended: report.ended().name(),
         error: report.error.as_deref(),
         keys: report
-            .entries
-            .iter()
+            .entries()
             .map(|e| Entry {
-                key: &e.key,
-                name: &e.name,
+                key: e.key,
+                name: e.name,
                 status: e.state.name(),
                 attempts: e.attempts,
-                error: e.error.as_deref(),
+                error: e.error,
             })
             .collect(),
     };
@@ -94,22 +94,27 @@ pub fn render(report: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Entry, Mode, State};
+    use crate::report::{Mode, Outcome, State};
+    use crate::task::{SecretTask, Source};
 
     #[test]
     fn the_document_has_the_documented_fields() {
-        let location = crate::targets::Location {
-            service: "AWS Secrets Manager",
-            fields: vec![("region", "r".into()), ("prefix", "p/".into())],
+        let aws = crate::targets::aws::Aws {
+            region: "r".into(),
+            prefix: Some("p/".into()),
         };
-        let mut report = RunReport::new(Mode::Sync, "aws", "dev", location);
-        report.push(Entry {
+        let tasks = [SecretTask {
             key: "A".into(),
-            name: "p/A".into(),
-            state: State::Created,
+            value: b"v".to_vec(),
+            source: Source::Literal,
+            line: 1,
+        }];
+        let mut report = RunReport::new(Mode::Sync, &aws, "dev", &tasks);
+        let one_call = Outcome {
             attempts: 1,
             error: None,
-        });
+        };
+        report.record(0, State::Created, one_call);
         let v: serde_json::Value = serde_json::from_str(&render(&report)).unwrap();
         assert_eq!(v["schema"], 1);
         assert_eq!(v["scope"], "region=r, prefix=p/");

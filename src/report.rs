@@ -5,7 +5,8 @@
 //!
 //! Below `run`, above everything that runs vendor calls: no step of the pipeline imports it.
 
-use crate::targets::Location;
+use crate::targets::{Location, Target};
+use crate::task::SecretTask;
 use crate::term::shown_key;
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -95,7 +96,8 @@ impl State {
     }
 }
 
-/// One key of the env file, or one name in scope the file does not define.
+/// A name in scope the file does not define, or a key the file excludes: what the steps
+/// after the plan add, in the order they find them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub key: String,
@@ -103,6 +105,24 @@ pub struct Entry {
     pub name: String,
     pub state: State,
     /// Vendor calls made for it (0: none).
+    pub attempts: u32,
+    /// The last call's error, scrubbed of every value.
+    pub error: Option<String>,
+}
+
+/// One entry of the report as the renderers see it: a key of the file or another name.
+pub struct View<'r> {
+    pub key: &'r str,
+    pub name: Cow<'r, str>,
+    pub state: State,
+    pub attempts: u32,
+    pub error: Option<&'r str>,
+}
+
+/// How one key of the file ended, beyond its state: only the few keys that have more to say
+/// than a state and a call count carry one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
     pub attempts: u32,
     /// The last call's error, scrubbed of every value.
     pub error: Option<String>,
@@ -156,15 +176,24 @@ impl ExitStatus {
     }
 }
 
-pub struct RunReport {
+/// The file's keys are held as columns — a state and a call count each, borrowed keys,
+/// the few errors apart — and their names are spelt only when the JSON document is
+/// rendered: at 10,000 keys an entry with its own strings per key would be the largest
+/// allocation of the run.
+pub struct RunReport<'a> {
     pub mode: Mode,
-    pub target: &'static str,
-    pub env: String,
+    pub target: &'a dyn Target,
+    pub env: &'a str,
     pub location: Location,
     pub started: Instant,
-    /// The file's keys in file order, then what the steps after the write added (the names
-    /// in scope, the excluded keys) in the order they found them.
-    pub entries: Vec<Entry>,
+    /// The env file's keys, in file order; `states` and `attempts` hold one value each.
+    tasks: &'a [SecretTask],
+    states: Vec<State>,
+    attempts: Vec<u8>,
+    /// The errors of the keys that failed, by task index.
+    errors: Vec<(usize, String)>,
+    /// After the file's keys: what the later steps added (excluded keys, names in scope).
+    others: Vec<Entry>,
     /// Why a step could not run, when one could not.
     pub error: Option<String>,
     /// The error the run ends on, printed as `vsync: error: …`; unset when the step that
@@ -174,15 +203,25 @@ pub struct RunReport {
     pub deadline_reached: bool,
 }
 
-impl RunReport {
-    pub fn new(mode: Mode, target: &'static str, env: &str, location: Location) -> RunReport {
+impl<'a> RunReport<'a> {
+    /// Every key of `tasks` starts as not attempted: a step that reaches it says more.
+    pub fn new(
+        mode: Mode,
+        target: &'a dyn Target,
+        env: &'a str,
+        tasks: &'a [SecretTask],
+    ) -> RunReport<'a> {
         RunReport {
             mode,
             target,
-            env: env.to_string(),
-            location,
+            env,
+            location: target.location(),
             started: Instant::now(),
-            entries: Vec::new(),
+            tasks,
+            states: vec![State::NotAttempted; tasks.len()],
+            attempts: vec![0; tasks.len()],
+            errors: Vec::new(),
+            others: Vec::new(),
             error: None,
             fatal: None,
             interrupted: false,
@@ -190,8 +229,58 @@ impl RunReport {
         }
     }
 
+    /// The target's name (`aws`).
+    pub fn target_name(&self) -> &'static str {
+        self.target.backend().name
+    }
+
+    /// Where the `i`th key of the file ended up.
+    pub fn set(&mut self, i: usize, state: State) {
+        self.states[i] = state;
+    }
+
+    /// Where the `i`th key ended up after its vendor calls.
+    pub fn record(&mut self, i: usize, state: State, outcome: Outcome) {
+        self.states[i] = state;
+        self.attempts[i] = outcome.attempts.min(u8::MAX.into()) as u8;
+        if let Some(error) = outcome.error {
+            self.errors.push((i, error));
+        }
+    }
+
+    /// A name after the file's keys.
     pub fn push(&mut self, entry: Entry) {
-        self.entries.push(entry);
+        self.others.push(entry);
+    }
+
+    /// Every entry in order: the file's keys, then the others.
+    pub fn entries(&self) -> impl Iterator<Item = View<'_>> + '_ {
+        let tasks = self.tasks.iter().enumerate().map(move |(i, task)| View {
+            key: &task.key,
+            name: self.target.secret_name(&task.key),
+            state: self.states[i],
+            attempts: u32::from(self.attempts[i]),
+            error: self
+                .errors
+                .iter()
+                .find(|(at, _)| *at == i)
+                .map(|(_, e)| e.as_str()),
+        });
+        let others = self.others.iter().map(|e| View {
+            key: &e.key,
+            name: Cow::Borrowed(&e.name),
+            state: e.state,
+            attempts: e.attempts,
+            error: e.error.as_deref(),
+        });
+        tasks.chain(others)
+    }
+
+    fn states(&self) -> impl Iterator<Item = State> + '_ {
+        self.states
+            .iter()
+            .copied()
+            .chain(self.others.iter().map(|e| e.state))
     }
 
     /// A step could not run; the run ends with this error.
@@ -208,9 +297,8 @@ impl RunReport {
     /// Whether every key of the file that was to be written landed.
     pub fn all_stored(&self) -> bool {
         !self
-            .entries
-            .iter()
-            .any(|e| matches!(e.state, State::Failed | State::NotAttempted))
+            .states()
+            .any(|s| matches!(s, State::Failed | State::NotAttempted))
     }
 
     pub fn ended(&self) -> Ended {
@@ -228,15 +316,12 @@ impl RunReport {
     /// The exit status, decided here and nowhere else.
     pub fn exit(&self) -> ExitStatus {
         let failed = self.error.is_some()
-            || self.entries.iter().any(|e| {
-                matches!(
-                    e.state,
-                    State::Failed | State::NotAttempted | State::DeleteFailed
-                )
-            });
-        let differs = self.entries.iter().any(|e| {
+            || self
+                .states()
+                .any(|s| matches!(s, State::Failed | State::NotAttempted | State::DeleteFailed));
+        let differs = self.states().any(|s| {
             matches!(
-                e.state,
+                s,
                 State::Create | State::Update | State::Unknown | State::Delete
             )
         });
@@ -255,15 +340,16 @@ impl RunReport {
     /// left alone when a read found them unchanged.
     pub fn summary_line(&self, elapsed: Duration) -> String {
         let results: Vec<(&str, State)> = self
-            .entries
+            .tasks
             .iter()
-            .filter(|e| e.state.landed() || matches!(e.state, State::Failed | State::NotAttempted))
-            .map(|e| (e.key.as_str(), e.state))
+            .zip(&self.states)
+            .map(|(t, s)| (t.key.as_str(), *s))
             .collect();
-        let mut line = summary_line(self.target, &results, elapsed);
-        let unchanged = results
+        let mut line = summary_line(self.target_name(), &results, elapsed);
+        let unchanged = self
+            .states
             .iter()
-            .filter(|(_, s)| *s == State::Unchanged)
+            .filter(|s| **s == State::Unchanged)
             .count();
         if unchanged > 0 {
             line.push_str(&format!(" {unchanged} unchanged (no new version written)."));
@@ -349,16 +435,37 @@ mod tests {
         );
     }
 
-    fn report(mode: Mode, states: &[State]) -> RunReport {
-        let location = Location {
-            service: "AWS Secrets Manager",
-            fields: vec![("region", "r".into())],
-        };
-        let mut r = RunReport::new(mode, "aws", "dev", location);
-        for (i, state) in states.iter().enumerate() {
-            r.push(Entry {
+    static AWS: crate::targets::aws::Aws = crate::targets::aws::Aws {
+        region: String::new(),
+        prefix: None,
+    };
+
+    fn tasks(n: usize) -> Vec<SecretTask> {
+        (0..n)
+            .map(|i| SecretTask {
                 key: format!("K{i}"),
-                name: format!("K{i}"),
+                value: b"v".to_vec(),
+                source: crate::task::Source::Literal,
+                line: i + 1,
+            })
+            .collect()
+    }
+
+    /// The file's keys with `states`, then `others` as names in scope.
+    fn report<'a>(
+        mode: Mode,
+        tasks: &'a [SecretTask],
+        states: &[State],
+        others: &[State],
+    ) -> RunReport<'a> {
+        let mut r = RunReport::new(mode, &AWS, "dev", tasks);
+        for (i, state) in states.iter().enumerate() {
+            r.set(i, *state);
+        }
+        for (i, state) in others.iter().enumerate() {
+            r.push(Entry {
+                key: format!("X{i}"),
+                name: format!("X{i}"),
                 state: *state,
                 attempts: 0,
                 error: None,
@@ -370,28 +477,39 @@ mod tests {
     #[test]
     fn the_exit_status_is_decided_by_the_report_alone() {
         use State::*;
-        let exit = |mode, states: &[State]| report(mode, states).exit().code();
+        let t = tasks(2);
+        let exit = |mode, states: &[State], others: &[State]| {
+            report(mode, &t, states, others).exit().code()
+        };
         assert_eq!(
-            exit(Mode::Sync, &[Created, Unchanged, Excluded, Deleted]),
+            exit(Mode::Sync, &[Created, Unchanged], &[Excluded, Deleted]),
             0
         );
-        assert_eq!(exit(Mode::Sync, &[Created, Failed]), 1);
-        assert_eq!(exit(Mode::Sync, &[Created, NotAttempted]), 1);
-        assert_eq!(exit(Mode::Sync, &[Created, DeleteFailed]), 1);
-        assert_eq!(exit(Mode::Diff, &[Unchanged, Kept, Excluded]), 0);
-        for differs in [Create, Update, Unknown, Delete] {
-            assert_eq!(exit(Mode::Diff, &[Unchanged, differs]), 2, "{differs:?}");
+        assert_eq!(exit(Mode::Sync, &[Created, Failed], &[]), 1);
+        assert_eq!(exit(Mode::Sync, &[Created, NotAttempted], &[]), 1);
+        assert_eq!(exit(Mode::Sync, &[Created, Written], &[DeleteFailed]), 1);
+        assert_eq!(
+            exit(Mode::Diff, &[Unchanged, Unchanged], &[Kept, Excluded]),
+            0
+        );
+        for differs in [Create, Update, Unknown] {
+            assert_eq!(
+                exit(Mode::Diff, &[Unchanged, differs], &[]),
+                2,
+                "{differs:?}"
+            );
         }
-        assert_eq!(exit(Mode::DryRun, &[Planned]), 0);
-        let mut failed = report(Mode::Diff, &[Create]);
+        assert_eq!(exit(Mode::Diff, &[Unchanged, Unchanged], &[Delete]), 2);
+        assert_eq!(exit(Mode::DryRun, &[Planned, Planned], &[]), 0);
+        let mut failed = report(Mode::Diff, &t, &[Create, Create], &[]);
         failed.fail("cannot list aws: denied".into());
         assert_eq!(failed.exit(), ExitStatus::Failure);
         assert_eq!(failed.ended(), Ended::Error);
-        let mut stopped = report(Mode::Diff, &[Unknown]);
+        let mut stopped = report(Mode::Diff, &t, &[Unknown, Unknown], &[]);
         stopped.interrupted = true;
         assert_eq!(stopped.exit(), ExitStatus::Interrupted);
         assert_eq!(stopped.ended(), Ended::Interrupted);
-        let mut late = report(Mode::Sync, &[Created, NotAttempted]);
+        let mut late = report(Mode::Sync, &t, &[Created, NotAttempted], &[]);
         late.deadline_reached = true;
         assert_eq!(late.ended(), Ended::Deadline);
     }
@@ -399,10 +517,52 @@ mod tests {
     #[test]
     fn the_summary_counts_the_files_keys_and_says_how_many_were_left_alone() {
         use State::*;
-        let r = report(Mode::Sync, &[Created, Unchanged, Unchanged, Excluded, Kept]);
+        let t = tasks(3);
+        let r = report(
+            Mode::Sync,
+            &t,
+            &[Created, Unchanged, Unchanged],
+            &[Excluded, Kept],
+        );
         assert_eq!(
             r.summary_line(Duration::ZERO),
             "✅ 3 secrets synced to aws in 0.0s. 2 unchanged (no new version written)."
+        );
+    }
+
+    #[test]
+    fn entries_are_the_files_keys_then_the_others_with_their_errors() {
+        let t = tasks(2);
+        let mut r = report(Mode::Sync, &t, &[], &[State::Excluded]);
+        r.record(0, State::Written, Outcome::default());
+        let failed = Outcome {
+            attempts: 3,
+            error: Some("aws x: denied".into()),
+        };
+        r.record(1, State::Failed, failed);
+        let seen: Vec<(String, State, u32, Option<String>)> = r
+            .entries()
+            .map(|e| {
+                (
+                    e.key.to_string(),
+                    e.state,
+                    e.attempts,
+                    e.error.map(String::from),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("K0".to_string(), State::Written, 0, None),
+                (
+                    "K1".to_string(),
+                    State::Failed,
+                    3,
+                    Some("aws x: denied".to_string())
+                ),
+                ("X0".to_string(), State::Excluded, 0, None)
+            ]
         );
     }
 }

@@ -13,7 +13,7 @@ use crate::cli::SyncArgs;
 use crate::config::ConfigFile;
 use crate::envfile::{self, ParsedEnv, Policy};
 use crate::pool::{self, KeyWrite, RunOpts, WriteStatus};
-use crate::report::{Entry, Mode, RunReport, State};
+use crate::report::{Entry, Mode, Outcome, RunReport, State};
 use crate::routing::{self, Resolved};
 use crate::scrub::Scrubber;
 use crate::state::{self, Comparison, Readings};
@@ -113,7 +113,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     };
 
     // 4. plan
-    let mut report = RunReport::new(mode, backend.name, &args.env, target.location());
+    let mut report = RunReport::new(mode, &*target, &args.env, &parsed.tasks);
     if mode == Mode::DryRun {
         lines.out("");
         lines.out(&target.banner(parsed.tasks.len()));
@@ -121,8 +121,8 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         for line in plan::render(&*target, &parsed.tasks) {
             lines.out(&line);
         }
-        for task in &parsed.tasks {
-            report.push(entry(&*target, &task.key, State::Planned));
+        for i in 0..parsed.tasks.len() {
+            report.set(i, State::Planned);
         }
         excluded(&mut report, &*target, &parsed);
         return Ok(finish(&report, args.json));
@@ -277,8 +277,8 @@ impl Run<'_> {
 
     /// Each key as `--diff` found it.
     fn keys_read(&self, report: &mut RunReport, comparisons: &[Comparison]) {
-        for (task, comparison) in self.parsed.tasks.iter().zip(comparisons) {
-            report.push(entry(self.target, &task.key, planned(*comparison)));
+        for (i, comparison) in comparisons.iter().enumerate() {
+            report.set(i, planned(*comparison));
         }
     }
 
@@ -360,19 +360,21 @@ impl Run<'_> {
             Vec::new()
         };
         let mut written = written.into_iter();
-        for ((task, w), comparison) in tasks.iter().zip(&write).zip(&comparisons) {
-            let mut e = entry(target, &task.key, State::Unchanged);
-            if *w {
-                let result = written.next().unwrap_or(KeyWrite {
-                    status: WriteStatus::NotAttempted,
-                    attempts: 0,
-                    error: None,
-                });
-                e.state = written_state(result.status, *comparison);
-                e.attempts = result.attempts;
-                e.error = result.error;
+        for (i, (w, comparison)) in write.iter().zip(&comparisons).enumerate() {
+            if !w {
+                report.set(i, State::Unchanged);
+                continue;
             }
-            report.push(e);
+            let result = written.next().unwrap_or(KeyWrite {
+                status: WriteStatus::NotAttempted,
+                attempts: 0,
+                error: None,
+            });
+            let outcome = Outcome {
+                attempts: result.attempts,
+                error: result.error,
+            };
+            report.record(i, written_state(result.status, *comparison), outcome);
         }
         lines.out("");
         lines.out(&report.summary_line(report.started.elapsed()));
