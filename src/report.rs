@@ -255,16 +255,16 @@ impl<'a> RunReport<'a> {
 
     /// Every entry in order: the file's keys, then the others.
     pub fn entries(&self) -> impl Iterator<Item = View<'_>> + '_ {
+        // `errors` is in the order keys failed; one pass in task order needs it sorted.
+        let mut errors: Vec<&(usize, String)> = self.errors.iter().collect();
+        errors.sort_unstable_by_key(|(i, _)| *i);
+        let mut errors = errors.into_iter().peekable();
         let tasks = self.tasks.iter().enumerate().map(move |(i, task)| View {
             key: &task.key,
             name: self.target.secret_name(&task.key),
             state: self.states[i],
             attempts: u32::from(self.attempts[i]),
-            error: self
-                .errors
-                .iter()
-                .find(|(at, _)| *at == i)
-                .map(|(_, e)| e.as_str()),
+            error: errors.next_if(|(at, _)| *at == i).map(|(_, e)| e.as_str()),
         });
         let others = self.others.iter().map(|e| View {
             key: &e.key,
