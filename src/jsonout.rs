@@ -99,17 +99,15 @@ mod tests {
 
     #[test]
     fn the_document_has_the_documented_fields() {
-        let aws = crate::targets::aws::Aws {
-            region: "r".into(),
-            prefix: Some("p/".into()),
-        };
+        let aws =
+            crate::targets::opened("aws", &[("aws-region", "r"), ("aws-secret-prefix", "p/")]);
         let tasks = [SecretTask {
             key: "A".into(),
             value: b"v".to_vec(),
             source: Source::Literal,
             line: 1,
         }];
-        let mut report = RunReport::new(Mode::Sync, &aws, "dev", &tasks);
+        let mut report = RunReport::new(Mode::Sync, &*aws, "dev", &tasks);
         let one_call = Outcome {
             attempts: 1,
             error: None,

@@ -435,11 +435,6 @@ mod tests {
         );
     }
 
-    static AWS: crate::targets::aws::Aws = crate::targets::aws::Aws {
-        region: String::new(),
-        prefix: None,
-    };
-
     fn tasks(n: usize) -> Vec<SecretTask> {
         (0..n)
             .map(|i| SecretTask {
@@ -454,11 +449,12 @@ mod tests {
     /// The file's keys with `states`, then `others` as names in scope.
     fn report<'a>(
         mode: Mode,
+        target: &'a dyn Target,
         tasks: &'a [SecretTask],
         states: &[State],
         others: &[State],
     ) -> RunReport<'a> {
-        let mut r = RunReport::new(mode, &AWS, "dev", tasks);
+        let mut r = RunReport::new(mode, target, "dev", tasks);
         for (i, state) in states.iter().enumerate() {
             r.set(i, *state);
         }
@@ -477,9 +473,10 @@ mod tests {
     #[test]
     fn the_exit_status_is_decided_by_the_report_alone() {
         use State::*;
+        let aws = crate::targets::opened("aws", &[]);
         let t = tasks(2);
         let exit = |mode, states: &[State], others: &[State]| {
-            report(mode, &t, states, others).exit().code()
+            report(mode, &*aws, &t, states, others).exit().code()
         };
         assert_eq!(
             exit(Mode::Sync, &[Created, Unchanged], &[Excluded, Deleted]),
@@ -501,15 +498,15 @@ mod tests {
         }
         assert_eq!(exit(Mode::Diff, &[Unchanged, Unchanged], &[Delete]), 2);
         assert_eq!(exit(Mode::DryRun, &[Planned, Planned], &[]), 0);
-        let mut failed = report(Mode::Diff, &t, &[Create, Create], &[]);
+        let mut failed = report(Mode::Diff, &*aws, &t, &[Create, Create], &[]);
         failed.fail("cannot list aws: denied".into());
         assert_eq!(failed.exit(), ExitStatus::Failure);
         assert_eq!(failed.ended(), Ended::Error);
-        let mut stopped = report(Mode::Diff, &t, &[Unknown, Unknown], &[]);
+        let mut stopped = report(Mode::Diff, &*aws, &t, &[Unknown, Unknown], &[]);
         stopped.interrupted = true;
         assert_eq!(stopped.exit(), ExitStatus::Interrupted);
         assert_eq!(stopped.ended(), Ended::Interrupted);
-        let mut late = report(Mode::Sync, &t, &[Created, NotAttempted], &[]);
+        let mut late = report(Mode::Sync, &*aws, &t, &[Created, NotAttempted], &[]);
         late.deadline_reached = true;
         assert_eq!(late.ended(), Ended::Deadline);
     }
@@ -517,9 +514,11 @@ mod tests {
     #[test]
     fn the_summary_counts_the_files_keys_and_says_how_many_were_left_alone() {
         use State::*;
+        let aws = crate::targets::opened("aws", &[]);
         let t = tasks(3);
         let r = report(
             Mode::Sync,
+            &*aws,
             &t,
             &[Created, Unchanged, Unchanged],
             &[Excluded, Kept],
@@ -532,8 +531,9 @@ mod tests {
 
     #[test]
     fn entries_are_the_files_keys_then_the_others_with_their_errors() {
+        let aws = crate::targets::opened("aws", &[]);
         let t = tasks(2);
-        let mut r = report(Mode::Sync, &t, &[], &[State::Excluded]);
+        let mut r = report(Mode::Sync, &*aws, &t, &[], &[State::Excluded]);
         r.record(0, State::Written, Outcome::default());
         let failed = Outcome {
             attempts: 3,

@@ -573,6 +573,28 @@ fn has_number(text: &str, code: &str) -> bool {
 }
 
 /// Checks that none of `user` (names and routing values from the env file, config or flags)
+/// The target `name` opened with the routing flags `flags` (without `--`) and `x` for every
+/// other required setting, for the env `dev` and the repo `r`: for tests outside the targets
+/// that need a target and not its fields.
+#[cfg(test)]
+pub fn opened(name: &str, flags: &[(&str, &str)]) -> Box<dyn Target> {
+    let backend = find(name).expect("a target of the registry");
+    let mut settings = Settings::default();
+    for setting in backend.settings {
+        let given = flags.iter().find(|(f, _)| *f == setting.flag);
+        match given {
+            Some((_, v)) => settings.set(setting, v.to_string()),
+            None if setting.required => settings.set(setting, "x".to_string()),
+            None => {}
+        }
+    }
+    let open = Open {
+        env: "dev",
+        repo: "r",
+    };
+    (backend.open)(&settings, &open)
+}
+
 /// stands alone before `--` in `cmd`, where a vendor CLI could read it as an option, and that
 /// each still reaches the command, joined to a flag with `=` or after `--`.
 #[cfg(test)]
