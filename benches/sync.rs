@@ -43,6 +43,8 @@
 //!   instead of the static build (see below).
 //! * `BENCH_FAKE_STATIC=0` — use a dynamically linked fake (to see what the fake's own cost
 //!   does to the table).
+//! * `BENCH_THROTTLED=N@R` — instead of everything else, the throttled rows: N secrets to
+//!   aws and ssm against a fake store that takes R writes per second (`FAKE_THROTTLE`).
 //!
 //! What is measured, and how:
 //! * wall: from spawning `vsync` to reaping it, stdout and stderr to files; every run must
@@ -118,6 +120,10 @@ fn main() {
     let load_before = loadavg();
     let settings = Settings::from_env();
     let tools = Tools::prepare();
+    if let Some((n, rate)) = throttled_setting() {
+        print!("{}", throttled(&tools, &settings, n, rate, started));
+        return;
+    }
     let mut rows = Vec::new();
     for &(n, latency) in &settings.grid {
         let scenario = Scenario::new(&tools, n);
@@ -148,6 +154,60 @@ fn main() {
         report(&settings, &tools, &rows, &single, &load, started.elapsed())
     );
     print!("{}", skip_report(&skips, settings.skip_n));
+}
+
+// ----- a throttling store ---------------------------------------------------------------------
+
+/// `BENCH_THROTTLED=N@R`: only the throttled rows, N secrets against a store (the fake's
+/// `FAKE_THROTTLE`) that takes R writes per second, for the targets that pace by backoff.
+fn throttled_setting() -> Option<(u64, u64)> {
+    let v = std::env::var("BENCH_THROTTLED").ok()?;
+    let (n, r) = v.trim().split_once('@')?;
+    Some((n.parse().ok()?, r.parse().ok()?))
+}
+
+/// The throttled rows: wall time against the floor N / R (no client can be faster), and
+/// what the run said about the pauses. Every run must land every secret (see `run_vsync`).
+fn throttled(tools: &Tools, settings: &Settings, n: u64, rate: u64, started: Instant) -> String {
+    let latency = 20;
+    let scenario = Scenario::new(tools, n);
+    let mut out = format!(
+        "## Throttled store (N = {n}, {rate} writes per second, {latency} ms fakes)\n\n\
+         | N | target | store allows | floor N/R | wall | floor ÷ wall | throttled calls | \
+         pauses said | given up |\n|---|---|---|---|---|---|---|---|---|\n"
+    );
+    for &target in settings
+        .targets
+        .iter()
+        .filter(|t| matches!(t, Target::Aws | Target::Ssm))
+    {
+        let mut world = World::new(&scenario);
+        world.env.push(("FAKE_THROTTLE", format!("{rate}/1")));
+        let run = run_vsync(tools, settings, &scenario, target, &world, latency, &[]);
+        let floor = Duration::from_secs_f64(n as f64 / rate as f64);
+        let pauses = fs::read_to_string(world.dir.join("stderr"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("is throttling; waiting"))
+            .count();
+        let row = format!(
+            "| {n} | {} | {rate}/s | {} | {} | {:.2} | {} | {pauses} | 0 |\n",
+            target.name(),
+            fmt_duration(floor),
+            fmt_duration(run.wall),
+            floor.as_secs_f64() / run.wall.as_secs_f64(),
+            run.calls.saturating_sub(n + 1),
+        );
+        progress(started, &format!("throttled row: {}", row.trim_end()));
+        out.push_str(&row);
+    }
+    let _ = fs::remove_dir_all(&scenario.dir);
+    out.push_str(
+        "\nfloor: N / R, the least time any client needs. throttled calls: vendor calls beyond \
+         one per secret and the list call. pauses said: the stderr lines announcing a pause. \
+         given up: secrets not written (every run must exit 0 with all N synced).\n",
+    );
+    out
 }
 
 // ----- settings and tools -------------------------------------------------------------------
@@ -586,6 +646,8 @@ impl Scenario {
 /// and its re-sync share one.
 struct World {
     dir: PathBuf,
+    /// Extra environment for vsync and its fakes (the throttled row's store).
+    env: Vec<(&'static str, String)>,
 }
 
 impl World {
@@ -595,7 +657,10 @@ impl World {
         let dir = scenario.dir.join(format!("world{id}"));
         fs::create_dir_all(dir.join("fake")).expect("creating a fake dir");
         fs::create_dir_all(dir.join("home/.config")).expect("creating a home dir");
-        World { dir }
+        World {
+            dir,
+            env: Vec::new(),
+        }
     }
 
     fn fake(&self) -> PathBuf {
@@ -653,6 +718,7 @@ fn run_vsync(
         .env("LANG", "C.UTF-8")
         .env("FAKE_DELAY_MS", latency.to_string())
         .env("VSYNC_BENCH_RUSAGE", &usage)
+        .envs(world.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(fs::File::create(&out).expect("creating stdout file"))
         .stderr(fs::File::create(&err).expect("creating stderr file"));

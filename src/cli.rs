@@ -50,6 +50,8 @@ pub struct SyncArgs {
     pub json: bool,
     pub workers: usize,
     pub timeout: Duration,
+    /// The whole run starts no new call after this.
+    pub deadline: Duration,
 }
 
 /// A usage error: printed with the usage text (exit 1).
@@ -65,6 +67,8 @@ impl std::error::Error for UsageError {}
 
 pub const DEFAULT_WORKERS: usize = 6;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 120;
+/// The whole run's deadline: ten minutes.
+pub const DEFAULT_DEADLINE_SECS: u64 = 600;
 
 pub fn parse<I>(args: I) -> anyhow::Result<Command>
 where
@@ -82,6 +86,7 @@ where
     let mut keep = Vec::new();
     let mut workers = DEFAULT_WORKERS;
     let mut timeout = DEFAULT_TIMEOUT_SECS;
+    let mut deadline = DEFAULT_DEADLINE_SECS;
 
     while let Some(arg) = parser.next()? {
         let found = match arg {
@@ -135,6 +140,7 @@ where
             }
             Id::Workers => workers = number(&value, "--workers", 1, 64)? as usize,
             Id::Timeout => timeout = number(&value, "--timeout", 1, 3600)?,
+            Id::Deadline => deadline = number(&value, "--deadline", 1, 86_400)?,
         }
     }
 
@@ -213,6 +219,7 @@ where
         json,
         workers,
         timeout: Duration::from_secs(timeout),
+        deadline: Duration::from_secs(deadline),
     })))
 }
 
@@ -267,6 +274,7 @@ mod tests {
         assert_eq!(s.routing["gh-repo"], "o/r");
         assert_eq!(s.workers, 6);
         assert_eq!(s.timeout, Duration::from_secs(120));
+        assert_eq!(s.deadline, Duration::from_secs(600));
         assert!(!s.dry_run);
     }
 
@@ -277,6 +285,7 @@ mod tests {
             "--workers=2",
             "sync",
             "--timeout=5",
+            "--deadline=900",
             "prod",
             "vault",
         ]);
@@ -284,6 +293,7 @@ mod tests {
         assert!(s.dry_run);
         assert_eq!(s.workers, 2);
         assert_eq!(s.timeout, Duration::from_secs(5));
+        assert_eq!(s.deadline, Duration::from_secs(900));
     }
 
     #[test]
@@ -361,6 +371,9 @@ mod tests {
         assert!(
             error(&["sync", "dev", "gh", "--workers=x"])
                 .contains("--workers=x is not a whole number")
+        );
+        assert!(
+            error(&["sync", "dev", "gh", "--deadline=0"]).contains("--deadline=0 is out of range")
         );
         assert!(
             error(&["sync", "dev", "gh", "--timeout=0"]).contains("--timeout=0 is out of range")

@@ -164,6 +164,11 @@ fn run_until(
     command
         .args(&cmd.args)
         .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+        .envs(
+            cmd.defaults_to_set(|k| std::env::var_os(k).is_some())
+                .iter()
+                .copied(),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -28,6 +28,7 @@ pub enum Id {
     DryRun,
     Workers,
     Timeout,
+    Deadline,
     Diff,
     SkipUnchanged,
     Prune,
@@ -109,11 +110,20 @@ pub const FLAGS: &[Flag] = &[
         long: "timeout",
         short: None,
         value: Some("SECONDS"),
-        help: &[
-            "limit for one vendor call, 1-3600 (default 120); the whole run",
-            "stops starting new calls after 10 minutes",
-        ],
+        help: &["limit for one vendor call, 1-3600 (default 120)"],
         brief: "limit for one vendor call in seconds, 1-3600",
+        group: Group::Options,
+    },
+    Flag {
+        id: Id::Deadline,
+        long: "deadline",
+        short: None,
+        value: Some("SECONDS"),
+        help: &[
+            "the whole run starts no new call after this, 1-86400 (default",
+            "600); a throttled store may need longer (not saved)",
+        ],
+        brief: "the whole run starts no new call after this many seconds, 1-86400",
         group: Group::Options,
     },
     Flag {

@@ -29,6 +29,8 @@ struct Doc<'a> {
     ended: &'static str,
     /// Why a step could not run (a read, a list, a prune), or null.
     error: Option<&'a str>,
+    /// Vendor calls the store throttled in this run (each one paced the whole target).
+    throttles: u64,
     keys: Vec<Entry<'a>>,
 }
 
@@ -50,6 +52,13 @@ struct Entry<'a> {
     attempts: u32,
     /// The last call's error, scrubbed of every value.
     error: Option<&'a str>,
+    /// Calls for it that the store throttled.
+    throttles: u32,
+    /// Present (`true`) only when a deleted secret of vsync's held the name and was
+    /// recovered before the write: `status` says whether the new value then landed (if not,
+    /// the secret holds its old value again).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    recovered: bool,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -77,6 +86,7 @@ pub fn render(report: &RunReport) -> String {
         exit: report.exit().code(),
         ended: report.ended().name(),
         error: report.error.as_deref(),
+        throttles: report.throttles,
         keys: report
             .entries()
             .map(|e| Entry {
@@ -85,6 +95,8 @@ pub fn render(report: &RunReport) -> String {
                 status: e.state.name(),
                 attempts: e.attempts,
                 error: e.error,
+                throttles: e.throttles,
+                recovered: e.recovered,
             })
             .collect(),
     };
@@ -108,11 +120,13 @@ mod tests {
             line: 1,
         }];
         let mut report = RunReport::new(Mode::Sync, &*aws, "dev", &tasks);
-        let one_call = Outcome {
-            attempts: 1,
-            error: None,
+        let throttled = Outcome {
+            attempts: 3,
+            throttles: 2,
+            ..Outcome::default()
         };
-        report.record(0, State::Created, one_call);
+        report.record(0, State::Created, throttled);
+        report.throttles = 2;
         let v: serde_json::Value = serde_json::from_str(&render(&report)).unwrap();
         assert_eq!(v["schema"], 1);
         assert_eq!(v["scope"], "region=r, prefix=p/");
@@ -122,5 +136,8 @@ mod tests {
         assert_eq!(v["location"]["prefix"], "p/");
         assert_eq!(v["ended"], "done");
         assert_eq!(v["error"], serde_json::Value::Null);
+        assert_eq!(v["throttles"], 2);
+        assert_eq!(v["keys"][0]["throttles"], 2);
+        assert_eq!(v["keys"][0]["recovered"], serde_json::Value::Null);
     }
 }

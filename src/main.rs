@@ -7,6 +7,7 @@
 //! vendor call): 0 all synced, 1 usage/input/config error or any key failed, 2 `--diff` found
 //! a difference, 130 interrupted.
 
+mod carry;
 mod cli;
 mod completions;
 mod config;
@@ -16,6 +17,7 @@ mod flags;
 mod jsonout;
 mod os;
 mod outcome;
+mod pace;
 mod plan;
 mod pool;
 mod preflight;

@@ -46,6 +46,12 @@ pub fn render(target: &dyn Target, tasks: &[SecretTask]) -> Vec<String> {
                     list.display()
                 ));
             }
+            if let Some(mark) = per_key.mark_cmd("KEY").filter(|_| per_key.marks()) {
+                lines.push(format!(
+                    "  after writing an existing secret without vsync's ownership marks: {}",
+                    mark.display()
+                ));
+            }
             for t in tasks {
                 lines.push(key_line(t));
                 let cmds = planned_cmds(per_key, &t.key);
@@ -123,11 +129,14 @@ mod tests {
     fn the_gcp_plan_shows_the_list_call_and_both_writes() {
         let r = Gcp {
             project: "p".into(),
+            locations: None,
             repo: "r".into(),
             env: "dev".into(),
+            owner_known: true,
         };
         let text = render(&r, &tasks()).join("\n");
-        assert!(text.contains("once, to learn which secrets exist: gcloud secrets list --project=p '--format=value(name)'"), "{text}");
+        assert!(text.contains("once, to learn which secrets exist: gcloud secrets list --project=p '--format=json(name,labels)'"), "{text}");
+        assert!(text.contains("after writing an existing secret without vsync's ownership marks: gcloud secrets update --update-labels=managed-by=vsync,vsync-repo=r,vsync-env=dev --project=p -- KEY"), "{text}");
         assert!(
             text.contains(
                 "if it exists: gcloud secrets versions add --data-file=- --project=p -- API"
@@ -164,6 +173,7 @@ mod tests {
             names: Names::Dashes,
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         };
         let mut t = tasks();
         t[0].key = "DB_URL".into();
@@ -180,6 +190,10 @@ mod tests {
         let prefixed = Aws {
             region: "r".into(),
             prefix: Some("app/".into()),
+            repo: "api".into(),
+            env: "dev".into(),
+            owner_known: true,
+            kms_key: None,
         };
         let text = render(&prefixed, &t).join("\n");
         assert!(text.contains("  DB_URL  literal  12 bytes"), "{text}");

@@ -1,16 +1,20 @@
 //! The push engine: a crossbeam job queue drained by worker threads for targets that write
 //! per key, or one bulk write for those that write everything at once. Retries, switches
-//! between create and update, the per-call timeout and the run deadline are decided here;
-//! spawning is `exec`'s. `run_calls` drains independent calls (reads, lists, deletes) the
-//! same way, under the same bounds.
+//! between create and update, the per-call timeout and the run deadline are decided here, in
+//! one retry loop (`settle`) that every call passes through the target's gate (`pace`: the
+//! pause and concurrency after a throttle, the stop after a store-level failure); spawning is
+//! `exec`'s. `run_calls` drains independent calls (reads, lists, deletes) the same way,
+//! under the same bounds.
 
 use crate::exec;
 use crate::outcome::{Exit, Outcome};
+use crate::pace::{Gate, Refused};
 use crate::scrub::Scrubber;
 use crate::signals;
-use crate::targets::{Bulk, Failure, Op, PerKey, Target, VendorCmd, Writes};
+use crate::targets::{Bulk, Deleted, Failure, Op, PerKey, Recovers, Target, VendorCmd, Writes};
 use crate::task::SecretTask;
 use crate::term::{Lines, shown_key};
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -25,9 +29,15 @@ pub struct RunOpts {
     pub retry_base: Duration,
     /// When the run started (the deadline is counted from it).
     pub started: Instant,
+    /// The target's pace: every call passes it (throttles, store-level stops).
+    pub gate: Gate,
 }
 
-/// Three attempts in all for a transient failure.
+/// How long a run whose keys are all pushed still waits for a list call that shows which
+/// secrets lack the ownership marks, before it gives up marking them this run.
+const MARK_LIST_GRACE: Duration = Duration::from_secs(3);
+
+/// Three attempts in all for a transient failure (a throttle is retried until the deadline).
 const MAX_ATTEMPTS: u32 = 3;
 /// Create ↔ update switches per key; two cover "list was stale" plus "created meanwhile".
 const MAX_SWITCHES: u32 = 2;
@@ -48,6 +58,11 @@ pub struct KeyWrite {
     pub attempts: u32,
     /// The last call's error, scrubbed, when the key failed.
     pub error: Option<String>,
+    /// Calls of this key the store throttled.
+    pub throttles: u32,
+    /// A deleted secret of vsync's held the name and was recovered first: written, it holds
+    /// the new value; failed, it holds its old one again.
+    pub recovered: bool,
 }
 
 /// Writes every task to the target; results in task order. `exists` (in task order, `None`
@@ -98,15 +113,28 @@ fn run_per_key(
     // never started) and, for the few that failed, the error. A byte a task, where a
     // `KeyWrite` a task would be the largest allocation of a 10,000-key run.
     let calls: Vec<AtomicU8> = (0..tasks.len()).map(|_| AtomicU8::new(0)).collect();
+    let throttles: Mutex<Vec<(usize, u32)>> = Mutex::new(Vec::new());
     let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
+    // The few tasks whose deleted secret was recovered before the write.
+    let recoveries: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
-    let mut list = per_key.list_cmd().filter(|_| known.is_none());
+    // A target that marks what it owns needs the listing for which secrets lack the marks,
+    // even when a read already told which exist, and gives it a short grace to answer.
+    let marks = per_key.marks();
+    let unmarked: OnceLock<Vec<&str>> = OnceLock::new();
+    // With a read's answer, the list is made only when an existing secret is written.
+    let writes_existing = known.is_none_or(|k| k.iter().any(|e| *e != Some(false)));
+    let mut list = per_key
+        .list_cmd()
+        .filter(|_| known.is_none() || (marks && writes_existing));
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..opts.workers.max(1))
             .map(|_| {
                 let rx = rx.clone();
-                let (listed, existing, pushed_all) = (&listed, &existing, &pushed_all);
-                let (calls, failures) = (&calls, &failures);
+                let (listed, existing, unmarked) = (&listed, &existing, &unmarked);
+                let pushed_all = &pushed_all;
+                let (calls, failures, throttles) = (&calls, &failures, &throttles);
+                let recoveries = &recoveries;
                 // The first worker makes the list call, so that `--workers` bounds every
                 // vendor process at once; the others push meanwhile.
                 let list = list.take();
@@ -119,10 +147,18 @@ fn run_per_key(
                             names.sort_unstable();
                             names.shrink_to_fit();
                             let _ = existing.set(names);
+                            if marks {
+                                let mut names = per_key.parse_unmarked(text);
+                                names.sort_unstable();
+                                let _ = unmarked.set(names);
+                            }
                         }
                     }
                     for i in rx.iter() {
-                        if signals::stop_requested() || Instant::now() >= opts.deadline {
+                        if signals::stop_requested()
+                            || Instant::now() >= opts.deadline
+                            || opts.gate.stopped().is_some()
+                        {
                             continue;
                         }
                         let task = &tasks[i];
@@ -134,19 +170,44 @@ fn run_per_key(
                                 names.binary_search(&name.as_ref()).is_ok()
                             }),
                         };
-                        let mut attempts = 0;
-                        let pushed = push_key(per_key, task, exists, opts, &mut attempts);
-                        calls[i].store(attempts.min(u8::MAX.into()) as u8, Ordering::Relaxed);
+                        let (pushed, settled) = push_key(per_key, target, task, exists, opts);
+                        calls[i].store(settled.calls.min(u8::MAX.into()) as u8, Ordering::Relaxed);
+                        if settled.throttles > 0 {
+                            let mut throttles = throttles.lock().expect("no worker panics");
+                            throttles.push((i, settled.throttles));
+                        }
+                        if settled.recovered {
+                            recoveries.lock().expect("no worker panics").push(i);
+                        }
                         match pushed {
+                            Ok(()) if settled.recovered => {
+                                lines.out(&format!(
+                                    "✓ {} (recovered, then written)",
+                                    shown_key(&task.key)
+                                ));
+                            }
                             Ok(()) => {
                                 lines.out(&format!("✓ {}", shown_key(&task.key)));
                             }
-                            Err((label, out)) => {
-                                let error = format!("{label}: {}", scrubber.failure(&out));
-                                lines.err(&format!(
-                                    "WARNING: skipping {}: {error}",
-                                    shown_key(&task.key)
-                                ));
+                            Err(failed) => {
+                                let mut error = failed.words(per_key, &task.key, scrubber);
+                                if settled.recovered {
+                                    error.push_str(&format!(
+                                        "; {} was recovered from its deletion and holds its old, \
+                                         pre-prune value again, not the env file's",
+                                        target.secret_name(&task.key)
+                                    ));
+                                }
+                                // A store-level failure is said once, by the gate.
+                                if !matches!(
+                                    settled.failure,
+                                    Some(Failure::Store(_) | Failure::Unreachable(_))
+                                ) {
+                                    lines.err(&format!(
+                                        "WARNING: skipping {}: {error}",
+                                        shown_key(&task.key)
+                                    ));
+                                }
                                 failures.lock().expect("no worker panics").push((i, error));
                             }
                         }
@@ -162,15 +223,41 @@ fn run_per_key(
         let join = |h: std::thread::ScopedJoinHandle<'_, ()>| h.join().expect("worker panicked");
         handles.for_each(join);
         if rx.is_empty() {
+            if let Some(first) = first.as_ref().filter(|_| marks) {
+                let until = Instant::now() + MARK_LIST_GRACE;
+                while !first.is_finished() && Instant::now() < until && !signals::stop_requested() {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
             pushed_all.store(true, Ordering::SeqCst);
         }
         first.into_iter().for_each(join);
     });
+    let mut failures = failures.into_inner().expect("no worker panics");
+    // KeyWrite, and listed as lacking the marks: add them.
+    if let Some(unmarked) = unmarked.get() {
+        let to_mark: Vec<&SecretTask> = tasks
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| {
+                calls[*i].load(Ordering::Relaxed) > 0
+                    && !failures.iter().any(|(f, _)| f == i)
+                    && unmarked
+                        .binary_search(&target.secret_name(&t.key).as_ref())
+                        .is_ok()
+            })
+            .map(|(_, t)| t)
+            .collect();
+        add_marks(per_key, &to_mark, opts, scrubber, lines);
+    }
     // Joined: no worker holds a lock, and the list output is no longer needed.
+    drop(unmarked);
     drop(existing);
     drop(listed);
-    let mut failures = failures.into_inner().expect("no worker panics");
+    let recoveries = recoveries.into_inner().expect("no worker panics");
     failures.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(*i));
+    let throttles = throttles.into_inner().expect("no worker panics");
+    let not_written = not_written_note(opts);
     calls
         .into_iter()
         .enumerate()
@@ -185,13 +272,75 @@ fn run_per_key(
                 (_, Some(_)) => WriteStatus::Failed,
                 (_, None) => WriteStatus::Stored,
             };
+            let error = match status {
+                WriteStatus::NotAttempted => not_written.clone(),
+                _ => error,
+            };
+            let throttles = throttles
+                .iter()
+                .find(|(t, _)| *t == i)
+                .map_or(0, |(_, n)| *n);
             KeyWrite {
                 status,
                 attempts,
                 error,
+                throttles,
+                recovered: recoveries.contains(&i),
             }
         })
         .collect()
+}
+
+/// Why keys never started, when the target was closed or the deadline came (else `None`: an
+/// interrupt, which the report says itself).
+fn not_written_note(opts: &RunOpts) -> Option<String> {
+    if opts.gate.stopped().is_some() {
+        Some("not written: the target stopped at a store-level failure".into())
+    } else if Instant::now() >= opts.deadline && !signals::stop_requested() {
+        Some("not attempted: the run deadline (--deadline) came first".into())
+    } else {
+        None
+    }
+}
+
+/// Sets the target's marks on existing secrets that lacked them, and says how many. A key
+/// whose marks could not be set is still synced (its value landed); it only stays out of
+/// `--prune`'s scope, and a warning says so.
+fn add_marks(
+    per_key: &dyn PerKey,
+    tasks: &[&SecretTask],
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+    lines: &dyn Lines,
+) {
+    let (keys, cmds): (Vec<&str>, Vec<VendorCmd>) = tasks
+        .iter()
+        .filter_map(|t| Some((t.key.as_str(), per_key.mark_cmd(&t.key)?)))
+        .unzip();
+    if cmds.is_empty() {
+        return;
+    }
+    let classify = |stderr: &str| per_key.classify(stderr, None);
+    let finish = |i: usize, out: Outcome, _attempts: u32| {
+        if !out.success() {
+            lines.err(&format!(
+                "WARNING: could not mark {} as vsync's ({}: {}): its value is synced, but \
+                 --prune leaves it alone until a later run marks it",
+                shown_key(keys[i]),
+                cmds[i].label(2),
+                scrubber.failure(&out)
+            ));
+        }
+        out.success()
+    };
+    let marked = run_calls(&cmds, opts, &classify, &finish)
+        .into_iter()
+        .filter(|ok| *ok == Some(true))
+        .count();
+    lines.out(&format!(
+        "Marked {marked} existing secrets as this repository's and env's (they lacked vsync's \
+         ownership marks)."
+    ));
 }
 
 /// Captured output as text, reusing its buffer when it is UTF-8 (it always is, from the
@@ -202,57 +351,305 @@ fn into_text(mut bytes: Vec<u8>) -> String {
         .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
 }
 
-/// One key: the first write, then retries and create/update switches as the errors say.
-/// `Err` carries `<vendor> <subcommand>` and the last call's outcome (unscrubbed).
+/// Why a key failed: a vendor call's outcome (unscrubbed) under `<vendor> <subcommand>`,
+/// or vsync's own words.
+enum Fail {
+    Call(String, Outcome),
+    Said(String),
+}
+
+impl Fail {
+    /// The key's error: the target's plain words for what the vendor said (before it), the
+    /// vendor's scrubbed text, and what to do next (after it).
+    fn words(self, per_key: &dyn PerKey, key: &str, scrubber: &Scrubber<'_>) -> String {
+        let (label, out) = match self {
+            Fail::Said(words) => return words,
+            Fail::Call(label, out) => (label, out),
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut error = match per_key.explain(&stderr) {
+            Some(why) => format!("{label}: {why}; {}", scrubber.failure(&out)),
+            None => format!("{label}: {}", scrubber.failure(&out)),
+        };
+        if let Some(hint) = per_key.failure_hint(key, &stderr) {
+            error.push_str(" — ");
+            error.push_str(&hint);
+        }
+        error
+    }
+}
+
+/// One key: the first write, then retries and create/update switches as the errors say, and
+/// (once) the recovery of a deleted secret of vsync's that holds the name.
 fn push_key(
     target: &dyn PerKey,
+    named: &dyn Target,
     task: &SecretTask,
     exists: Option<bool>,
     opts: &RunOpts,
-    calls: &mut u32,
-) -> Result<(), (String, Outcome)> {
-    let mut op = target.first_op(exists);
-    let mut attempt = 1;
+) -> (Result<(), Fail>, Settled) {
+    let op = Cell::new(target.first_op(exists));
     let mut switches = 0;
-    loop {
-        let cmd = target.push_cmd(&task.key, op);
-        *calls += 1;
-        let out = run_call(&cmd, &task.value, opts);
-        if out.success() {
-            return Ok(());
-        }
-        let failure = classify(&out, |stderr, code| target.classify(stderr, code));
-        let switch = matches!(
-            (failure, op),
-            (Failure::NotFound, Op::Update) | (Failure::AlreadyExists, Op::Create)
-        );
-        if switch && switches < MAX_SWITCHES && signals::stop_requested() {
-            // The switch would be a new vendor call, and nothing new starts after an
-            // interrupt: the key fails with what this call said.
-            let next = if op == Op::Create { "update" } else { "create" };
-            let label = cmd.label(target.label_words(op));
-            return Err((format!("{label} (no {next} attempted: interrupted)"), out));
-        }
-        let give_up = match (failure, op) {
-            (Failure::NotFound, Op::Update) if switches < MAX_SWITCHES => {
-                op = Op::Create;
-                switches += 1;
-                false
+    // Calls the recovery made, when the recovery finished (Key Vault may refuse writes for
+    // a moment after it), and why it failed the key.
+    let recovery_calls = Cell::new(0);
+    let recovered_at: Cell<Option<Instant>> = Cell::new(None);
+    let recovery_failed: RefCell<Option<Fail>> = RefCell::new(None);
+    let mut waits = 0;
+    let mut settled = settle(
+        opts,
+        &Scrubber::new(&[]),
+        || {
+            let out = run_call(&target.push_cmd(&task.key, op.get()), &task.value, opts);
+            let failure = (!out.success())
+                .then(|| classify(&out, |stderr, code| target.classify(stderr, code)));
+            (out, failure)
+        },
+        |failure| {
+            if *failure == Failure::Recovering {
+                // Only after our own recovery, for as long as one call may take.
+                let fresh = recovered_at
+                    .get()
+                    .is_some_and(|at| at.elapsed() < opts.timeout);
+                waits += 1;
+                return fresh && backoff(waits.min(4), opts);
             }
-            (Failure::AlreadyExists, Op::Create) if switches < MAX_SWITCHES => {
-                op = Op::Update;
-                switches += 1;
-                false
+            let next = match (failure, op.get()) {
+                (Failure::NotFound, Op::Update) => Op::Create,
+                (Failure::AlreadyExists, Op::Create) => Op::Update,
+                (Failure::Deleted, _) if recovered_at.get().is_none() => target.update_op(),
+                _ => return false,
+            };
+            if switches >= MAX_SWITCHES {
+                return false;
             }
-            (Failure::Transient, _) if attempt < MAX_ATTEMPTS && backoff(attempt, opts) => {
-                attempt += 1;
-                false
+            if *failure == Failure::Deleted {
+                // The recovery is new vendor calls, and nothing new starts after an interrupt.
+                if signals::stop_requested() {
+                    return false;
+                }
+                let Some(recovers) = target.recovery() else {
+                    return false;
+                };
+                let name = named.secret_name(&task.key);
+                let mut calls = 0;
+                let recovery = recover(
+                    recovers,
+                    &name,
+                    target.label_words(op.get()),
+                    opts,
+                    &mut calls,
+                );
+                recovery_calls.set(recovery_calls.get() + calls);
+                match recovery {
+                    Ok(Recovery::Done) => recovered_at.set(Some(Instant::now())),
+                    Ok(Recovery::NotNeeded) => {}
+                    Err(fail) => {
+                        *recovery_failed.borrow_mut() = Some(fail);
+                        return false;
+                    }
+                }
             }
-            _ => true,
+            switches += 1;
+            op.set(next);
+            true
+        },
+    );
+    settled.calls += recovery_calls.get();
+    settled.recovered = recovered_at.get().is_some();
+    if let Some(fail) = recovery_failed.into_inner() {
+        return (Err(fail), settled);
+    }
+    let Some(out) = settled.out.take().filter(|_| settled.failure.is_some()) else {
+        return (Ok(()), settled);
+    };
+    let mut label = target
+        .push_cmd(&task.key, op.get())
+        .label(target.label_words(op.get()));
+    if settled.switching && settled.refused == Some(Refused::Interrupted) {
+        // The switch would be a new vendor call, and nothing new starts after an interrupt:
+        // the key fails with what the last call said.
+        let (last, next) = match op.get() {
+            Op::Create => (Op::Update, "create"),
+            _ => (Op::Create, "update"),
         };
-        if give_up {
-            return Err((cmd.label(target.label_words(op)), out));
+        label = format!(
+            "{} (no {next} attempted: interrupted)",
+            target
+                .push_cmd(&task.key, last)
+                .label(target.label_words(last))
+        );
+    } else if settled.failure == Some(Failure::Deleted) && signals::stop_requested() {
+        label = format!("{label} (no recovery attempted: interrupted)");
+    }
+    (Err(Fail::Call(label, out)), settled)
+}
+
+/// How one call ended after its retries.
+pub struct Settled {
+    /// The last call's outcome; `None` when none started.
+    pub out: Option<Outcome>,
+    /// What the last call's failure meant; `None` when it landed.
+    pub failure: Option<Failure>,
+    pub calls: u32,
+    pub throttles: u32,
+    /// Why the gate refused a further call, when it did.
+    pub refused: Option<Refused>,
+    /// The last failure asked for a switch that never ran.
+    pub switching: bool,
+    /// A deleted secret of vsync's was recovered on the way.
+    pub recovered: bool,
+}
+
+/// The one retry loop: runs `call` through the target's gate until it lands or gives up. A
+/// throttle pauses the whole target and is retried until the gate refuses (deadline,
+/// interrupt); other transient failures get `MAX_ATTEMPTS` in all with backoff; `switch`
+/// may turn a failure into an immediate new call (create ↔ update); a store-level failure (or
+/// an unreachable store after its attempts) closes the gate, once, with `scrubber`'s text.
+pub fn settle(
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+    mut call: impl FnMut() -> (Outcome, Option<Failure>),
+    mut switch: impl FnMut(&Failure) -> bool,
+) -> Settled {
+    let mut settled = Settled {
+        out: None,
+        failure: None,
+        calls: 0,
+        throttles: 0,
+        refused: None,
+        switching: false,
+        recovered: false,
+    };
+    let mut attempt = 1;
+    loop {
+        let permit = match opts.gate.acquire(opts.deadline) {
+            Ok(permit) => permit,
+            Err(refused) => {
+                settled.refused = Some(refused);
+                return settled;
+            }
+        };
+        settled.calls += 1;
+        let (out, failure) = call();
+        settled.switching = false;
+        let Some(failure) = failure else {
+            permit.landed();
+            settled.out = Some(out);
+            settled.failure = None;
+            return settled;
+        };
+        if failure == Failure::Throttled {
+            permit.throttled();
+            settled.throttles += 1;
+            settled.out = Some(out);
+            settled.failure = Some(failure);
+            continue;
         }
+        drop(permit);
+        let failure = match failure {
+            Failure::Unreachable(next) if attempt >= MAX_ATTEMPTS => Failure::Store(next),
+            other => other,
+        };
+        if let Failure::Store(next) = &failure {
+            opts.gate.stop(&first_line(&scrubber.failure(&out)), next);
+            settled.out = Some(out);
+            settled.failure = Some(failure);
+            return settled;
+        }
+        let retry = if switch(&failure) {
+            settled.switching = true;
+            true
+        } else {
+            matches!(failure, Failure::Transient | Failure::Unreachable(_))
+                && attempt < MAX_ATTEMPTS
+                && backoff(attempt, opts)
+                && {
+                    attempt += 1;
+                    true
+                }
+        };
+        settled.out = Some(out);
+        settled.failure = Some(failure);
+        if !retry {
+            if let Some(Failure::Unreachable(next)) = &settled.failure {
+                // Out of attempts, or stopped waiting: the store never answered.
+                let said = first_line(&scrubber.failure(settled.out.as_ref().expect("set")));
+                opts.gate.stop(&said, next);
+            }
+            return settled;
+        }
+    }
+}
+
+/// The first non-empty line of a vendor's error, for the one store-level message.
+fn first_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(text)
+        .to_string()
+}
+
+/// What the recovery step came to.
+enum Recovery {
+    /// The deleted secret was vsync's and is back.
+    Done,
+    /// Nothing is deleted under the name (any more): write again.
+    NotNeeded,
+}
+
+/// Shows the deleted secret that holds `name`, and restores it when its marks say it is this
+/// repo's and env's; anything else fails the key, naming the secret and what frees it.
+fn recover(
+    recovers: &dyn Recovers,
+    name: &str,
+    words: usize,
+    opts: &RunOpts,
+    calls: &mut u32,
+) -> Result<Recovery, Fail> {
+    let show = recovers.show_deleted_cmd(name);
+    *calls += 1;
+    let shown = run_call(&show, b"", opts);
+    if !shown.success() {
+        return Err(Fail::Call(
+            format!(
+                "{} (checking the deleted secret that holds the name)",
+                show.label(words)
+            ),
+            shown,
+        ));
+    }
+    match recovers.parse_deleted(&String::from_utf8_lossy(&shown.stdout)) {
+        Deleted::Live => return Ok(Recovery::NotNeeded),
+        Deleted::NotMine => return Err(Fail::Said(recovers.left_alone(name))),
+        Deleted::Mine => {}
+    }
+    if signals::stop_requested() {
+        return Err(Fail::Said(format!(
+            "{name} is a deleted secret of vsync's; not recovered: interrupted"
+        )));
+    }
+    let cmd = recovers.recover_cmd(name);
+    let mut attempt = 1;
+    loop {
+        *calls += 1;
+        let out = run_call(&cmd, b"", opts);
+        if out.success() {
+            return Ok(Recovery::Done);
+        }
+        let failure = classify(&out, |stderr, _| Failure::by_shared_markers(stderr));
+        if failure == Failure::Transient && attempt < MAX_ATTEMPTS && backoff(attempt, opts) {
+            attempt += 1;
+            continue;
+        }
+        return Err(Fail::Call(
+            format!(
+                "{} (recovering the deleted secret of vsync's)",
+                cmd.label(words)
+            ),
+            out,
+        ));
     }
 }
 
@@ -264,46 +661,76 @@ fn run_bulk(
     scrubber: &Scrubber<'_>,
     lines: &dyn Lines,
 ) -> Vec<KeyWrite> {
-    let all = |status, attempts, error| {
+    run_bulk_write(
+        bulk,
+        tasks,
+        &bulk.write_cmd(),
+        &bulk.document(tasks),
+        &|_| None,
+        opts,
+        scrubber,
+        lines,
+    )
+}
+
+/// One bulk write of `document` with `cmd` (a write that carries stored keys over builds
+/// its own); `advice` adds what to do to a failure's error.
+#[allow(clippy::too_many_arguments)]
+pub fn run_bulk_write(
+    bulk: &dyn Bulk,
+    tasks: &[SecretTask],
+    cmd: &VendorCmd,
+    document: &[u8],
+    advice: &dyn Fn(&str) -> Option<&'static str>,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+    lines: &dyn Lines,
+) -> Vec<KeyWrite> {
+    let all = |status, attempts, error, throttles| {
         vec![
             KeyWrite {
                 status,
                 attempts,
-                error
+                error,
+                throttles,
+                recovered: false,
             };
             tasks.len()
         ]
     };
     if signals::stop_requested() || Instant::now() >= opts.deadline {
-        return all(WriteStatus::NotAttempted, 0, None);
+        return all(WriteStatus::NotAttempted, 0, None, 0);
     }
     lines.out(&bulk.announce(tasks.len()));
-    let cmd = bulk.write_cmd();
-    let document = bulk.document(tasks);
-    let mut attempt = 1;
-    let result = loop {
-        let out: Outcome = run_call(&cmd, &document, opts);
-        if out.success() {
-            break Ok(());
-        }
-        let failure = classify(&out, |stderr, code| bulk.classify(stderr, code));
-        if failure == Failure::Transient && attempt < MAX_ATTEMPTS && backoff(attempt, opts) {
-            attempt += 1;
-            continue;
-        }
-        break Err(out);
-    };
-    match result {
-        Ok(()) => {
+    let settled = settle(
+        opts,
+        scrubber,
+        || {
+            let out = run_call(cmd, document, opts);
+            let failure = (!out.success())
+                .then(|| classify(&out, |stderr, code| bulk.classify(stderr, code)));
+            (out, failure)
+        },
+        |_| false,
+    );
+    let (attempts, throttles) = (settled.calls, settled.throttles);
+    match (&settled.out, &settled.failure) {
+        (None, _) => all(WriteStatus::NotAttempted, 0, not_written_note(opts), 0),
+        (Some(_), None) => {
             for task in tasks {
                 lines.out(&format!("✓ {}", shown_key(&task.key)));
             }
-            all(WriteStatus::Stored, attempt, None)
+            all(WriteStatus::Stored, attempts, None, throttles)
         }
-        Err(out) => {
-            let error = format!("{} failed: {}", bulk.label(), scrubber.failure(&out));
+        (Some(out), Some(_)) => {
+            // The one line that reports the write of every key, as for any failure; a
+            // store-level one adds the gate's line with the next step.
+            let mut error = format!("{} failed: {}", bulk.label(), scrubber.failure(out));
+            if let Some(advice) = advice(&String::from_utf8_lossy(&out.stderr)) {
+                error.push_str(&format!(" — {advice}"));
+            }
             lines.err(&format!("WARNING: {error}"));
-            all(WriteStatus::Failed, attempt, Some(error))
+            all(WriteStatus::Failed, attempts, Some(error), throttles)
         }
     }
 }
@@ -332,23 +759,27 @@ pub fn run_calls<T: Send + Sync>(
                     if signals::stop_requested() || Instant::now() >= opts.deadline {
                         continue;
                     }
-                    let mut attempt = 1;
-                    let out = loop {
-                        let out = run_call(&cmds[i], b"", opts);
-                        if out.success() {
-                            break out;
-                        }
-                        let failure = classify_call(&out, classify);
-                        if failure == Failure::Transient
-                            && attempt < MAX_ATTEMPTS
-                            && backoff(attempt, opts)
-                        {
-                            attempt += 1;
-                            continue;
-                        }
-                        break out;
-                    };
-                    let _ = slots[i].set(finish(i, out, attempt));
+                    // Reads and deletes report their own errors: a store-level one is theirs
+                    // to say, so the gate is not closed from here (`Scrubber` of no values).
+                    let settled = settle(
+                        opts,
+                        &Scrubber::new(&[]),
+                        || {
+                            let out = run_call(&cmds[i], b"", opts);
+                            let failure =
+                                (!out.success()).then(|| match classify_call(&out, classify) {
+                                    Failure::Store(_) | Failure::Unreachable(_) => {
+                                        Failure::Permanent
+                                    }
+                                    other => other,
+                                });
+                            (out, failure)
+                        },
+                        |_| false,
+                    );
+                    if let Some(out) = settled.out {
+                        let _ = slots[i].set(finish(i, out, settled.calls));
+                    }
                 }
             });
         }
@@ -415,7 +846,7 @@ pub fn backoff_delay(base: Duration, attempt: u32, random: u64) -> Duration {
 }
 
 /// A small xorshift generator seeded from the clock and pid: jitter needs no crate.
-fn next_random() -> u64 {
+pub(crate) fn next_random() -> u64 {
     static STATE: AtomicU64 = AtomicU64::new(0);
     let mut x = STATE.load(Ordering::Relaxed);
     if x == 0 {

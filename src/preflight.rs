@@ -19,9 +19,9 @@ fn problems(target: &dyn Target, task: &SecretTask) -> Vec<String> {
     if task.value.is_empty() && !rules.empty_ok {
         out.push("the value is empty, which this target rejects".into());
     }
-    if let Some(max) = Some(rules.max_bytes).filter(|&m| task.value.len() > m) {
-        // A referenced file is read only up to one byte past the limit.
-        out.push(match task.source {
+    if let Some(max) = Some(target.value_limit()).filter(|&m| task.value.len() > m) {
+        // A referenced file is read only up to one byte past the kind's largest limit.
+        let mut problem = match task.source {
             Source::File(_) => {
                 format!("the file holds more than {max} bytes; the limit is {max} bytes")
             }
@@ -29,7 +29,11 @@ fn problems(target: &dyn Target, task: &SecretTask) -> Vec<String> {
                 "the value is {} bytes; the limit is {max} bytes",
                 task.value.len()
             ),
-        });
+        };
+        if let Some(hint) = target.value_limit_hint() {
+            problem.push_str(&format!(" ({hint})"));
+        }
+        out.push(problem);
     }
     if rules.utf8 && std::str::from_utf8(&task.value).is_err() {
         out.push("the value is not UTF-8 text, which this target's CLI cannot carry".into());
@@ -40,6 +44,9 @@ fn problems(target: &dyn Target, task: &SecretTask) -> Vec<String> {
 /// `Ok(warnings)` when every task can be pushed, else the whole aggregated error text.
 pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, String> {
     if let Some(problem) = target.setting_problem() {
+        return Err(problem);
+    }
+    if let Some(problem) = target.count_problem(tasks.len()) {
         return Err(problem);
     }
     // (first task, error line), put in env-file order below.
@@ -182,6 +189,7 @@ mod tests {
         let open = crate::targets::Open {
             env: "dev",
             repo: "r",
+            owner: Some("r"),
         };
         (backend.open)(&settings, &open)
     }
@@ -281,12 +289,13 @@ mod tests {
     }
 
     #[test]
-    fn empty_values_are_rejected_only_where_the_service_rejects_them() {
+    fn empty_values_are_rejected_only_where_the_service_cannot_store_them() {
         let empty = [task("A", b"")];
         assert!(check(&*aws(None), &empty).is_err());
         assert!(check(&*azure(), &empty).is_err());
+        // Secret Manager: no empty payload; `create` would leave a secret without a version.
+        assert!(check(&*gcp(), &empty).is_err());
         assert!(check(&*gh(), &empty).is_ok());
-        assert!(check(&*gcp(), &empty).is_ok());
         assert!(check(&*vault(), &empty).is_ok());
     }
 
@@ -389,5 +398,52 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("A_B"), "{err}");
+    }
+
+    #[test]
+    fn a_value_over_the_standard_tier_fits_only_with_a_larger_ssm_tier() {
+        let big = [task("CERT", "x".repeat(5000).as_bytes())];
+        let err = check(&*open("ssm", &[("ssm-region", "r")]), &big).unwrap_err();
+        assert!(
+            err.contains("the value is 5000 bytes; the limit is 4096 bytes (--ssm-tier=advanced"),
+            "{err}"
+        );
+        for tier in ["advanced", "intelligent-tiering"] {
+            let target = open("ssm", &[("ssm-region", "r"), ("ssm-tier", tier)]);
+            assert!(check(&*target, &big).is_ok(), "{tier}");
+        }
+        let huge = [task("CERT", "x".repeat(8193).as_bytes())];
+        let target = open("ssm", &[("ssm-region", "r"), ("ssm-tier", "advanced")]);
+        let err = check(&*target, &huge).unwrap_err();
+        assert!(err.contains("the limit is 8192 bytes —"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_store_setting_is_refused_first_naming_its_flag() {
+        for (target, flags, flag) in [
+            (
+                "gcp",
+                &[("gcp-project", "p"), ("gcp-locations", "EU")][..],
+                "--gcp-locations",
+            ),
+            (
+                "aws",
+                &[("aws-region", "r"), ("aws-kms-key", "k")],
+                "--aws-kms-key",
+            ),
+            (
+                "ssm",
+                &[("ssm-region", "r"), ("ssm-kms-key", "k")],
+                "--ssm-kms-key",
+            ),
+            (
+                "ssm",
+                &[("ssm-region", "r"), ("ssm-tier", "gold")],
+                "--ssm-tier",
+            ),
+        ] {
+            let err = check(&*open(target, flags), &[task("A", b"v")]).unwrap_err();
+            assert!(err.starts_with(&format!("{flag}: ")), "{err}");
+        }
     }
 }

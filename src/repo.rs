@@ -283,5 +283,7 @@ fn basename(path: &Path) -> Option<String> {
     path.file_name().map(|n| n.to_string_lossy().into_owned())
 }
 
+pub mod owner;
+
 #[cfg(test)]
 mod tests;

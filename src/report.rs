@@ -46,6 +46,10 @@ pub enum State {
     Unchanged,
     /// `--diff`: there, or maybe there, but its value could not be read.
     Unknown,
+    /// `--diff`: a deleted secret of vsync's holds the name; a sync recovers it, then writes.
+    Recover,
+    /// `--diff`: a deleted secret that is not this repo's and env's holds the name.
+    Blocked,
     /// Written, and the read said it was not there.
     Created,
     /// Written over another value.
@@ -74,6 +78,8 @@ impl State {
             State::Update => "update",
             State::Unchanged => "unchanged",
             State::Unknown => "unknown",
+            State::Recover => "recover",
+            State::Blocked => "blocked",
             State::Created => "created",
             State::Updated => "updated",
             State::Written => "written",
@@ -117,6 +123,11 @@ pub struct View<'r> {
     pub state: State,
     pub attempts: u32,
     pub error: Option<&'r str>,
+    /// Calls for it that the store throttled.
+    pub throttles: u32,
+    /// A deleted secret of vsync's held the name and was recovered before the write: the
+    /// state says whether the new value then landed (if not, it holds its old value again).
+    pub recovered: bool,
 }
 
 /// How one key of the file ended, beyond its state: only the few keys that have more to say
@@ -126,6 +137,16 @@ pub struct Outcome {
     pub attempts: u32,
     /// The last call's error, scrubbed of every value.
     pub error: Option<String>,
+    pub throttles: u32,
+    pub recovered: bool,
+}
+
+/// What a few keys have to say beyond a state and a call count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct More {
+    error: Option<String>,
+    throttles: u32,
+    recovered: bool,
 }
 
 /// How a run ended.
@@ -190,8 +211,8 @@ pub struct RunReport<'a> {
     tasks: &'a [SecretTask],
     states: Vec<State>,
     attempts: Vec<u8>,
-    /// The errors of the keys that failed, by task index.
-    errors: Vec<(usize, String)>,
+    /// The errors, throttles and recoveries of the few keys that have them, by task index.
+    more: Vec<(usize, More)>,
     /// After the file's keys: what the later steps added (excluded keys, names in scope).
     others: Vec<Entry>,
     /// Why a step could not run, when one could not.
@@ -201,6 +222,8 @@ pub struct RunReport<'a> {
     pub fatal: Option<String>,
     pub interrupted: bool,
     pub deadline_reached: bool,
+    /// Vendor calls the store throttled in this run (each one paced the whole target).
+    pub throttles: u64,
 }
 
 impl<'a> RunReport<'a> {
@@ -220,12 +243,13 @@ impl<'a> RunReport<'a> {
             tasks,
             states: vec![State::NotAttempted; tasks.len()],
             attempts: vec![0; tasks.len()],
-            errors: Vec::new(),
+            more: Vec::new(),
             others: Vec::new(),
             error: None,
             fatal: None,
             interrupted: false,
             deadline_reached: false,
+            throttles: 0,
         }
     }
 
@@ -243,8 +267,13 @@ impl<'a> RunReport<'a> {
     pub fn record(&mut self, i: usize, state: State, outcome: Outcome) {
         self.states[i] = state;
         self.attempts[i] = outcome.attempts.min(u8::MAX.into()) as u8;
-        if let Some(error) = outcome.error {
-            self.errors.push((i, error));
+        let more = More {
+            error: outcome.error,
+            throttles: outcome.throttles,
+            recovered: outcome.recovered,
+        };
+        if more != More::default() {
+            self.more.push((i, more));
         }
     }
 
@@ -255,16 +284,21 @@ impl<'a> RunReport<'a> {
 
     /// Every entry in order: the file's keys, then the others.
     pub fn entries(&self) -> impl Iterator<Item = View<'_>> + '_ {
-        // `errors` is in the order keys failed; one pass in task order needs it sorted.
-        let mut errors: Vec<&(usize, String)> = self.errors.iter().collect();
-        errors.sort_unstable_by_key(|(i, _)| *i);
-        let mut errors = errors.into_iter().peekable();
-        let tasks = self.tasks.iter().enumerate().map(move |(i, task)| View {
-            key: &task.key,
-            name: self.target.secret_name(&task.key),
-            state: self.states[i],
-            attempts: u32::from(self.attempts[i]),
-            error: errors.next_if(|(at, _)| *at == i).map(|(_, e)| e.as_str()),
+        // `more` is in the order keys landed; one pass in task order needs it sorted.
+        let mut more: Vec<&(usize, More)> = self.more.iter().collect();
+        more.sort_unstable_by_key(|(i, _)| *i);
+        let mut more = more.into_iter().peekable();
+        let tasks = self.tasks.iter().enumerate().map(move |(i, task)| {
+            let extra = more.next_if(|(at, _)| *at == i).map(|(_, m)| m);
+            View {
+                key: &task.key,
+                name: self.target.secret_name(&task.key),
+                state: self.states[i],
+                attempts: u32::from(self.attempts[i]),
+                error: extra.and_then(|m| m.error.as_deref()),
+                throttles: extra.map_or(0, |m| m.throttles),
+                recovered: extra.is_some_and(|m| m.recovered),
+            }
         });
         let others = self.others.iter().map(|e| View {
             key: &e.key,
@@ -272,6 +306,8 @@ impl<'a> RunReport<'a> {
             state: e.state,
             attempts: e.attempts,
             error: e.error.as_deref(),
+            throttles: 0,
+            recovered: false,
         });
         tasks.chain(others)
     }
@@ -322,7 +358,12 @@ impl<'a> RunReport<'a> {
         let differs = self.states().any(|s| {
             matches!(
                 s,
-                State::Create | State::Update | State::Unknown | State::Delete
+                State::Create
+                    | State::Update
+                    | State::Unknown
+                    | State::Recover
+                    | State::Blocked
+                    | State::Delete
             )
         });
         if self.interrupted {
@@ -538,6 +579,7 @@ mod tests {
         let failed = Outcome {
             attempts: 3,
             error: Some("aws x: denied".into()),
+            ..Outcome::default()
         };
         r.record(1, State::Failed, failed);
         let seen: Vec<(String, State, u32, Option<String>)> = r

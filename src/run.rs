@@ -12,6 +12,7 @@
 use crate::cli::SyncArgs;
 use crate::config::ConfigFile;
 use crate::envfile::{self, ParsedEnv, Policy};
+use crate::pace::{self, Gate};
 use crate::pool::{self, KeyWrite, RunOpts, WriteStatus};
 use crate::report::{Entry, Mode, Outcome, RunReport, State};
 use crate::routing::{self, Resolved};
@@ -20,14 +21,12 @@ use crate::state::{self, Comparison, Readings};
 use crate::targets::{Backend, Deletes, Scope, Target, Writes};
 use crate::task::SecretTask;
 use crate::term::{Lines, Shown, Withheld, shown_key};
-use crate::{exec, jsonout, os, plan, preflight, prune, repo, signals, term};
+use crate::{carry, exec, jsonout, os, plan, preflight, prune, repo, signals, term};
 use anyhow::{Context, bail};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// The whole run's deadline.
-const RUN_DEADLINE: Duration = Duration::from_secs(600);
 const RETRY_BASE: Duration = Duration::from_secs(1);
 
 /// What a run is asked to do, from the flags: the configuration of the one pipeline.
@@ -94,14 +93,20 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let resolved = resolve_routing(backend, &args.routing, &config)?;
+    // The owner in labels and tags; the config namespace above stays as it was.
+    let owner = repo::owner::identity(&layout.root, args.repo.as_deref(), &var).map(|i| i.mark());
     let open = crate::targets::Open {
         env: &args.env,
         repo: &layout.repo_name,
+        owner: owner.as_deref(),
     };
     let target = (backend.open)(&resolved.settings, &open);
 
     // 3. check
-    let warnings = preflight::check(&*target, &parsed.tasks).map_err(anyhow::Error::msg)?;
+    let mut warnings = preflight::check(&*target, &parsed.tasks).map_err(anyhow::Error::msg)?;
+    warnings.extend(prune::keep_unused(
+        &*target, &args.keep, args.prune, args.diff,
+    ));
     for warning in warnings {
         lines.err(&format!("warning: {warning}"));
     }
@@ -136,12 +141,15 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     }
     let started = Instant::now();
     report.started = started;
+    let deadline = env_duration("VSYNC_RUN_DEADLINE_SECS", 1000).unwrap_or(args.deadline);
     let opts = RunOpts {
         workers: args.workers,
         timeout: args.timeout,
-        deadline: started + env_duration("VSYNC_RUN_DEADLINE_SECS", 1000).unwrap_or(RUN_DEADLINE),
+        deadline: started + deadline,
         retry_base: env_duration("VSYNC_RETRY_BASE_MS", 1).unwrap_or(RETRY_BASE),
         started,
+        gate: Gate::new(backend.name, target.pacing(), args.workers, RETRY_BASE)
+            .with(time_scale(), deadline.as_secs()),
     };
     // A diff saves nothing; a sync saves the routing it was given before its first write.
     if mode == Mode::Sync && !resolved.updates.is_empty() {
@@ -175,6 +183,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     exec::end_orphans();
     report.interrupted = signals::stop_requested();
     report.deadline_reached = Instant::now() >= opts.deadline;
+    report.throttles = pace::run_throttles();
     Ok(finish(&report, args.json))
 }
 
@@ -207,7 +216,7 @@ impl Run<'_> {
         let scrubber = Scrubber::new(tasks);
         let read = self.compare(&scrubber);
         let interrupted = signals::stop_requested();
-        let (comparisons, readings) = match read {
+        let (mut comparisons, readings) = match read {
             Ok(read) => read,
             // An interrupt ends the read early: that is the interrupt, not a failed list.
             Err(_) if interrupted => (vec![Comparison::Unknown; tasks.len()], None),
@@ -219,6 +228,7 @@ impl Run<'_> {
         if interrupted {
             return self.diff_cut_short(report, &comparisons);
         }
+        self.mark_deleted(&mut comparisons, &scrubber);
         if let Some(readings) = &readings {
             let failed = match (&readings.denied, &readings.failed) {
                 (Some(denied), _) => {
@@ -243,12 +253,21 @@ impl Run<'_> {
                 "note: {name} cannot read secret values back: existing secrets are shown as `?`"
             ));
         }
+        // A setting applied only at create (aws's KMS key) is no value: a note, not a `~`.
+        match state::drift_notes(target, tasks, self.opts, &scrubber) {
+            Ok(notes) => notes
+                .iter()
+                .for_each(|n| self.lines.err(&format!("note: {n}"))),
+            Err(e) => self.lines.err(&format!(
+                "note: cannot compare the existing secrets' settings: {e}"
+            )),
+        }
         let scrubber = with_read_back(tasks, readings.as_ref());
-        let (extra, kept) = match self.extras(readings.as_ref(), &scrubber) {
+        let (extra, kept, _) = match self.extras(readings.as_ref(), &scrubber) {
             Ok(x) => x,
             Err(why) if matches!(target.scope(), Scope::Unknown(_)) => {
                 self.lines.err(&format!("note: no `-` lines: {why}"));
-                (Vec::new(), Vec::new())
+                (Vec::new(), Vec::new(), 0)
             }
             Err(_) if signals::stop_requested() => {
                 return self.diff_cut_short(report, &comparisons);
@@ -259,8 +278,13 @@ impl Run<'_> {
             }
         };
         for (task, comparison) in tasks.iter().zip(&comparisons) {
-            self.lines
-                .out(&format!("{} {}", marker(*comparison), shown_key(&task.key)));
+            let key = shown_key(&task.key);
+            match comparison.note() {
+                Some(note) => self
+                    .lines
+                    .out(&format!("{} {key} {note}", comparison.marker())),
+                None => self.lines.out(&format!("{} {key}", comparison.marker())),
+            }
         }
         for name in &extra {
             self.lines.out(&format!("- {}", shown_key(name)));
@@ -273,6 +297,35 @@ impl Run<'_> {
             report.push(self.named(name, State::Kept));
         }
         excluded(report, target, self.parsed);
+    }
+
+    /// On a target that deletes recoverably, a `+` key may be a name a deleted secret still
+    /// holds: one listing of deleted secrets, only when some key is new, tells which.
+    fn mark_deleted(&self, comparisons: &mut [Comparison], scrubber: &Scrubber<'_>) {
+        let target = self.target;
+        let recovers = match target.writes() {
+            Writes::PerKey(p) => p.recovery(),
+            Writes::Bulk(_) => None,
+        };
+        let Some(recovers) = recovers.filter(|_| comparisons.contains(&Comparison::New)) else {
+            return;
+        };
+        match state::list_deleted(recovers, self.opts, scrubber) {
+            Ok(deleted) => {
+                let names: Vec<String> = self
+                    .parsed
+                    .tasks
+                    .iter()
+                    .map(|t| target.secret_name(&t.key).into_owned())
+                    .collect();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                state::mark_deleted(target.backend(), &names, comparisons, &deleted);
+            }
+            Err(e) => self.lines.err(&format!(
+                "note: cannot list deleted secrets ({e}): a `+` key may be a name a deleted \
+                 secret still holds"
+            )),
+        }
     }
 
     /// Each key as `--diff` found it.
@@ -327,7 +380,12 @@ impl Run<'_> {
             Some(r) => r.comparisons.iter().copied().map(Some).collect(),
             None => vec![None; tasks.len()],
         };
-        let write = to_write(target, &comparisons, readings.as_ref());
+        // A whole-document write carries the stored keys the file excludes or --keep protects.
+        let keeps = carry::needed(target, self.asked.keep, !self.parsed.skipped.is_empty());
+        let defined = defined(self.parsed, self.asked.policy);
+        let carried =
+            |n: &String| keeps.is_some() && carry::carried(target, self.asked.keep, &defined, n);
+        let write = to_write(target, &comparisons, readings.as_ref(), &carried);
         let scrubber = with_read_back(tasks, readings.as_ref());
         for (task, w) in tasks.iter().zip(&write) {
             if !w {
@@ -342,11 +400,33 @@ impl Run<'_> {
             .map(|(c, _)| match c {
                 Some(Comparison::New) => Some(false),
                 Some(Comparison::Differs | Comparison::Same) => Some(true),
-                Some(Comparison::Unknown) | None => None,
+                Some(Comparison::Unknown | Comparison::Recoverable | Comparison::Blocked)
+                | None => None,
             })
             .collect();
         let exists = readings.as_ref().map(|_| exists.as_slice());
-        let written: Vec<KeyWrite> = if write.iter().all(|w| *w) {
+        let mut carry = None;
+        let written: Vec<KeyWrite> = if let (Some(keeps), Writes::Bulk(bulk), true) =
+            (keeps, target.writes(), write.iter().all(|w| *w))
+        {
+            let old = readings
+                .as_ref()
+                .map(|r| r.old_values.clone())
+                .unwrap_or_default();
+            let (written, carried) = carry::write(
+                target,
+                bulk,
+                keeps,
+                tasks,
+                &defined,
+                self.asked.keep,
+                old,
+                self.opts,
+                lines,
+            );
+            carry = carried;
+            written
+        } else if write.iter().all(|w| *w) {
             pool::write(target, tasks, exists, self.opts, &scrubber, lines)
         } else if write.iter().any(|w| *w) {
             let subset: Vec<SecretTask> = tasks
@@ -369,16 +449,36 @@ impl Run<'_> {
                 status: WriteStatus::NotAttempted,
                 attempts: 0,
                 error: None,
+                throttles: 0,
+                recovered: false,
             });
+            // A recovered secret got a new version: an update, not a create.
+            let state = match result.status {
+                WriteStatus::Stored if result.recovered => State::Updated,
+                status => written_state(status, *comparison),
+            };
             let outcome = Outcome {
                 attempts: result.attempts,
                 error: result.error,
+                throttles: result.throttles,
+                recovered: result.recovered,
             };
-            report.record(i, written_state(result.status, *comparison), outcome);
+            report.record(i, state, outcome);
         }
         lines.out("");
         lines.out(&report.summary_line(report.started.elapsed()));
         excluded(report, target, self.parsed);
+        // What the whole-document write did to stored keys the file does not send: kept
+        // (carried by --keep; excluded keys have their entries) and, once it landed, deleted.
+        if let Some(carry) = &carry {
+            let landed = report.all_stored();
+            for key in &carry.kept {
+                report.push(self.named(key, State::Kept));
+            }
+            for key in carry.dropped.iter().filter(|_| landed) {
+                report.push(self.named(key, State::Deleted));
+            }
+        }
 
         // 7. prune, only after every write landed.
         if self.asked.prune {
@@ -443,7 +543,7 @@ impl Run<'_> {
                 return;
             }
         };
-        let (extra, kept) = match self.extras(readings, scrubber) {
+        let (extra, kept, unmarked) = match self.extras(readings, scrubber) {
             Ok(x) => x,
             Err(e) => {
                 let said = format!("not pruning: cannot list {name}: {e}");
@@ -452,6 +552,12 @@ impl Run<'_> {
                 return;
             }
         };
+        if unmarked > 0 {
+            lines.out(&format!(
+                "  left alone: {unmarked} secrets in scope without this repository's and env's \
+                 ownership marks"
+            ));
+        }
         for n in &kept {
             lines.out(&format!("  kept (--keep): {}", shown_key(n)));
             report.push(self.named(n, State::Kept));
@@ -482,31 +588,39 @@ impl Run<'_> {
             extra.len(),
             deletes.delete_means()
         ));
+        let mut skipped = Vec::new();
         for d in prune::delete(deletes, &extra, self.opts, scrubber, lines) {
+            let state = deleted_state(&d);
             for n in d.names {
-                let mut e = self.named(&n, State::Deleted);
-                if !d.ok {
-                    e.state = State::DeleteFailed;
+                if d.attempts == 0 {
+                    skipped.push(n.clone());
                 }
+                let mut e = self.named(&n, state);
                 e.attempts = d.attempts;
                 e.error = d.error.clone();
                 report.push(e);
             }
         }
+        for line in prune::not_attempted_lines(&skipped) {
+            lines.err(&line);
+        }
     }
 
-    /// The names in scope that the file no longer defines, split into (to delete, kept).
+    /// The names in scope that the file no longer defines, split into (to delete, kept), and
+    /// how many more lack this run's ownership marks (left alone).
     fn extras(
         &self,
         readings: Option<&Readings>,
         scrubber: &Scrubber<'_>,
-    ) -> Result<(Vec<String>, Vec<String>), String> {
+    ) -> Result<(Vec<String>, Vec<String>, usize), String> {
         let target = self.target;
         let defined = defined(self.parsed, self.asked.policy);
-        let names = state::extra_names(target, &defined, readings, self.opts, scrubber)?;
-        Ok(names
+        let (names, unmarked) =
+            state::extras_and_unmarked(target, &defined, readings, self.opts, scrubber)?;
+        let (delete, kept) = names
             .into_iter()
-            .partition(|n| !prune::kept(self.asked.keep, n, &key_of(target, n))))
+            .partition(|n| !prune::kept(target, self.asked.keep, n, &key_of(target, n)));
+        Ok((delete, kept, unmarked.len()))
     }
 
     /// The entry of a name in scope that the file does not define.
@@ -522,16 +636,18 @@ impl Run<'_> {
 }
 
 /// Which tasks are written. A bulk write (vault) replaces the document: it is all or
-/// nothing, and a document holding keys the file lacks is a change too.
+/// nothing, and a document holding keys the file lacks is a change too — unless the write
+/// carries them over (`carried`: excluded, kept).
 fn to_write(
     target: &dyn Target,
     comparisons: &[Option<Comparison>],
     readings: Option<&Readings>,
+    carried: &dyn Fn(&String) -> bool,
 ) -> Vec<bool> {
     let unchanged = |c: &Option<Comparison>| *c == Some(Comparison::Same);
     if matches!(target.writes(), Writes::Bulk(_)) {
-        let nothing =
-            comparisons.iter().all(unchanged) && readings.is_some_and(|r| r.unasked.is_empty());
+        let nothing = comparisons.iter().all(unchanged)
+            && readings.is_some_and(|r| r.unasked.iter().all(carried));
         vec![!nothing; comparisons.len()]
     } else {
         comparisons.iter().map(|c| !unchanged(c)).collect()
@@ -557,6 +673,15 @@ fn written_state(status: WriteStatus, before: Option<Comparison>) -> State {
     }
 }
 
+/// A delete's state: not attempted when no call ran (interrupt, run deadline).
+fn deleted_state(d: &prune::Deleted) -> State {
+    match (d.ok, d.attempts) {
+        (true, _) => State::Deleted,
+        (false, 0) => State::NotAttempted,
+        (false, _) => State::DeleteFailed,
+    }
+}
+
 /// What a sync would do with a key, as `--diff` found it.
 fn planned(comparison: Comparison) -> State {
     match comparison {
@@ -564,16 +689,8 @@ fn planned(comparison: Comparison) -> State {
         Comparison::Same => State::Unchanged,
         Comparison::Differs => State::Update,
         Comparison::Unknown => State::Unknown,
-    }
-}
-
-/// `--diff`'s marker of a key.
-fn marker(comparison: Comparison) -> char {
-    match comparison {
-        Comparison::New => '+',
-        Comparison::Same => '=',
-        Comparison::Differs => '~',
-        Comparison::Unknown => '?',
+        Comparison::Recoverable => State::Recover,
+        Comparison::Blocked => State::Blocked,
     }
 }
 
@@ -677,6 +794,17 @@ fn env_duration(name: &str, unit_ms: u64) -> Option<Duration> {
     Some(Duration::from_millis(n.saturating_mul(unit_ms)))
 }
 
+/// Test hook: `VSYNC_TIME_SCALE` (a factor, e.g. `0.01`) shortens every wait a throttling
+/// store asks for, so the waits of the shipped pacing can be tested in seconds; the messages
+/// still name the shipped waits.
+fn time_scale() -> f64 {
+    std::env::var("VSYNC_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|f| f.is_finite() && *f >= 0.0)
+        .unwrap_or(1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -716,10 +844,25 @@ mod tests {
             Comparison::Same,
             Comparison::Unknown,
         ];
-        let markers: String = all.iter().map(|c| marker(*c)).collect();
+        let markers: String = all.iter().map(|c| c.marker()).collect();
         assert_eq!(markers, "+~=?");
         let states: Vec<&str> = all.iter().map(|c| planned(*c).name()).collect();
         assert_eq!(states, ["create", "update", "unchanged", "unknown"]);
+        assert_eq!(planned(Comparison::Recoverable).name(), "recover");
+        assert_eq!(planned(Comparison::Blocked).name(), "blocked");
+    }
+
+    #[test]
+    fn a_delete_that_never_ran_is_not_attempted() {
+        let d = |ok, attempts| prune::Deleted {
+            names: vec![],
+            ok,
+            attempts,
+            error: None,
+        };
+        assert_eq!(deleted_state(&d(true, 1)).name(), "deleted");
+        assert_eq!(deleted_state(&d(false, 0)).name(), "not_attempted");
+        assert_eq!(deleted_state(&d(false, 3)).name(), "delete_failed");
     }
 
     #[test]

@@ -23,6 +23,36 @@ pub enum Comparison {
     Differs,
     /// There, or maybe there, but its value could not be read.
     Unknown,
+    /// A deleted secret of vsync's holds the name: the write recovers it, then writes.
+    Recoverable,
+    /// A deleted secret that is not vsync's holds the name: the write will fail.
+    Blocked,
+}
+
+impl Comparison {
+    /// `--diff`'s marker.
+    pub fn marker(self) -> char {
+        match self {
+            Comparison::New => '+',
+            Comparison::Same => '=',
+            Comparison::Differs => '~',
+            Comparison::Unknown => '?',
+            // Recovered, the secret is there with its old value: an update.
+            Comparison::Recoverable => '~',
+            Comparison::Blocked => '!',
+        }
+    }
+
+    /// What `--diff` adds after the key, for the states a marker alone does not explain.
+    pub fn note(self) -> Option<&'static str> {
+        match self {
+            Comparison::Recoverable => Some("(deleted by vsync: will be recovered, then written)"),
+            Comparison::Blocked => Some(
+                "(deleted, not tagged as this repo's and env's: blocked; vsync will not recover it)",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// What reading the target learnt.
@@ -88,6 +118,7 @@ pub fn read(
     let calls = reads.read_calls(&refs);
     let cmds: Vec<_> = calls.iter().map(|c| c.cmd.clone()).collect();
     let classify = |stderr: &str| match reads.read_failure(stderr) {
+        ReadFailure::Transient if crate::targets::looks_throttled(stderr) => Failure::Throttled,
         ReadFailure::Transient => Failure::Transient,
         _ => Failure::Permanent,
     };
@@ -171,33 +202,103 @@ pub fn read(
     }
 }
 
+/// Marks each `New` name that a deleted secret still holds (`deleted`: name and whether it
+/// is vsync's), compared as the target compares names.
+pub fn mark_deleted(
+    kind: &Backend,
+    names: &[&str],
+    current: &mut [Comparison],
+    deleted: &[(String, bool)],
+) {
+    let mine: Vec<&str> = deleted
+        .iter()
+        .filter(|d| d.1)
+        .map(|d| d.0.as_str())
+        .collect();
+    let others: Vec<&str> = deleted
+        .iter()
+        .filter(|d| !d.1)
+        .map(|d| d.0.as_str())
+        .collect();
+    let (mine, others) = (NameSet::new(kind, &mine), NameSet::new(kind, &others));
+    for (name, cur) in names.iter().zip(current.iter_mut()) {
+        if *cur != Comparison::New {
+            continue;
+        }
+        if mine.contains(name) {
+            *cur = Comparison::Recoverable;
+        } else if others.contains(name) {
+            *cur = Comparison::Blocked;
+        }
+    }
+}
+
+/// The deleted secrets that may hold names of the env file: one listing call.
+pub fn list_deleted(
+    recovers: &dyn crate::targets::Recovers,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Result<Vec<(String, bool)>, String> {
+    one_list(&recovers.list_deleted_cmd(), opts, scrubber, |out| {
+        Ok(recovers.parse_list_deleted(out))
+    })
+}
+
 /// Names in vsync's scope for this env that the env file does not define, sorted.
 /// `defined` holds every key the file defines, excluded ones included (an excluded key is
 /// still the file's). Names are compared as the target spells and compares them
 /// (`secret_name`, `compare_names`), so a prefix or a name mapping cannot make a defined key
 /// look undefined.
-pub fn extra_names(
+/// Beside them, the names the file does not define that would be in scope but lack this
+/// run's ownership marks: left alone, and counted.
+pub fn extras_and_unmarked(
     target: &dyn Target,
     defined: &[&str],
     known: Option<&Readings>,
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Result<Vec<String>, String> {
+) -> Result<(Vec<String>, Vec<String>), String> {
     let defined: Vec<String> = defined
         .iter()
         .map(|k| target.secret_name(k).into_owned())
         .collect();
     let defined: Vec<&str> = defined.iter().map(String::as_str).collect();
     let defined = NameSet::new(target.backend(), &defined);
-    let mut names: Vec<String> = match target.scope() {
+    let (mut names, mut unmarked) = match target.scope() {
         Scope::Unknown(why) => return Err(why),
-        Scope::Document => known.into_iter().flat_map(|k| k.unasked.clone()).collect(),
-        Scope::Listed(deletes) => list_scope(deletes, opts, scrubber)?,
+        Scope::Document => (
+            known.into_iter().flat_map(|k| k.unasked.clone()).collect(),
+            Vec::new(),
+        ),
+        Scope::Listed(deletes) => list_scope_and_unmarked(deletes, opts, scrubber)?,
     };
-    names.retain(|n| !defined.contains(n));
-    names.sort();
-    names.dedup();
-    Ok(names)
+    for list in [&mut names, &mut unmarked] {
+        list.retain(|n| !defined.contains(n));
+        list.sort();
+        list.dedup();
+    }
+    Ok((names, unmarked))
+}
+
+/// Notes on existing secrets whose create-only setting differs from the routing's
+/// (`Target::drift`): one list call; nothing when the target has no such setting.
+pub fn drift_notes(
+    target: &dyn Target,
+    tasks: &[SecretTask],
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Result<Vec<String>, String> {
+    let Some(drift) = target.drift() else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<String> = tasks
+        .iter()
+        .map(|t| target.secret_name(&t.key).into_owned())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    one_list(&drift.drift_cmd(), opts, scrubber, |stdout| {
+        drift.parse_drift(stdout, &names)
+    })
 }
 
 /// The names a `Deletes` target lists as its scope.
@@ -206,16 +307,40 @@ pub fn list_scope(
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Result<Vec<String>, String> {
-    let cmd = deletes.scope_cmd();
+    list_scope_and_unmarked(deletes, opts, scrubber).map(|(names, _)| names)
+}
+
+/// The names a `Deletes` target lists as its scope, and those its listing shows in scope
+/// but without this run's marks.
+fn list_scope_and_unmarked(
+    deletes: &dyn crate::targets::Deletes,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    one_list(&deletes.scope_cmd(), opts, scrubber, |stdout| {
+        Ok((
+            deletes.parse_scope(stdout),
+            deletes.parse_unmarked_scope(stdout),
+        ))
+    })
+}
+
+/// One list call, retried when transient: its stdout parsed, or why it failed.
+fn one_list<T: Send + Sync>(
+    cmd: &crate::targets::VendorCmd,
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+    parse: impl Fn(&str) -> Result<T, String> + Sync,
+) -> Result<T, String> {
     let finish = |_: usize, out: Outcome, _: u32| {
         if out.success() {
-            Ok(deletes.parse_scope(&String::from_utf8_lossy(&out.stdout)))
+            parse(&String::from_utf8_lossy(&out.stdout))
         } else {
             Err(format!("{}: {}", cmd.label(3), scrubber.failure(&out)))
         }
     };
     pool::run_calls(
-        std::slice::from_ref(&cmd),
+        std::slice::from_ref(cmd),
         opts,
         &Failure::by_shared_markers,
         &finish,
@@ -286,6 +411,46 @@ mod tests {
     }
 
     #[test]
+    fn new_names_a_deleted_secret_holds_are_recoverable_when_vsyncs_and_blocked_otherwise() {
+        let names = ["A", "b", "C", "D"];
+        let mut current = [
+            Comparison::New,
+            Comparison::New,
+            Comparison::Differs,
+            Comparison::New,
+        ];
+        let deleted = [
+            ("a".to_string(), true),
+            ("B".into(), false),
+            ("C".into(), true),
+        ];
+        // Azure compares names ignoring case.
+        let kind = crate::targets::find("azure").unwrap();
+        mark_deleted(kind, &names, &mut current, &deleted);
+        assert_eq!(
+            current,
+            [
+                Comparison::Recoverable,
+                Comparison::Blocked,
+                Comparison::Differs,
+                Comparison::New
+            ]
+        );
+        let mut exact = [Comparison::New];
+        mark_deleted(&aws::BACKEND, &["a"], &mut exact, &[("A".into(), true)]);
+        assert_eq!(exact, [Comparison::New]);
+        assert_eq!(Comparison::Recoverable.marker(), '~');
+        assert_eq!(Comparison::Blocked.marker(), '!');
+        assert!(
+            Comparison::Recoverable
+                .note()
+                .unwrap()
+                .contains("recovered")
+        );
+        assert_eq!(Comparison::New.note(), None);
+    }
+
+    #[test]
     fn the_vault_documents_extra_keys_are_those_the_file_does_not_define() {
         let vault = crate::targets::vault::Vault {
             addr: "http://v:1".into(),
@@ -305,11 +470,17 @@ mod tests {
             deadline: std::time::Instant::now(),
             retry_base: std::time::Duration::ZERO,
             started: std::time::Instant::now(),
+            gate: crate::pace::Gate::new(
+                "vault",
+                crate::targets::BACKOFF_PACING,
+                1,
+                std::time::Duration::ZERO,
+            ),
         };
         let tasks = [];
         let scrubber = Scrubber::new(&tasks);
-        let extra = extra_names(&vault, &["A", "SKIPPED"], Some(&known), &opts, &scrubber);
-        assert_eq!(extra.unwrap(), ["OLD"]);
+        let extra = extras_and_unmarked(&vault, &["A", "SKIPPED"], Some(&known), &opts, &scrubber);
+        assert_eq!(extra.unwrap().0, ["OLD"]);
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! banner and the dry run say so; the default, `exact`, stores the key as written.
 
 use super::{
-    Backend, CRLF_TRANSLATED, Deletes, Failure, Location, Op, PerKey, ReadBack, ReadCall,
-    ReadFailure, Reads, Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
-    owner_label, universal_newlines,
+    Backend, CRLF_TRANSLATED, Deleted, Deletes, Failure, Location, Op, PerKey, ReadBack, ReadCall,
+    ReadFailure, Reads, Recovers, Scope, Setting, Target, ValueRules, VendorCmd, Writes,
+    looks_transient, marked_as_ours, typed_flag, universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -25,8 +25,9 @@ pub const BACKEND: Backend = Backend {
         Box::new(Azure {
             vault_name: settings.required(&VAULT_NAME),
             names: Names::parse(settings.get(&NAMES)),
-            repo: owner_label(open.repo),
-            env: owner_label(open.env),
+            repo: open.repo_mark(),
+            env: open.env_mark(),
+            owner_known: open.owner.is_some(),
         })
     },
 };
@@ -73,6 +74,8 @@ pub struct Azure {
     /// only secrets `--prune` may delete.
     pub repo: String,
     pub env: String,
+    /// Whether `repo` tells this repository apart from others (else `--prune` is refused).
+    pub owner_known: bool,
 }
 
 /// How a key becomes a Key Vault name: `--azure-names`. A string in the config, so that more
@@ -153,7 +156,11 @@ impl Target for Azure {
     }
 
     fn scope(&self) -> Scope<'_> {
-        Scope::Listed(self)
+        if self.owner_known {
+            Scope::Listed(self)
+        } else {
+            Scope::Unknown(super::unknown_owner("azure"))
+        }
     }
 }
 
@@ -271,8 +278,9 @@ impl Deletes for Azure {
     }
 
     fn delete_means(&self) -> &'static str {
-        "Key Vault soft-deletes the secret: `az keyvault secret recover` brings it back during \
-         the vault's retention period, and the name stays taken until it is purged"
+        "Key Vault soft-deletes the secret and the name stays taken for the vault's retention \
+         period; a key added back to the env file is recovered by the next sync, with its old \
+         value until the new one is written"
     }
 }
 
@@ -303,12 +311,155 @@ impl PerKey for Azure {
         )
     }
 
+    /// Key Vault answers a write to a soft-deleted name with 409 `Conflict`, told apart by
+    /// the inner error code: `ObjectIsDeletedButRecoverable` until it is recovered or purged,
+    /// `ObjectIsBeingRecovered` while a recovery completes.
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        Failure::by_shared_markers(stderr)
+        if stderr.contains("ObjectIsDeletedButRecoverable") {
+            return Failure::Deleted;
+        }
+        if stderr.contains("ObjectIsBeingRecovered") {
+            return Failure::Recovering;
+        }
+        let login = || "run `az login` (or `az account set --subscription=…`)".to_string();
+        let vault = || {
+            format!(
+                "check the vault name ({}) and the network: the vault did not answer",
+                self.vault_name
+            )
+        };
+        Failure::store_if(
+            stderr,
+            &["az login", "AADSTS", "No subscription found"],
+            login,
+        )
+        .or_else(|| {
+            [
+                "Failed to resolve",
+                "Name or service not known",
+                "getaddrinfo failed",
+                "VaultNotFound",
+            ]
+            .iter()
+            .any(|m| stderr.contains(m))
+            // Said after the SDK's own retries of the connection.
+            .then(|| Failure::Store(vault()))
+        })
+        .unwrap_or_else(|| Failure::by_shared_markers(stderr))
     }
 
     fn label_words(&self, _op: Op) -> usize {
         3
+    }
+
+    fn failure_hint(&self, key: &str, stderr: &str) -> Option<String> {
+        stderr
+            .contains("ObjectIsDeletedButRecoverable")
+            .then(|| soft_deleted_hint(&self.vault_name, &self.secret_name(key)))
+    }
+
+    fn recovery(&self) -> Option<&dyn Recovers> {
+        Some(self)
+    }
+}
+
+/// Key Vault refuses to set a name that is soft-deleted (a pruned key written again, say)
+/// until it is recovered or purged; both are the user's choice, never vsync's.
+fn soft_deleted_hint(vault: &str, name: &str) -> String {
+    format!(
+        "the name is soft-deleted in the vault: bring it back with `az keyvault secret recover \
+         --vault-name={vault} --name={name}` (vsync then writes a new version) or delete it for \
+         good with `az keyvault secret purge --vault-name={vault} --name={name}`, then run vsync \
+         again"
+    )
+}
+
+/// Whether an az `tags` object carries vsync's marks for `repo` and `env`.
+fn tags_mark(tags: &serde_json::Value, repo: &str, env: &str) -> bool {
+    marked_as_ours(|key| tags[key].as_str(), repo, env)
+}
+
+impl Recovers for Azure {
+    fn show_deleted_cmd(&self, name: &str) -> VendorCmd {
+        VendorCmd::new(
+            "az",
+            &[
+                "keyvault",
+                "secret",
+                "show-deleted",
+                &self.vault_flag(),
+                &format!("--name={name}"),
+                "-o",
+                "json",
+            ],
+        )
+    }
+
+    fn parse_deleted(&self, stdout: &str) -> Deleted {
+        let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
+        if doc["deletedDate"].is_null() && doc["recoveryId"].is_null() {
+            Deleted::Live
+        } else if self.owner_known && tags_mark(&doc["tags"], &self.repo, &self.env) {
+            Deleted::Mine
+        } else {
+            Deleted::NotMine
+        }
+    }
+
+    /// az starts the recovery and returns before it completes: the write that follows is
+    /// retried while Key Vault answers `ObjectIsBeingRecovered`.
+    fn recover_cmd(&self, name: &str) -> VendorCmd {
+        VendorCmd::new(
+            "az",
+            &[
+                "keyvault",
+                "secret",
+                "recover",
+                &self.vault_flag(),
+                &format!("--name={name}"),
+                "-o",
+                "none",
+            ],
+        )
+    }
+
+    fn left_alone(&self, name: &str) -> String {
+        let vault = typed_flag("--vault-name", &self.vault_name);
+        let n = typed_flag("--name", name);
+        format!(
+            "{name} is a soft-deleted secret that is not tagged as this repo's and env's \
+             (managed-by=vsync, vsync-repo={}, vsync-env={}), so vsync left it alone; to free \
+             the name, recover it (`az keyvault secret recover {vault} {n}`; the next sync then \
+             writes it) or purge it for good (`az keyvault secret purge {vault} {n}`)",
+            self.repo, self.env
+        ) + super::unknown_owner_note(self.owner_known)
+    }
+
+    fn list_deleted_cmd(&self) -> VendorCmd {
+        VendorCmd::new(
+            "az",
+            &[
+                "keyvault",
+                "secret",
+                "list-deleted",
+                &self.vault_flag(),
+                "-o",
+                "json",
+            ],
+        )
+    }
+
+    fn parse_list_deleted(&self, stdout: &str) -> Vec<(String, bool)> {
+        let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
+        doc.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                let name = s["name"].as_str()?.to_string();
+                let mine = self.owner_known && tags_mark(&s["tags"], &self.repo, &self.env);
+                Some((name, mine))
+            })
+            .collect()
     }
 }
 
@@ -328,12 +479,37 @@ mod tests {
     use crate::targets::assert_option_safe;
 
     #[test]
+    fn az_not_logged_in_stops_the_target_a_throttle_paces_it_and_forbidden_is_per_key() {
+        let r = Azure {
+            vault_name: "kv1".into(),
+            ..azure(Names::Exact)
+        };
+        let login = r.classify("ERROR: Please run 'az login' to setup account.", Some(1));
+        assert!(matches!(login, Failure::Store(next) if next.contains("az login")));
+        assert_eq!(
+            r.classify(
+                "ERROR: (Throttled) Too Many Requests\nCode: Throttled",
+                Some(1)
+            ),
+            Failure::Throttled
+        );
+        assert_eq!(
+            r.classify(
+                "ERROR: (Forbidden) The user does not have secrets set permission",
+                Some(1)
+            ),
+            Failure::Permanent
+        );
+    }
+
+    #[test]
     fn the_push_reads_the_value_from_stdin_and_prints_nothing() {
         let r = Azure {
             vault_name: "my-vault".into(),
             names: Names::Exact,
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         };
         let cmd = r.push_cmd("db-url", Op::Set);
         assert_eq!(cmd.program, "az");
@@ -359,6 +535,30 @@ mod tests {
     }
 
     #[test]
+    fn a_soft_deleted_name_is_told_how_to_recover_or_purge_it_under_its_stored_name() {
+        let conflict = "ERROR: (Conflict) Secret DB-URL is currently in a deleted but \
+                        recoverable state, and its name cannot be reused; in this state, the \
+                        secret can only be recovered or purged.\nCode: Conflict\nMessage: …\n\
+                        Inner error: {\n    \"code\": \"ObjectIsDeletedButRecoverable\"\n}\n";
+        let hint = azure(Names::Dashes)
+            .failure_hint("DB_URL", conflict)
+            .unwrap_or_default();
+        assert!(
+            hint.contains("`az keyvault secret recover --vault-name=kv --name=DB-URL`")
+                && hint.contains("`az keyvault secret purge --vault-name=kv --name=DB-URL`"),
+            "{hint}"
+        );
+        assert_eq!(
+            azure(Names::Exact).failure_hint("K", "ERROR: (Forbidden) no"),
+            None
+        );
+        assert_eq!(
+            azure(Names::Exact).classify(conflict, Some(1)),
+            Failure::Deleted
+        );
+    }
+
+    #[test]
     fn underscores_are_rejected_not_translated() {
         assert_eq!(name_problem("DB-URL-2"), None);
         assert!(name_problem("DB_URL").is_some());
@@ -373,6 +573,7 @@ mod tests {
             names: Names::Exact,
             repo: "-r".into(),
             env: "-e".into(),
+            owner_known: true,
         };
         for key in ["-h", "--help"] {
             assert_option_safe(&r.push_cmd(key, Op::Set), &[key, "-v"]);
@@ -396,6 +597,7 @@ mod tests {
             names,
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         }
     }
 
@@ -471,6 +673,7 @@ mod tests {
             names: Names::Exact,
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         };
         let call = &r.read_calls(&["db-url"])[0];
         assert_eq!(
@@ -498,5 +701,120 @@ mod tests {
         assert_eq!(r.read_failure("ERROR: (Forbidden) no"), ReadFailure::Denied);
         assert!(r.scope_cmd().args[4].contains(r#"tags."vsync-repo"=='api'"#));
         assert_eq!(r.parse_scope("a\nb\n"), ["a", "b"]);
+    }
+
+    #[test]
+    fn key_vaults_conflicts_are_told_apart_by_their_inner_error() {
+        let r = azure(Names::Exact);
+        let conflict = |message: &str, inner: &str| {
+            format!(
+                "ERROR: (Conflict) {message}\nCode: Conflict\nMessage: {message}\nInner error: \
+                 {{\n    \"code\": \"{inner}\"\n}}"
+            )
+        };
+        assert_eq!(
+            r.classify(
+                &conflict(
+                    "Secret B is currently in a deleted but recoverable state, and its name cannot \
+                     be reused; in this state, the secret can only be recovered or purged.",
+                    "ObjectIsDeletedButRecoverable"
+                ),
+                Some(1)
+            ),
+            Failure::Deleted
+        );
+        assert_eq!(
+            r.classify(
+                &conflict(
+                    "Secret B is currently being recovered and cannot be re-created; retry later.",
+                    "ObjectIsBeingRecovered"
+                ),
+                Some(1)
+            ),
+            Failure::Recovering
+        );
+        assert_eq!(
+            r.classify("ERROR: (Forbidden) no", Some(1)),
+            Failure::Permanent
+        );
+    }
+
+    #[test]
+    fn a_soft_deleted_secret_is_vsyncs_only_with_this_repos_and_envs_tags() {
+        let r = azure(Names::Exact);
+        let ours = r#"{"managed-by":"vsync","vsync-repo":"api","vsync-env":"dev"}"#;
+        let shown = |tags: &str| {
+            r.parse_deleted(&format!(
+                r#"{{"name":"B","tags":{tags},"deletedDate":"2024-01-01","recoveryId":"https://kv.vault.azure.net/deletedsecrets/B","value":null}}"#
+            ))
+        };
+        assert_eq!(shown(ours), Deleted::Mine);
+        assert_eq!(shown(&ours.replace("api", "web")), Deleted::NotMine);
+        assert_eq!(shown("null"), Deleted::NotMine);
+        assert_eq!(
+            r.parse_deleted(r#"{"name":"B","tags":null}"#),
+            Deleted::Live
+        );
+        let listed = r.parse_list_deleted(&format!(
+            r#"[{{"name":"B","tags":{ours}}},{{"name":"C","tags":{{"managed-by":"vsync"}}}}]"#
+        ));
+        assert_eq!(listed, [("B".to_string(), true), ("C".into(), false)]);
+    }
+
+    #[test]
+    fn recovery_commands_name_the_vault_and_secret_and_print_no_value() {
+        let r = azure(Names::Exact);
+        assert_eq!(
+            r.show_deleted_cmd("B").args,
+            [
+                "keyvault",
+                "secret",
+                "show-deleted",
+                "--vault-name=kv",
+                "--name=B",
+                "-o",
+                "json"
+            ]
+        );
+        assert_eq!(
+            r.recover_cmd("B").args,
+            [
+                "keyvault",
+                "secret",
+                "recover",
+                "--vault-name=kv",
+                "--name=B",
+                "-o",
+                "none"
+            ]
+        );
+        assert_eq!(
+            r.list_deleted_cmd().args,
+            [
+                "keyvault",
+                "secret",
+                "list-deleted",
+                "--vault-name=kv",
+                "-o",
+                "json"
+            ]
+        );
+        let odd = Azure {
+            vault_name: "-v".into(),
+            ..azure(Names::Exact)
+        };
+        assert_option_safe(&odd.show_deleted_cmd("-h"), &["-h", "-v"]);
+        assert_option_safe(&odd.recover_cmd("-h"), &["-h", "-v"]);
+        assert_option_safe(&odd.list_deleted_cmd(), &["-v"]);
+        let why = r.left_alone("B");
+        assert!(why.starts_with("B is a soft-deleted secret"), "{why}");
+        assert!(
+            why.contains("`az keyvault secret recover --vault-name kv --name B`"),
+            "{why}"
+        );
+        assert!(
+            why.contains("`az keyvault secret purge --vault-name kv --name B`"),
+            "{why}"
+        );
     }
 }

@@ -4,25 +4,38 @@
 //! time), vsync lists the project's secrets once and writes each key with one call; a wrong guess
 //! (list failed, or someone created/deleted a secret meanwhile) is repaired by switching
 //! between `versions add` and `create` on NOT_FOUND / ALREADY_EXISTS.
+//!
+//! Ownership: `create` labels what vsync creates (`managed-by=vsync`, `vsync-repo`,
+//! `vsync-env`); the list call returns every secret's labels, so a write to an existing
+//! secret without this run's labels adds them with one `secrets update --update-labels`.
+//! `--prune` deletes only secrets carrying this repo's and env's labels.
+//!
+//! Secrets are created with automatic replication (the location `global`), or with
+//! `--gcp-locations` user-managed replication in exactly those locations, which an
+//! organisation's location policy (`constraints/gcp.resourceLocations`) may require.
 
 use super::{
     Backend, Deletes, Failure, Location, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads, Scope,
-    Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, owner_label,
+    Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, marks,
 };
+use serde::Deserialize;
+use std::collections::HashMap;
 
 pub const BACKEND: Backend = Backend {
     name: "gcp",
     title: "GCP Secret Manager",
     example: "--gcp-project=acme-dev",
     bin: "gcloud",
-    settings: &[PROJECT],
+    settings: &[PROJECT, LOCATIONS],
     values: &VALUES,
     case_insensitive_names: false,
     open: |settings, open| {
         Box::new(Gcp {
             project: settings.required(&PROJECT),
-            repo: owner_label(open.repo),
-            env: owner_label(open.env),
+            locations: settings.get(&LOCATIONS).map(str::to_string),
+            repo: open.repo_mark(),
+            env: open.env_mark(),
+            owner_known: open.owner.is_some(),
         })
     },
 };
@@ -36,10 +49,22 @@ const PROJECT: Setting = Setting {
     help: &[],
 };
 
-/// `--data-file=-` carries raw bytes; a payload holds at most 64 KiB.
+const LOCATIONS: Setting = Setting {
+    config_key: "locations",
+    flag: "gcp-locations",
+    prompt: "GCP locations for user-managed replication (e.g. europe-west1,europe-west4)",
+    required: false,
+    value: "LOC[,LOC...]",
+    help: &[("LOC[,LOC...]", "create secrets in these locations only")],
+};
+
+/// `--data-file=-` carries raw bytes; a payload holds at most 64 KiB. An empty value cannot
+/// be stored: the API refuses an empty payload (`Field [payload] is required`), and
+/// `gcloud secrets create` with empty data creates the secret without any version, which
+/// readers of `latest` find NOT_FOUND. Pre-flight refuses it, naming the key.
 const VALUES: ValueRules = ValueRules {
     max_bytes: 64 * 1024,
-    empty_ok: true,
+    empty_ok: false,
     utf8: false,
     altered: None,
 };
@@ -47,10 +72,33 @@ const VALUES: ValueRules = ValueRules {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gcp {
     pub project: String,
+    /// `--gcp-locations` as given (comma-separated): user-managed replication there.
+    pub locations: Option<String>,
     /// Owner label values (already spelt as labels): set on every secret vsync creates, and
     /// the only secrets `--prune` may delete.
     pub repo: String,
     pub env: String,
+    /// Whether `repo` tells this repository apart from others (else `--prune` is refused).
+    pub owner_known: bool,
+}
+
+/// One secret of the list call's JSON: `{"name": "projects/P/secrets/ID", "labels": {…}}`
+/// (no `labels` when it has none).
+#[derive(Deserialize)]
+struct Listed<'a> {
+    #[serde(borrow)]
+    name: &'a str,
+    #[serde(default, borrow)]
+    labels: HashMap<&'a str, &'a str>,
+}
+
+/// The list call's output (ids and label values hold nothing JSON escapes, so they are
+/// borrowed). Unreadable output lists nothing.
+fn parse_listing(stdout: &str) -> Vec<Listed<'_>> {
+    if stdout.trim().is_empty() {
+        return Vec::new();
+    }
+    serde_json::from_str(stdout).unwrap_or_default()
 }
 
 impl Gcp {
@@ -58,11 +106,77 @@ impl Gcp {
         format!("--project={}", self.project)
     }
 
+    fn labels(&self) -> String {
+        marks(&self.repo, &self.env)
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The replication of a new secret: automatic, or user-managed in the given locations.
+    fn replication_flags(&self) -> Vec<String> {
+        match &self.locations {
+            None => vec!["--replication-policy=automatic".into()],
+            Some(locations) => vec![
+                "--replication-policy=user-managed".into(),
+                format!("--locations={locations}"),
+            ],
+        }
+    }
+
     fn labels_flag(&self) -> String {
-        format!(
-            "--labels=managed-by=vsync,vsync-repo={},vsync-env={}",
-            self.repo, self.env
+        format!("--labels={}", self.labels())
+    }
+
+    fn is_marked(&self, secret: &Listed<'_>) -> bool {
+        marks(&self.repo, &self.env)
+            .iter()
+            .all(|(k, v)| secret.labels.get(k) == Some(&v.as_str()))
+    }
+}
+
+/// gcloud's failures of the whole project: no active or valid account, the Secret Manager API
+/// disabled, or an organization policy refusing the secrets' locations. A PERMISSION_DENIED
+/// alone is about the one secret.
+fn store_failure(stderr: &str, project: &str, locations: Option<&str>) -> Option<Failure> {
+    Failure::store_if(
+        stderr,
+        &[
+            "do not currently have an active account",
+            "gcloud auth login",
+            "Reauthentication required",
+            "problem refreshing your current auth tokens",
+            "invalid_grant",
+        ],
+        || "run `gcloud auth login` (or `gcloud config set account ACCOUNT`)".into(),
+    )
+    .or_else(|| {
+        Failure::store_if(
+            stderr,
+            &["SERVICE_DISABLED", "has not been used in project", "API has not been used"],
+            || format!("enable the API: `gcloud services enable secretmanager.googleapis.com --project={project}`"),
         )
+    })
+    .or_else(|| {
+        Failure::store_if(stderr, &["constraints/gcp.resourceLocations"], || {
+            location_policy_next_step(locations)
+        })
+    })
+}
+
+/// What to do when the location policy refuses a create: every create would be refused
+/// alike, so the target stops with this.
+fn location_policy_next_step(locations: Option<&str>) -> String {
+    match locations {
+        None => "the organisation's location policy (constraints/gcp.resourceLocations) \
+                 forbids automatic replication, which stores the secret in `global`: pass \
+                 --gcp-locations=LOC[,LOC…] with locations the policy allows"
+            .to_string(),
+        Some(l) => format!(
+            "the organisation's location policy (constraints/gcp.resourceLocations) \
+             forbids a location of --gcp-locations={l}: pass only locations the policy allows"
+        ),
     }
 }
 
@@ -76,6 +190,11 @@ impl Target for Gcp {
             service: "GCP Secret Manager",
             fields: vec![("project", self.project.clone())],
         }
+        .with(&[("locations", self.locations.as_deref())])
+    }
+
+    fn setting_problem(&self) -> Option<String> {
+        locations_problem(self.locations.as_deref()?)
     }
 
     fn name_problem(&self, name: &str) -> Option<String> {
@@ -91,7 +210,11 @@ impl Target for Gcp {
     }
 
     fn scope(&self) -> Scope<'_> {
-        Scope::Listed(self)
+        if self.owner_known {
+            Scope::Listed(self)
+        } else {
+            Scope::Unknown(super::unknown_owner("gcp"))
+        }
     }
 }
 
@@ -140,7 +263,7 @@ impl Reads for Gcp {
     fn read_failure(&self, stderr: &str) -> ReadFailure {
         match self.classify(stderr, None) {
             Failure::NotFound => ReadFailure::NotFound,
-            Failure::Transient => ReadFailure::Transient,
+            Failure::Transient | Failure::Throttled => ReadFailure::Transient,
             _ if stderr.contains("PERMISSION_DENIED") => ReadFailure::Denied,
             _ => ReadFailure::Other,
         }
@@ -169,10 +292,13 @@ impl Deletes for Gcp {
         )
     }
 
+    /// One id per line (`value(name)` prints the short id).
     fn parse_scope(&self, stdout: &str) -> Vec<String> {
-        self.parse_list(stdout)
-            .into_iter()
-            .map(str::to_string)
+        stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| l.rsplit('/').next().unwrap_or(l).to_string())
             .collect()
     }
 
@@ -210,19 +336,14 @@ impl PerKey for Gcp {
     fn push_cmd(&self, key: &str, op: Op) -> VendorCmd {
         let project = self.project_flag();
         match op {
-            Op::Create => VendorCmd::new(
-                "gcloud",
-                &[
-                    "secrets",
-                    "create",
-                    "--replication-policy=automatic",
-                    "--data-file=-",
-                    &self.labels_flag(),
-                    &project,
-                    "--",
-                    key,
-                ],
-            ),
+            Op::Create => {
+                let replication = self.replication_flags();
+                let mut args = vec!["secrets", "create"];
+                args.extend(replication.iter().map(String::as_str));
+                let labels = self.labels_flag();
+                args.extend(["--data-file=-", &labels, &project, "--", key]);
+                VendorCmd::new("gcloud", &args)
+            }
             Op::Update | Op::Set => VendorCmd::new(
                 "gcloud",
                 &[
@@ -238,6 +359,7 @@ impl PerKey for Gcp {
         }
     }
 
+    /// Names and labels: which secrets exist, and which lack this run's labels.
     fn list_cmd(&self) -> Option<VendorCmd> {
         Some(VendorCmd::new(
             "gcloud",
@@ -245,23 +367,52 @@ impl PerKey for Gcp {
                 "secrets",
                 "list",
                 &self.project_flag(),
-                "--format=value(name)",
+                "--format=json(name,labels)",
             ],
         ))
     }
 
-    /// One name per line; accepts the short id or the full `projects/P/secrets/ID`.
+    /// The ids: the short id of each full `projects/P/secrets/ID`.
     fn parse_list<'a>(&self, stdout: &'a str) -> Vec<&'a str> {
-        stdout
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(|l| l.rsplit('/').next().unwrap_or(l))
+        parse_listing(stdout)
+            .into_iter()
+            .map(|s| s.name.rsplit('/').next().unwrap_or(s.name))
             .collect()
     }
 
+    fn marks(&self) -> bool {
+        true
+    }
+
+    fn parse_unmarked<'a>(&self, stdout: &'a str) -> Vec<&'a str> {
+        parse_listing(stdout)
+            .into_iter()
+            .filter(|s| !self.is_marked(s))
+            .map(|s| s.name.rsplit('/').next().unwrap_or(s.name))
+            .collect()
+    }
+
+    /// `--update-labels` sets these labels and keeps the secret's others.
+    fn mark_cmd(&self, key: &str) -> Option<VendorCmd> {
+        Some(VendorCmd::new(
+            "gcloud",
+            &[
+                "secrets",
+                "update",
+                &format!("--update-labels={}", self.labels()),
+                &self.project_flag(),
+                "--",
+                key,
+            ],
+        ))
+    }
+
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        if stderr.contains("NOT_FOUND") {
+        if let Some(store) = store_failure(stderr, &self.project, self.locations.as_deref()) {
+            store
+        } else if stderr.contains("RESOURCE_EXHAUSTED") || super::looks_throttled(stderr) {
+            Failure::Throttled
+        } else if stderr.contains("NOT_FOUND") {
             Failure::NotFound
         } else if ["already exists", "ALREADY_EXISTS", "subject of a conflict"]
             .iter()
@@ -269,19 +420,22 @@ impl PerKey for Gcp {
         {
             Failure::AlreadyExists
         } else if looks_transient(stderr)
-            || [
-                "RESOURCE_EXHAUSTED",
-                "UNAVAILABLE",
-                "DEADLINE_EXCEEDED",
-                "INTERNAL",
-            ]
-            .iter()
-            .any(|m| stderr.contains(m))
+            || ["UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL"]
+                .iter()
+                .any(|m| stderr.contains(m))
         {
             Failure::Transient
         } else {
             Failure::Permanent
         }
+    }
+
+    /// A location policy refuses every create alike: say so, and name the flag.
+    fn explain(&self, stderr: &str) -> Option<String> {
+        if !location_policy_refusal(stderr) {
+            return None;
+        }
+        Some(location_policy_next_step(self.locations.as_deref()))
     }
 
     fn label_words(&self, op: Op) -> usize {
@@ -290,6 +444,53 @@ impl PerKey for Gcp {
             _ => 3,
         }
     }
+}
+
+/// Whether gcloud's error is the organisation's location policy refusing a create
+/// (`FAILED_PRECONDITION: Constraint constraints/gcp.resourceLocations violated for […]
+/// attempting to create a secret in [global]`). Every create of the run fails the same way:
+/// a store-level failure, not the key's.
+pub fn location_policy_refusal(stderr: &str) -> bool {
+    stderr.contains("constraints/gcp.resourceLocations")
+}
+
+/// The longest location name vsync accepts (GCP's are far shorter: `europe-west1`).
+const MAX_LOCATION: usize = 63;
+
+/// Why `--gcp-locations` cannot be used; `None` when fine: a comma-separated list of
+/// location names (lowercase letters, digits and `-`, starting with a letter), each once.
+pub fn locations_problem(locations: &str) -> Option<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    for loc in locations.split(',') {
+        let shape = (1..=MAX_LOCATION).contains(&loc.len())
+            && loc.starts_with(|c: char| c.is_ascii_lowercase())
+            && !loc.ends_with('-')
+            && loc
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let shown = crate::term::shown_key(loc);
+        if !shape {
+            return Some(format!(
+                "--gcp-locations: \"{shown}\" is not a GCP location name (such as europe-west1); \
+                 give locations separated by commas, without spaces: \
+                 --gcp-locations=europe-west1,europe-west4"
+            ));
+        }
+        if loc == "global" {
+            return Some(
+                "--gcp-locations: `global` is automatic replication, not a location; leave \
+                 --gcp-locations out for it (--gcp-locations= clears a saved one)"
+                    .into(),
+            );
+        }
+        if seen.contains(&loc) {
+            return Some(format!(
+                "--gcp-locations: {loc} is listed twice; give each location once"
+            ));
+        }
+        seen.push(loc);
+    }
+    None
 }
 
 /// Standard or URL-safe base64, padded or not (Secret Manager's JSON uses either); `None` on
@@ -322,8 +523,10 @@ mod tests {
     fn routing() -> Gcp {
         Gcp {
             project: "my-proj".into(),
+            locations: None,
             repo: "api".into(),
             env: "dev".into(),
+            owner_known: true,
         }
     }
 
@@ -372,7 +575,107 @@ mod tests {
     }
 
     #[test]
-    fn the_list_call_asks_for_names_only_and_both_spellings_parse() {
+    fn with_locations_create_replicates_user_managed_there_and_updates_are_unchanged() {
+        let r = Gcp {
+            locations: Some("europe-west1,europe-west4".into()),
+            ..routing()
+        };
+        // The automatic create, its replication flag replaced by these two.
+        let mut want = routing().push_cmd("API_KEY", Op::Create).args;
+        want.splice(
+            2..3,
+            [
+                "--replication-policy=user-managed".to_string(),
+                "--locations=europe-west1,europe-west4".to_string(),
+            ],
+        );
+        assert_eq!(r.push_cmd("API_KEY", Op::Create).args, want);
+        assert_eq!(
+            r.push_cmd("API_KEY", Op::Update),
+            routing().push_cmd("API_KEY", Op::Update)
+        );
+        assert_eq!(
+            r.banner(2),
+            "Syncing 2 secrets to GCP Secret Manager: project=my-proj, locations=europe-west1,europe-west4"
+        );
+        assert_eq!(
+            routing().banner(2),
+            "Syncing 2 secrets to GCP Secret Manager: project=my-proj"
+        );
+        let odd = Gcp {
+            locations: Some("-x".into()),
+            ..routing()
+        };
+        assert_option_safe(&odd.push_cmd("K", Op::Create), &["-x"]);
+    }
+
+    #[test]
+    fn locations_must_be_location_names_each_once() {
+        assert_eq!(locations_problem("europe-west1"), None);
+        assert_eq!(locations_problem("us-central1,us-east1,eu"), None);
+        for bad in [
+            "",
+            "europe-west1,",
+            "europe-west1, europe-west4",
+            "Europe-West1",
+            "1us",
+            "us-",
+            "us_east1",
+            "-h",
+            "a;b",
+        ] {
+            let why = locations_problem(bad).expect(bad);
+            assert!(why.starts_with("--gcp-locations: "), "{why}");
+        }
+        assert!(
+            locations_problem("us-east1,us-east1")
+                .unwrap()
+                .contains("listed twice")
+        );
+        assert!(
+            locations_problem("global")
+                .unwrap()
+                .contains("leave --gcp-locations out")
+        );
+        let r = Gcp {
+            locations: Some("x y".into()),
+            ..routing()
+        };
+        assert!(r.setting_problem().is_some());
+        assert_eq!(routing().setting_problem(), None);
+    }
+
+    #[test]
+    fn a_location_policy_refusal_is_recognised_and_explained_naming_the_flag() {
+        let refused = "ERROR: (gcloud.secrets.create) FAILED_PRECONDITION: Constraint \
+            constraints/gcp.resourceLocations violated for [orgpolicy:projects/123] attempting \
+            to create a secret in [global]. For more information, see \
+            https://cloud.google.com/resource-manager/docs/organization-policy/defining-locations.";
+        assert!(location_policy_refusal(refused));
+        // Every create would be refused alike: the target stops, saying what to pass.
+        assert!(matches!(
+            routing().classify(refused, Some(1)),
+            Failure::Store(next) if next.contains("--gcp-locations=LOC")
+        ));
+        let why = routing().explain(refused).unwrap();
+        assert!(why.contains("location policy"), "{why}");
+        assert!(why.contains("--gcp-locations=LOC"), "{why}");
+        let with = Gcp {
+            locations: Some("us-east1".into()),
+            ..routing()
+        };
+        assert!(
+            with.explain(refused)
+                .unwrap()
+                .contains("--gcp-locations=us-east1")
+        );
+        let other = "ERROR: (gcloud.secrets.create) PERMISSION_DENIED: denied";
+        assert!(!location_policy_refusal(other));
+        assert_eq!(routing().explain(other), None);
+    }
+
+    #[test]
+    fn the_list_call_asks_for_names_and_labels_and_shows_which_lack_the_marks() {
         let r = routing();
         assert_eq!(
             r.list_cmd().unwrap().args,
@@ -380,13 +683,31 @@ mod tests {
                 "secrets",
                 "list",
                 "--project=my-proj",
-                "--format=value(name)"
+                "--format=json(name,labels)"
             ]
         );
+        let out = r#"[{"name":"projects/123/secrets/A"},
+            {"labels":{"managed-by":"vsync","vsync-env":"dev","vsync-repo":"api"},"name":"projects/123/secrets/B"},
+            {"labels":{"managed-by":"vsync","vsync-env":"dev","vsync-repo":"src"},"name":"projects/123/secrets/C"}]"#;
+        assert_eq!(r.parse_list(out), ["A", "B", "C"]);
+        assert_eq!(r.parse_unmarked(out), ["A", "C"]);
+        assert!(r.parse_list("[]\n").is_empty() && r.parse_list("").is_empty());
+        let mark = r.mark_cmd("-h").unwrap();
         assert_eq!(
-            r.parse_list("A\nprojects/123/secrets/B\n\n"),
-            vec!["A".to_string(), "B".to_string()]
+            mark.args,
+            [
+                "secrets",
+                "update",
+                "--update-labels=managed-by=vsync,vsync-repo=api,vsync-env=dev",
+                "--project=my-proj",
+                "--",
+                "-h"
+            ]
         );
+        assert!(matches!(
+            Gcp { owner_known: false, ..routing() }.scope(),
+            Scope::Unknown(why) if why.contains("--repo")
+        ));
     }
 
     #[test]
@@ -395,6 +716,23 @@ mod tests {
         assert_eq!(r.first_op(None), Op::Update);
         assert_eq!(r.first_op(Some(true)), Op::Update);
         assert_eq!(r.first_op(Some(false)), Op::Create);
+    }
+
+    #[test]
+    fn gcloud_store_level_failures_stop_the_target_but_a_denial_does_not() {
+        let r = routing();
+        let login = "ERROR: (gcloud.secrets.versions.add) You do not currently have an active account selected.\nPlease run:\n\n  $ gcloud auth login\n\nto obtain new credentials.";
+        assert!(
+            matches!(r.classify(login, Some(1)), Failure::Store(n) if n.contains("gcloud auth login"))
+        );
+        let policy = "ERROR: (gcloud.secrets.create) FAILED_PRECONDITION: Constraint constraints/gcp.resourceLocations violated for [projects/p] attempting to create a secret in [global].";
+        assert!(matches!(r.classify(policy, Some(1)), Failure::Store(_)));
+        let disabled = "ERROR: (gcloud.secrets.create) PERMISSION_DENIED: Secret Manager API has not been used in project p before or it is disabled. reason: SERVICE_DISABLED";
+        assert!(
+            matches!(r.classify(disabled, Some(1)), Failure::Store(n) if n.contains("services enable"))
+        );
+        let denied = "ERROR: (gcloud.secrets.versions.add) PERMISSION_DENIED: Permission 'secretmanager.versions.add' denied for resource 'projects/p/secrets/A'";
+        assert_eq!(r.classify(denied, Some(1)), Failure::Permanent);
     }
 
     #[test]
@@ -412,7 +750,7 @@ mod tests {
                 "ERROR: (gcloud.secrets.versions.add) RESOURCE_EXHAUSTED: Quota exceeded",
                 Some(1)
             ),
-            Failure::Transient
+            Failure::Throttled
         );
         assert_eq!(
             r.classify(
@@ -435,8 +773,10 @@ mod tests {
     fn ids_and_projects_that_look_like_options_are_never_read_as_options() {
         let r = Gcp {
             project: "-p".into(),
+            locations: None,
             repo: "r".into(),
             env: "e".into(),
+            owner_known: true,
         };
         for key in ["-h", "--help", "-x"] {
             for op in [Op::Update, Op::Create] {

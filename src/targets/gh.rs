@@ -1,9 +1,10 @@
 //! GitHub Actions environment secrets through `gh secret set` (value on stdin).
 
 use super::{
-    Backend, Deletes, Failure, Location, Op, PerKey, Scope, Setting, Target, ValueRules, VendorCmd,
-    Writes, looks_transient,
+    Backend, Deletes, Failure, Location, Op, Pacing, PerKey, Scope, Setting, Target, ValueRules,
+    VendorCmd, Writes, looks_throttled, looks_transient,
 };
+use std::time::Duration;
 
 pub const BACKEND: Backend = Backend {
     name: "gh",
@@ -70,6 +71,26 @@ impl Target for Gh {
 
     fn writes(&self) -> Writes<'_> {
         Writes::PerKey(self)
+    }
+
+    fn count_problem(&self, n: usize) -> Option<String> {
+        (n > MAX_SECRETS).then(|| {
+            format!(
+                "the env file defines {n} secrets, but a GitHub environment holds at most \
+                 {MAX_SECRETS}; split them over more environments (env files) or move some \
+                 to repository or organization secrets"
+            )
+        })
+    }
+
+    /// GitHub's REST guidance: after a secondary rate limit, wait at least a minute, then
+    /// make writes one at a time, at least a second apart.
+    fn pacing(&self) -> Pacing {
+        Pacing {
+            least_wait: Duration::from_secs(60),
+            serial_gap: Duration::from_secs(1),
+            cap: Duration::from_secs(300),
+        }
     }
 
     /// GitHub never returns a secret's value: no reads. Everything in the environment is
@@ -145,16 +166,58 @@ impl PerKey for Gh {
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        // gh reports GitHub's secondary rate limit as HTTP 403 with this text.
-        if looks_transient(stderr) || stderr.contains("secondary rate limit") {
-            Failure::Transient
-        } else {
-            Failure::Permanent
-        }
+        classify(stderr, &self.repo, &self.env)
     }
 
     fn label_words(&self, _op: Op) -> usize {
         2
+    }
+}
+
+/// Secrets one GitHub environment holds at most.
+pub const MAX_SECRETS: usize = 100;
+
+/// How gh's errors read: throttles and store-level failures first, then the rest. gh reports
+/// GitHub's secondary rate limit (and the primary one) as HTTP 403: a throttle, not a denial;
+/// any other 403 is about the one secret.
+fn classify(stderr: &str, repo: &str, env: &str) -> Failure {
+    if looks_throttled(stderr) {
+        return Failure::Throttled;
+    }
+    let login = || "run `gh auth login`, or set GH_TOKEN to a valid token".to_string();
+    let missing = || {
+        format!(
+            "check that the repository {repo} exists and that the token can see it, and create \
+             the environment {env}: `gh api --method PUT repos/{repo}/environments/{env}`, or \
+             the repository's Settings → Environments"
+        )
+    };
+    let store = Failure::store_if(
+        stderr,
+        &["gh auth login", "HTTP 401", "Bad credentials"],
+        login,
+    )
+    .or_else(|| {
+        // The public key is the first request of every `gh secret set`; a 404 there is
+        // the environment (or repository), not the secret.
+        stderr
+            .contains("public key: HTTP 404")
+            .then(|| Failure::Store(missing()))
+    })
+    .or_else(|| Failure::store_if(stderr, &["Could not resolve to a Repository"], missing));
+    if let Some(store) = store {
+        store
+    } else if looks_transient(stderr) {
+        if ["dial tcp", "no such host", "connection refused"]
+            .iter()
+            .any(|m| stderr.contains(m))
+        {
+            Failure::Unreachable("check the network, and GH_HOST if it is set".into())
+        } else {
+            Failure::Transient
+        }
+    } else {
+        Failure::Permanent
     }
 }
 
@@ -262,6 +325,43 @@ mod tests {
     }
 
     #[test]
+    fn gh_store_level_failures_name_the_next_step() {
+        let r = routing();
+        let Failure::Store(next) = r.classify(
+            "To get started with GitHub CLI, please run:  gh auth login\n\
+             Alternatively, populate the GH_TOKEN environment variable with a GitHub API \
+             authentication token.",
+            Some(4),
+        ) else {
+            panic!("not store-level");
+        };
+        assert!(next.contains("gh auth login"));
+        let Failure::Store(next) = r.classify(
+            "failed to fetch public key: HTTP 404: Not Found \
+             (https://api.github.com/repos/owner/name/environments/dev/secrets/public-key)",
+            Some(1),
+        ) else {
+            panic!("not store-level");
+        };
+        assert!(
+            next.contains("gh api --method PUT repos/owner/name/environments/dev"),
+            "{next}"
+        );
+        assert!(next.contains("Settings → Environments"));
+        // One secret's denial or bad name is that secret's.
+        for per_key in [
+            "failed to set secret \"K\": HTTP 403: Resource not accessible by integration",
+            "HTTP 422: Secret names can only contain alphanumeric characters",
+        ] {
+            assert_eq!(
+                r.classify(per_key, Some(1)),
+                Failure::Permanent,
+                "{per_key}"
+            );
+        }
+    }
+
+    #[test]
     fn secondary_rate_limits_are_retried() {
         let r = routing();
         assert_eq!(
@@ -269,7 +369,7 @@ mod tests {
                 "HTTP 403: You have exceeded a secondary rate limit",
                 Some(1)
             ),
-            Failure::Transient
+            Failure::Throttled
         );
         assert_eq!(
             r.classify("HTTP 404: Not Found", Some(1)),

@@ -18,6 +18,7 @@ pub mod vault;
 
 use crate::task::SecretTask;
 use std::borrow::Cow;
+use std::time::Duration;
 
 /// Every target, in the order usage and errors list them.
 pub const REGISTRY: &[&Backend] = &[
@@ -104,7 +105,8 @@ impl Backend {
         }
     }
 
-    /// The largest value, in bytes, this target stores.
+    /// The largest value, in bytes, any routing of this target stores (a referenced file is
+    /// read up to it before routing is known); `Target::value_limit` is the resolved one.
     pub fn value_limit(&self) -> usize {
         self.values.max_bytes
     }
@@ -216,8 +218,55 @@ impl Location {
 pub struct Open<'a> {
     /// The env name as typed (gh's environment).
     pub env: &'a str,
-    /// The config namespace (`repo::layout`'s name): part of the ownership labels.
+    /// The config namespace (`repo::layout`'s name).
     pub repo: &'a str,
+    /// The `vsync-repo` mark value that tells this repository apart from others (already
+    /// spelt as a label, `repo::Identity::mark`); `None` when nothing but a folder name
+    /// identifies the repository, and then `--prune` by labels or tags is refused.
+    pub owner: Option<&'a str>,
+}
+
+impl Open<'_> {
+    /// The `vsync-repo` value written on what vsync creates: the owner identity, else (only
+    /// a folder name is known) the config namespace, as earlier versions wrote it.
+    pub fn repo_mark(&self) -> String {
+        self.owner
+            .map_or_else(|| owner_label(self.repo), str::to_string)
+    }
+
+    /// The `vsync-env` value.
+    pub fn env_mark(&self) -> String {
+        owner_label(self.env)
+    }
+}
+
+/// The marks vsync sets on what it creates (gcp labels, aws and azure tags): name and value.
+pub fn marks(repo: &str, env: &str) -> [(&'static str, String); 3] {
+    [
+        (MANAGED_BY, "vsync".to_string()),
+        (REPO_MARK, repo.to_string()),
+        (ENV_MARK, env.to_string()),
+    ]
+}
+
+pub const MANAGED_BY: &str = "managed-by";
+pub const REPO_MARK: &str = "vsync-repo";
+pub const ENV_MARK: &str = "vsync-env";
+
+/// Why `--prune` by marks is refused when only a folder name identifies the repository.
+pub fn unknown_owner(target: &str) -> String {
+    format!(
+        "{target}: --prune needs to know which repository owns the secrets, and only the \
+         checkout folder's name identifies this one (two repositories checked out as the same \
+         folder would prune each other's secrets): pass --repo=NAME (or set SECRETS_SYNC_REPO), \
+         or give the repository a git remote `origin`"
+    )
+}
+
+/// Whether the rest of a name after the target's prefix is a key an env file could define
+/// there: not empty and no `/` (a deeper path is another prefix's, not this one's).
+pub fn could_be_key(rest: &str) -> bool {
+    !rest.is_empty() && !rest.contains('/')
 }
 
 /// A target with its routing resolved: what pre-flight, the plan and the push engine use.
@@ -251,12 +300,39 @@ pub trait Target: Sync {
     /// Why the target refuses a secret name (as `secret_name` spells it); `None` when fine.
     fn name_problem(&self, name: &str) -> Option<String>;
 
+    /// The largest value, in bytes, this routing stores (ssm's tier raises it).
+    fn value_limit(&self) -> usize {
+        self.backend().values.max_bytes
+    }
+
+    /// What lifts the value limit, for pre-flight's error; `None` when nothing does.
+    fn value_limit_hint(&self) -> Option<String> {
+        None
+    }
+
+    /// A check of a setting that vsync applies only when it creates a secret, against the
+    /// secrets that exist (aws's KMS key): `--diff` reports what differs.
+    fn drift(&self) -> Option<&dyn Drift> {
+        None
+    }
+
     /// How the target writes.
     fn writes(&self) -> Writes<'_>;
 
     /// How the target reads values back; `None` when it cannot (gh).
     fn reads(&self) -> Option<&dyn Reads> {
         None
+    }
+
+    /// Why the target refuses to take `n` secrets at once; `None` when fine. Pre-flight
+    /// reports it before any write.
+    fn count_problem(&self, _n: usize) -> Option<String> {
+        None
+    }
+
+    /// How the target slows down when its store throttles.
+    fn pacing(&self) -> Pacing {
+        BACKOFF_PACING
     }
 
     /// What vsync may call its own on this target, for `--diff`'s `-` lines and `--prune`.
@@ -281,7 +357,9 @@ pub struct ReadBack {
     pub values: Vec<(String, Vec<u8>)>,
     /// Names the identity may not read.
     pub denied: Vec<String>,
-    /// Names that exist but whose value cannot be compared (a binary AWS secret).
+    /// Names that differ whatever their value: it cannot be compared (a binary AWS secret),
+    /// or it is stored in a form a write changes (an ssm `String` parameter). A name may be
+    /// in `values` too, so that its value is scrubbed from output.
     pub unreadable: Vec<String>,
 }
 
@@ -332,11 +410,31 @@ pub fn universal_newlines(value: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// The longest GCP label value.
+const LABEL_MAX: usize = 63;
+
 /// A label or tag value naming the repo or env that owns a secret: GCP label values allow
-/// only lowercase `[a-z0-9_-]`, at most 63 characters, so everything else becomes `_` and the
-/// rest is cut (two names that differ only there share an owner). Azure uses the same
-/// spelling, which also keeps it safe inside a JMESPath string.
+/// only lowercase `[a-z0-9_-]`, at most 63 characters, so everything else becomes `_`. A name
+/// too long for that keeps its first 50 characters and gains `-` and 12 hex digits of a hash
+/// of the whole name, so two long names that share a beginning stay two owners. Azure and aws
+/// use the same spelling, which also keeps it safe inside a JMESPath string.
 pub fn owner_label(name: &str) -> String {
+    let mapped = label_chars(name);
+    if mapped.len() <= LABEL_MAX {
+        mapped
+    } else {
+        hashed_label(&mapped, name)
+    }
+}
+
+/// `name` in label characters, always ending in a hash of `whole`: for identities whose
+/// mapping to label characters loses information (`a.b/c` and `a_b/c`).
+pub fn hashed_label(mapped: &str, whole: &str) -> String {
+    let head: String = label_chars(mapped).chars().take(LABEL_MAX - 13).collect();
+    format!("{head}-{:012x}", fnv1a(whole.as_bytes()) & 0xffff_ffff_ffff)
+}
+
+fn label_chars(name: &str) -> String {
     name.chars()
         .map(|c| c.to_ascii_lowercase())
         .map(|c| {
@@ -346,8 +444,14 @@ pub fn owner_label(name: &str) -> String {
                 '_'
             }
         })
-        .take(63)
         .collect()
+}
+
+/// FNV-1a, 64 bits: a fixed function, so that a label written today matches tomorrow's.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Which secrets outside the env file vsync may call its own.
@@ -376,11 +480,25 @@ pub trait Deletes: Sync {
     fn key_of<'n>(&self, name: &'n str) -> &'n str {
         name
     }
+    /// From the same listing, the names that would be in scope but lack this run's marks:
+    /// never deleted, only counted (`--prune` says how many it left alone).
+    fn parse_unmarked_scope(&self, _stdout: &str) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// One call that lists how existing secrets stand on a create-only setting.
+pub trait Drift: Sync {
+    fn drift_cmd(&self) -> VendorCmd;
+    /// One note per name of `names` (as `secret_name` spells them) that exists with another
+    /// setting than the routing's: what it has and how to change it.
+    fn parse_drift(&self, stdout: &str, names: &[&str]) -> Result<Vec<String>, String>;
 }
 
 /// What a value must be, and what the vendor CLI changes on the way.
 #[derive(Debug)]
 pub struct ValueRules {
+    /// The largest value any routing stores; `Target::value_limit` may narrow it.
     pub max_bytes: usize,
     pub empty_ok: bool,
     /// The CLI carries text: the value must be UTF-8.
@@ -415,6 +533,9 @@ pub struct VendorCmd {
     pub args: Vec<String>,
     /// Extra environment for the child (vault's `VAULT_ADDR`).
     pub env: Vec<(&'static str, String)>,
+    /// Environment for the child only where the user has set none of these names (vsync's
+    /// choice of the CLI's retry settings); not part of the command as displayed.
+    pub env_defaults: &'static [(&'static str, &'static str)],
 }
 
 impl VendorCmd {
@@ -423,6 +544,20 @@ impl VendorCmd {
             program,
             args: args.iter().map(|a| a.to_string()).collect(),
             env: Vec::new(),
+            env_defaults: &[],
+        }
+    }
+
+    /// The environment `env_defaults` adds, given what is set in vsync's own (`is_set`): all
+    /// of it, or nothing when the user has set any of its names.
+    pub fn defaults_to_set(
+        &self,
+        is_set: impl Fn(&str) -> bool,
+    ) -> &'static [(&'static str, &'static str)] {
+        if self.env_defaults.iter().any(|(k, _)| is_set(k)) {
+            &[]
+        } else {
+            self.env_defaults
         }
     }
 
@@ -472,29 +607,78 @@ pub enum Op {
 }
 
 /// What a failed vendor call means for the next step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// The secret does not exist: switch from Update to Create.
     NotFound,
     /// The secret exists already: switch from Create to Update.
     AlreadyExists,
-    /// Throttling, 429/5xx, network trouble: worth another attempt.
+    /// The store asks every caller to slow down: news about the store, not the key. The
+    /// whole target pauses and lowers its concurrency; the call is retried until it lands or
+    /// the run's deadline comes.
+    Throttled,
+    /// A 5xx or network trouble: worth a few more attempts.
     Transient,
+    /// The name belongs to a deleted secret that can still be recovered (a pruned key added
+    /// back): the target's `Recovers` decides whether vsync may bring it back.
+    Deleted,
+    /// The secret is still being recovered: the write is tried again until it is live.
+    Recovering,
+    /// No answer from the store at all (endpoint unreachable): retried as transient, then
+    /// treated as `Store` with this next step.
+    Unreachable(String),
+    /// Every later call would fail the same way (no credentials, a missing container): the
+    /// target stops at once. What the user should do next.
+    Store(String),
     /// Anything else: the key fails.
     Permanent,
 }
 
 impl Failure {
-    /// Transient when the shared markers (`looks_transient`) say so, else permanent: for
-    /// calls whose errors need no vendor's own reading.
+    /// Throttled or transient when the shared markers (`looks_throttled`, `looks_transient`)
+    /// say so, else permanent: for calls whose errors need no vendor's own reading.
     pub fn by_shared_markers(stderr: &str) -> Failure {
-        if looks_transient(stderr) {
+        if looks_throttled(stderr) {
+            Failure::Throttled
+        } else if looks_transient(stderr) {
             Failure::Transient
         } else {
             Failure::Permanent
         }
     }
+
+    /// A store-level failure, when `stderr` holds one of `markers`.
+    pub fn store_if(
+        stderr: &str,
+        markers: &[&str],
+        next: impl FnOnce() -> String,
+    ) -> Option<Failure> {
+        markers
+            .iter()
+            .any(|m| stderr.contains(m))
+            .then(|| Failure::Store(next()))
+    }
 }
+
+/// What a pacing target does when its store throttles: the store's own guidance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacing {
+    /// The least wait after a throttle before any further call (GitHub: one minute).
+    pub least_wait: Duration,
+    /// Once throttled, calls run one at a time and start at least this far apart, for the
+    /// rest of the run (GitHub: one second); zero: concurrency recovers after successes.
+    pub serial_gap: Duration,
+    /// The cap of the exponential backoff with full jitter between throttled calls.
+    pub cap: Duration,
+}
+
+/// Exponential backoff with full jitter, capped near 20 s: the AWS SDKs' own guidance, and
+/// a fair default for the stores that give none.
+pub const BACKOFF_PACING: Pacing = Pacing {
+    least_wait: Duration::ZERO,
+    serial_gap: Duration::ZERO,
+    cap: Duration::from_secs(20),
+};
 
 /// A target that writes each key with its own vendor call.
 pub trait PerKey: Sync {
@@ -520,9 +704,97 @@ pub trait PerKey: Sync {
     fn parse_list<'a>(&self, _stdout: &'a str) -> Vec<&'a str> {
         Vec::new()
     }
+    /// Whether this target marks what it creates and adds the marks to an existing secret
+    /// that lacks them when it writes it (`mark_cmd`); the list call then shows which lack
+    /// them, and is made (and awaited) in every writing run.
+    fn marks(&self) -> bool {
+        false
+    }
+    /// The names in the list call's stdout that lack any of this run's marks.
+    fn parse_unmarked<'a>(&self, _stdout: &'a str) -> Vec<&'a str> {
+        Vec::new()
+    }
+    /// The call that sets this run's marks on the existing secret of `key`.
+    fn mark_cmd(&self, _key: &str) -> Option<VendorCmd> {
+        None
+    }
     fn classify(&self, stderr: &str, exit: Option<i32>) -> Failure;
+    /// A failure the vendor's words do not explain well, in plain words with what to do
+    /// (gcp's location policy); put before the vendor's text in the key's error.
+    fn explain(&self, _stderr: &str) -> Option<String> {
+        None
+    }
     /// Words of the command that name the operation in WARNING lines.
     fn label_words(&self, op: Op) -> usize;
+    /// What the user can do about a failed write of `key` whose vendor said `stderr`, when
+    /// the vendor's own words do not say it; added to the key's error.
+    fn failure_hint(&self, _key: &str, _stderr: &str) -> Option<String> {
+        None
+    }
+
+    /// How a deleted secret that still holds its name is recognised and brought back, on a
+    /// target that deletes recoverably.
+    fn recovery(&self) -> Option<&dyn Recovers> {
+        None
+    }
+}
+
+/// A deleted secret, as the call showing it describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// Deleted, and marked as this repo's and env's: vsync may recover it.
+    Mine,
+    /// Deleted, without this repo's and env's marks: vsync leaves it alone.
+    NotMine,
+    /// Not (or no longer) deleted: the write may simply be tried again.
+    Live,
+}
+
+/// A target that deletes recoverably, so that a deleted secret keeps its name: how vsync
+/// tells its own deleted secrets from others' and brings its own back. Only a write that
+/// meets the conflict (`Failure::Deleted`) uses it; `--diff` makes one listing call.
+pub trait Recovers: Sync {
+    /// The call that shows one deleted secret with its marks.
+    fn show_deleted_cmd(&self, name: &str) -> VendorCmd;
+    fn parse_deleted(&self, stdout: &str) -> Deleted;
+    /// The call that brings the deleted secret back, with the value it had.
+    fn recover_cmd(&self, name: &str) -> VendorCmd;
+    /// Why a deleted secret was left alone, and the commands that free its name.
+    fn left_alone(&self, name: &str) -> String;
+    /// One call listing every deleted secret vsync could meet (for `--diff`).
+    fn list_deleted_cmd(&self) -> VendorCmd;
+    /// Each deleted secret's name in the listing, and whether it is vsync's.
+    fn parse_list_deleted(&self, stdout: &str) -> Vec<(String, bool)>;
+}
+
+/// Whether `tag` (a lookup by tag name) shows every one of vsync's `marks` for `repo` and
+/// `env`.
+pub fn marked_as_ours<'t>(tag: impl Fn(&str) -> Option<&'t str>, repo: &str, env: &str) -> bool {
+    marks(repo, env)
+        .iter()
+        .all(|(name, value)| tag(name) == Some(value.as_str()))
+}
+
+/// What a deleted secret's error adds when only the checkout folder's name identifies the
+/// repository: marks spelt from a folder name prove nothing, so vsync recovers nothing.
+pub fn unknown_owner_note(owner_known: bool) -> &'static str {
+    if owner_known {
+        ""
+    } else {
+        " (vsync recovers nothing here: only the checkout folder's name identifies this \
+         repository, and two repositories checked out as the same folder carry the same marks; \
+         pass --repo=NAME, set SECRETS_SYNC_REPO, or give the repository a git remote `origin`)"
+    }
+}
+
+/// `--flag value` as a user types it, or `--flag=value` when the value starts with `-` (the
+/// vendor CLIs' argparse would read it as an option).
+pub fn typed_flag(flag: &str, value: &str) -> String {
+    if value.starts_with('-') {
+        format!("{flag}={value}")
+    } else {
+        format!("{flag} {value}")
+    }
 }
 
 /// A target that writes every key in one vendor call: all land or none.
@@ -535,9 +807,61 @@ pub trait Bulk: Sync {
     fn classify(&self, stderr: &str, exit: Option<i32>) -> Failure;
     /// `<vendor> <subcommand>` for the WARNING line.
     fn label(&self) -> String;
+    /// How the write can carry stored keys over; `None`: it cannot.
+    fn keeps(&self) -> Option<&dyn Keeps> {
+        None
+    }
 }
 
-/// Transient-error markers shared by every vendor (HTTP status texts, network trouble).
+/// A bulk target whose write replaces the keys it is not sent: it can carry stored keys over
+/// (read first, then written back with the env file's), guarded against a concurrent change
+/// where the store allows it.
+pub trait Keeps: Sync {
+    /// The call reading the whole stored document.
+    fn stored_cmd(&self) -> VendorCmd;
+    /// The stored document in that call's stdout.
+    fn parse_stored(&self, stdout: &[u8]) -> Result<Stored, String>;
+    /// Whether the read failed because nothing is stored yet.
+    fn absent(&self, stderr: &str) -> bool;
+    /// The write, failing if the document is no longer at `version` (when there is one).
+    fn write_cmd_at(&self, version: Option<u64>) -> VendorCmd;
+    /// The document the write sends: the tasks, and `kept` as stored.
+    fn document_keeping(
+        &self,
+        tasks: &[SecretTask],
+        kept: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<u8>;
+    /// What to do about a failed guarded write, when the vendor's words do not say.
+    fn advice(&self, stderr: &str) -> Option<&'static str>;
+    /// Where the document is, for messages.
+    fn location(&self) -> String;
+}
+
+/// A stored document, as `Keeps::parse_stored` reads it. Its values are secrets.
+#[derive(Debug, Default, PartialEq)]
+pub struct Stored {
+    pub data: serde_json::Map<String, serde_json::Value>,
+    /// The version a guarded write must find; `None` where the store keeps no versions.
+    pub version: Option<u64>,
+}
+
+/// Throttling markers shared by every vendor: the store asks callers to slow down.
+pub fn looks_throttled(stderr: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "too many requests",
+        "rate limit",
+        "rate exceeded",
+        "throttl",
+        "toomanyupdates",
+        "resource_exhausted",
+        "slowdown",
+    ];
+    let lower = stderr.to_ascii_lowercase();
+    WORDS.iter().any(|m| lower.contains(m)) || has_number(&lower, "429")
+}
+
+/// Transient-error markers shared by every vendor (HTTP status texts, network trouble);
+/// throttling counts too, for callers that only ask "worth another attempt?"
 pub fn looks_transient(stderr: &str) -> bool {
     const WORDS: &[&str] = &[
         "too many requests",
@@ -591,6 +915,7 @@ pub fn opened(name: &str, flags: &[(&str, &str)]) -> Box<dyn Target> {
     let open = Open {
         env: "dev",
         repo: "r",
+        owner: None,
     };
     (backend.open)(&settings, &open)
 }
@@ -643,6 +968,7 @@ mod tests {
             let open = Open {
                 env: "dev",
                 repo: "r",
+                owner: Some("r"),
             };
             let target = (backend.open)(&settings, &open);
             assert_eq!(target.backend(), backend);
@@ -705,7 +1031,58 @@ mod tests {
         assert_eq!(owner_label("My.Repo/x"), "my_repo_x");
         assert_eq!(owner_label("dev-2_a"), "dev-2_a");
         assert_eq!(owner_label("é'"), "__");
-        assert_eq!(owner_label(&"A".repeat(70)), "a".repeat(63));
+        let long = owner_label(&"A".repeat(70));
+        assert_eq!(long.len(), 63);
+        assert!(long.starts_with(&"a".repeat(50)), "{long}");
+    }
+
+    #[test]
+    fn the_repo_mark_is_the_owner_else_the_config_namespace_as_before() {
+        let open = Open {
+            env: "Prod.EU",
+            repo: "My.App",
+            owner: Some("github-com-acme-api-0123456789ab"),
+        };
+        assert_eq!(open.repo_mark(), "github-com-acme-api-0123456789ab");
+        assert_eq!(open.env_mark(), "prod_eu");
+        let folder_only = Open {
+            owner: None,
+            ..open
+        };
+        assert_eq!(folder_only.repo_mark(), "my_app");
+        assert!(could_be_key("DB_URL") && !could_be_key("") && !could_be_key("2/OTHER"));
+    }
+
+    #[test]
+    fn two_long_names_that_share_their_first_63_characters_are_two_labels() {
+        let base = "github.com/acme-corporation/the-platform-team/services/payments";
+        let (a, b) = (format!("{base}-api"), format!("{base}-worker"));
+        let (la, lb) = (owner_label(&a), owner_label(&b));
+        assert_ne!(la, lb);
+        for l in [&la, &lb] {
+            assert!(l.len() <= 63, "{l}");
+            assert!(
+                l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c)),
+                "{l}"
+            );
+        }
+        assert_eq!(owner_label(&a), la, "the same name, the same label");
+        // Names that fit keep the spelling earlier versions wrote.
+        assert_eq!(owner_label(&"b".repeat(63)), "b".repeat(63));
+        let h = hashed_label("a_b_c", "a.b/c");
+        assert_ne!(h, hashed_label("a_b_c", "a_b/c"));
+        assert!(h.starts_with("a_b_c-") && h.len() == 18, "{h}");
+    }
+
+    #[test]
+    fn env_defaults_apply_only_where_the_user_set_none_of_them() {
+        let mut cmd = VendorCmd::new("aws", &[]);
+        cmd.env_defaults = &[("AWS_RETRY_MODE", "standard"), ("AWS_MAX_ATTEMPTS", "2")];
+        assert_eq!(cmd.defaults_to_set(|_| false), cmd.env_defaults);
+        assert!(cmd.defaults_to_set(|k| k == "AWS_MAX_ATTEMPTS").is_empty());
+        assert!(cmd.defaults_to_set(|k| k == "AWS_RETRY_MODE").is_empty());
+        assert_eq!(cmd.display(), "aws");
     }
 
     #[test]
@@ -755,5 +1132,32 @@ mod tests {
         }
         assert!(!looks_transient("HTTP 422: secret API_503 is invalid"));
         assert!(!looks_transient("HTTP 404: K429 not found"));
+    }
+
+    #[test]
+    fn ownership_needs_all_three_marks_with_this_repo_and_env() {
+        let tags = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
+        };
+        const ALL: &[(&str, &str)] = &[
+            ("managed-by", "vsync"),
+            ("vsync-repo", "api"),
+            ("vsync-env", "dev"),
+        ];
+        assert!(marked_as_ours(tags(ALL), "api", "dev"));
+        assert!(!marked_as_ours(tags(ALL), "api", "prod"));
+        assert!(!marked_as_ours(tags(ALL), "web", "dev"));
+        assert!(!marked_as_ours(
+            tags(&[("vsync-repo", "api"), ("vsync-env", "dev")]),
+            "api",
+            "dev"
+        ));
+        assert!(!marked_as_ours(tags(&[]), "api", "dev"));
+    }
+
+    #[test]
+    fn a_typed_flag_joins_a_value_that_looks_like_an_option() {
+        assert_eq!(typed_flag("--name", "B"), "--name B");
+        assert_eq!(typed_flag("--name", "-h"), "--name=-h");
     }
 }

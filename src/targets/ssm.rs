@@ -4,11 +4,22 @@
 //! The value goes on stdin as `--value=file:///dev/stdin`: the aws CLI loads `file://`
 //! parameters as text (newline translation included). `--overwrite` makes every write the
 //! same call whether the parameter exists or not, so no list call is needed.
+//!
+//! Ownership is the path: parameters cannot be tagged in the write (`--tags` is refused with
+//! `--overwrite`), so marks would cost a call per parameter. `--prune` therefore needs a
+//! prefix that is a path (`/app/dev/`), and its scope is the parameters directly under it
+//! whose rest is a key: `/app/dev/staging/X` is another prefix's, never this one's. Reads
+//! cover no more than that level either.
+//!
+//! Every put carries the routing's store settings, since a put replaces the parameter's:
+//! `--ssm-kms-key` (the KMS key of the SecureString) and `--ssm-tier` (which also sets the
+//! largest value: 4,096 standard, 8,192 advanced and intelligent-tiering).
 
+use super::aws::aws_cmd;
 use super::{
     Backend, CRLF_TRANSLATED, Deletes, Failure, Location, Op, PerKey, ReadBack, ReadCall,
-    ReadFailure, Reads, Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
-    universal_newlines,
+    ReadFailure, Reads, Scope, Setting, Target, ValueRules, VendorCmd, Writes, could_be_key,
+    looks_transient, universal_newlines,
 };
 use std::borrow::Cow;
 
@@ -17,13 +28,15 @@ pub const BACKEND: Backend = Backend {
     title: "AWS SSM Parameter Store, SecureString",
     example: "--ssm-region=eu-west-1 --ssm-prefix=/api/dev/",
     bin: "aws",
-    settings: &[REGION, PREFIX],
+    settings: &[REGION, PREFIX, KMS_KEY, TIER],
     values: &VALUES,
     case_insensitive_names: false,
     open: |settings, _env| {
         Box::new(Ssm {
             region: settings.required(&REGION),
             prefix: settings.get(&PREFIX).map(str::to_string),
+            kms_key: settings.get(&KMS_KEY).map(str::to_string),
+            tier: settings.get(&TIER).map(str::to_string),
         })
     },
 };
@@ -46,10 +59,35 @@ const PREFIX: Setting = Setting {
     help: &[("/PATH/", "prepended to every parameter name")],
 };
 
-/// Standard-tier parameters hold 1 to 4096 characters; vsync counts bytes, which is never
+const KMS_KEY: Setting = Setting {
+    config_key: "kmsKeyId",
+    flag: "ssm-kms-key",
+    prompt: "KMS key (id, ARN or alias) for the SecureString parameters",
+    required: false,
+    value: "KEY",
+    help: &[("KEY", "KMS key id, ARN or alias/NAME of every parameter")],
+};
+
+const TIER: Setting = Setting {
+    config_key: "tier",
+    flag: "ssm-tier",
+    prompt: "SSM parameter tier (standard, advanced or intelligent-tiering)",
+    required: false,
+    value: "TIER",
+    help: &[(
+        "TIER",
+        "standard (up to 4096 bytes), advanced or intelligent-tiering (8192)",
+    )],
+};
+
+/// Standard-tier parameters hold 1 to 4096 characters, advanced (and intelligent-tiering,
+/// which turns advanced for a value that needs it) 8192; vsync counts bytes, which are never
 /// fewer, so a value that passes here fits.
+const STANDARD_MAX: usize = 4096;
+const ADVANCED_MAX: usize = 8192;
+
 const VALUES: ValueRules = ValueRules {
-    max_bytes: 4096,
+    max_bytes: ADVANCED_MAX,
     empty_ok: false,
     utf8: true,
     altered: Some(CRLF_TRANSLATED),
@@ -63,6 +101,52 @@ const MAX_LEVELS: usize = 15;
 pub struct Ssm {
     pub region: String,
     pub prefix: Option<String>,
+    /// `--ssm-kms-key`: the KMS key of every SecureString put; `None` is `alias/aws/ssm`.
+    pub kms_key: Option<String>,
+    /// `--ssm-tier` as given; `None` leaves the tier to SSM (its default, standard).
+    pub tier: Option<String>,
+}
+
+/// A parameter tier, as the flag spells it (any case) and as the API does (case-sensitive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Standard,
+    Advanced,
+    IntelligentTiering,
+}
+
+impl Tier {
+    pub fn parse(word: &str) -> Option<Tier> {
+        match word.to_ascii_lowercase().as_str() {
+            "standard" => Some(Tier::Standard),
+            "advanced" => Some(Tier::Advanced),
+            "intelligent-tiering" => Some(Tier::IntelligentTiering),
+            _ => None,
+        }
+    }
+
+    /// The API's spelling.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Tier::Standard => "Standard",
+            Tier::Advanced => "Advanced",
+            Tier::IntelligentTiering => "Intelligent-Tiering",
+        }
+    }
+
+    pub fn max_bytes(self) -> usize {
+        match self {
+            Tier::Standard => STANDARD_MAX,
+            Tier::Advanced | Tier::IntelligentTiering => ADVANCED_MAX,
+        }
+    }
+}
+
+impl Ssm {
+    /// The tier, when the setting is one (pre-flight refuses any other word).
+    fn tier(&self) -> Option<Tier> {
+        self.tier.as_deref().and_then(Tier::parse)
+    }
 }
 
 impl Target for Ssm {
@@ -76,6 +160,33 @@ impl Target for Ssm {
             &self.region,
             self.prefix.as_deref(),
         )
+        .with(&[
+            ("kms-key", self.kms_key.as_deref()),
+            ("tier", self.tier().map(Tier::api_name)),
+        ])
+    }
+
+    fn setting_problem(&self) -> Option<String> {
+        if let Some(word) = self.tier.as_deref().filter(|w| Tier::parse(w).is_none()) {
+            return Some(format!(
+                "--ssm-tier: \"{}\" is not a tier; use standard, advanced or intelligent-tiering",
+                crate::term::shown_key(word)
+            ));
+        }
+        super::aws::kms_key_problem("ssm-kms-key", self.kms_key.as_deref()?)
+    }
+
+    fn value_limit(&self) -> usize {
+        self.tier().map_or(STANDARD_MAX, Tier::max_bytes)
+    }
+
+    fn value_limit_hint(&self) -> Option<String> {
+        (self.value_limit() < ADVANCED_MAX).then(|| {
+            format!(
+                "--ssm-tier=advanced or --ssm-tier=intelligent-tiering stores up to \
+                 {ADVANCED_MAX} bytes"
+            )
+        })
     }
 
     fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {
@@ -94,13 +205,18 @@ impl Target for Ssm {
         Some(self)
     }
 
-    /// Only names under a `/…` prefix, listed as a path.
+    /// Only the level directly under a `/…/` prefix, listed as a path.
     fn scope(&self) -> Scope<'_> {
         match self.prefix.as_deref() {
-            Some(p) if p.starts_with('/') && p.len() > 1 => Scope::Listed(self),
+            Some(_) if self.path().is_some() => Scope::Listed(self),
+            Some(p) if p.starts_with('/') && p.len() > 1 => Scope::Unknown(format!(
+                "ssm: --prune needs an --ssm-prefix that ends with / (such as {p}/): \
+                 --ssm-prefix={p} is a string prefix, and it also covers parameters of other \
+                 paths ({p}2/…, {p}X…)"
+            )),
             _ => Scope::Unknown(
-                "ssm: --prune needs an --ssm-prefix that starts with / (such as /app/dev/): \
-                 without one every parameter in the region would be vsync's to delete"
+                "ssm: --prune needs an --ssm-prefix that starts and ends with / (such as \
+                 /app/dev/): without one every parameter in the region would be vsync's to delete"
                     .into(),
             ),
         }
@@ -112,64 +228,67 @@ impl Ssm {
         format!("--region={}", self.region)
     }
 
-    /// The deepest path holding every name under the prefix: `/app/dev/` and `/app/dev-`
-    /// give `/app/dev` and `/app`.
+    /// The path a `/…/` prefix names (`/app/dev/` gives `/app/dev`); `None` for a prefix that
+    /// is not a path (`/app/dev-`): listing its path would cover other names too.
     fn path(&self) -> Option<String> {
-        let prefix = self.prefix.as_deref().filter(|p| p.starts_with('/'))?;
-        let end = prefix.rfind('/').unwrap_or(0);
-        Some(if end == 0 {
-            "/".to_string()
-        } else {
-            prefix[..end].to_string()
-        })
+        let prefix = self.prefix.as_deref()?;
+        let path = prefix.strip_suffix('/')?;
+        (prefix.starts_with('/') && !path.is_empty()).then(|| path.to_string())
     }
 
+    /// One level of `path`, without recursion: the names directly under it.
     fn by_path(&self, path: &str, decrypt: bool) -> VendorCmd {
         let path_flag = format!("--path={path}");
-        let mut args = vec!["ssm", "get-parameters-by-path", &path_flag, "--recursive"];
+        let mut args = vec!["ssm", "get-parameters-by-path", &path_flag];
         if decrypt {
             args.push("--with-decryption");
         }
         let region = self.region_flag();
         args.extend([region.as_str(), "--output=json"]);
-        VendorCmd::new("aws", &args)
+        aws_cmd(&args)
     }
 }
+
+/// The type every value is written as: encrypted at rest.
+const SECURE: &str = "SecureString";
 
 /// The most names `get-parameters` and `delete-parameters` take in one call.
 const BATCH: usize = 10;
 
 impl Reads for Ssm {
-    /// Under a `/…` prefix: one `get-parameters-by-path` (aws-cli follows its pages itself).
-    /// Names that are not a path: `get-parameters`, 10 names a call.
+    /// Under a `/…/` prefix: one `get-parameters-by-path` of that level (aws-cli follows its
+    /// pages itself) for the names directly under it. Other names: `get-parameters`, 10 names
+    /// a call, so that no read covers more than the names asked for.
     fn read_calls(&self, names: &[&str]) -> Vec<ReadCall> {
-        let all = || names.iter().map(|n| n.to_string()).collect();
-        if let Some(path) = self.path() {
-            return vec![ReadCall {
+        let prefix = self.prefix.as_deref().unwrap_or_default();
+        let (level, others): (Vec<&str>, Vec<&str>) = match self.path() {
+            Some(_) => names
+                .iter()
+                .partition(|n| n.strip_prefix(prefix).is_some_and(could_be_key)),
+            None => (Vec::new(), names.to_vec()),
+        };
+        let mut calls = Vec::new();
+        if let (Some(path), false) = (self.path(), level.is_empty()) {
+            calls.push(ReadCall {
                 cmd: self.by_path(&path, true),
-                names: all(),
-            }];
+                names: level.iter().map(|n| n.to_string()).collect(),
+            });
         }
-        names
-            .chunks(BATCH)
-            .map(|chunk| ReadCall {
-                cmd: VendorCmd::new(
-                    "aws",
-                    &[
-                        "ssm",
-                        "get-parameters",
-                        &format!(
-                            "--names={}",
-                            serde_json::to_string(chunk).unwrap_or_default()
-                        ),
-                        "--with-decryption",
-                        &self.region_flag(),
-                        "--output=json",
-                    ],
+        calls.extend(others.chunks(BATCH).map(|chunk| ReadCall {
+            cmd: aws_cmd(&[
+                "ssm",
+                "get-parameters",
+                &format!(
+                    "--names={}",
+                    serde_json::to_string(chunk).unwrap_or_default()
                 ),
-                names: chunk.iter().map(|n| n.to_string()).collect(),
-            })
-            .collect()
+                "--with-decryption",
+                &self.region_flag(),
+                "--output=json",
+            ]),
+            names: chunk.iter().map(|n| n.to_string()).collect(),
+        }));
+        calls
     }
 
     fn parse_read(&self, _call: &ReadCall, stdout: &[u8]) -> Result<ReadBack, String> {
@@ -180,6 +299,11 @@ impl Reads for Ssm {
             if let (Some(name), Some(value)) = (p["Name"].as_str(), p["Value"].as_str()) {
                 back.values
                     .push((name.to_string(), value.as_bytes().to_vec()));
+                // A `String` or `StringList` parameter is stored in plain text: whatever its
+                // value, a write changes it (into a SecureString).
+                if p["Type"].as_str().is_some_and(|t| t != SECURE) {
+                    back.unreadable.push(name.to_string());
+                }
             }
         }
         Ok(back)
@@ -187,7 +311,7 @@ impl Reads for Ssm {
 
     fn read_failure(&self, stderr: &str) -> ReadFailure {
         match self.classify(stderr, None) {
-            Failure::Transient => ReadFailure::Transient,
+            Failure::Transient | Failure::Throttled => ReadFailure::Transient,
             _ if stderr.contains("AccessDenied") || stderr.contains("not authorized") => {
                 ReadFailure::Denied
             }
@@ -205,11 +329,13 @@ impl Reads for Ssm {
 }
 
 impl Deletes for Ssm {
+    /// `scope` is `Listed` only with a path: without one this lists nothing of use.
     fn scope_cmd(&self) -> VendorCmd {
-        self.by_path(&self.path().unwrap_or_else(|| "/".into()), false)
+        self.by_path(&self.path().unwrap_or_default(), false)
     }
 
-    /// Names under the prefix (the path may hold more: `/app` for `/app/dev-`).
+    /// Names directly under the prefix whose rest is a key (checked again here, whatever
+    /// the service returned).
     fn parse_scope(&self, stdout: &str) -> Vec<String> {
         let prefix = self.prefix.as_deref().unwrap_or_default();
         let doc: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
@@ -218,7 +344,7 @@ impl Deletes for Ssm {
             .into_iter()
             .flatten()
             .filter_map(|p| p["Name"].as_str())
-            .filter(|n| !prefix.is_empty() && n.starts_with(prefix))
+            .filter(|n| self.path().is_some() && n.strip_prefix(prefix).is_some_and(could_be_key))
             .map(str::to_string)
             .collect()
     }
@@ -227,18 +353,15 @@ impl Deletes for Ssm {
         names
             .chunks(BATCH)
             .map(|chunk| {
-                VendorCmd::new(
-                    "aws",
-                    &[
-                        "ssm",
-                        "delete-parameters",
-                        &format!(
-                            "--names={}",
-                            serde_json::to_string(chunk).unwrap_or_default()
-                        ),
-                        &self.region_flag(),
-                    ],
-                )
+                aws_cmd(&[
+                    "ssm",
+                    "delete-parameters",
+                    &format!(
+                        "--names={}",
+                        serde_json::to_string(chunk).unwrap_or_default()
+                    ),
+                    &self.region_flag(),
+                ])
             })
             .collect()
     }
@@ -259,30 +382,31 @@ impl Deletes for Ssm {
 
 impl PerKey for Ssm {
     fn push_cmd(&self, key: &str, _op: Op) -> VendorCmd {
-        VendorCmd::new(
-            "aws",
-            &[
-                "ssm",
-                "put-parameter",
-                &format!("--name={}", self.secret_name(key)),
-                "--type=SecureString",
-                "--value=file:///dev/stdin",
-                "--overwrite",
-                &self.region_flag(),
-            ],
-        )
+        let name = format!("--name={}", self.secret_name(key));
+        let region = self.region_flag();
+        let secure = format!("--type={SECURE}");
+        let mut args = vec![
+            "ssm",
+            "put-parameter",
+            &name,
+            &secure,
+            "--value=file:///dev/stdin",
+            "--overwrite",
+            &region,
+        ];
+        let key_id = self.kms_key.as_ref().map(|k| format!("--key-id={k}"));
+        let tier = self.tier().map(|t| format!("--tier={}", t.api_name()));
+        args.extend(key_id.iter().chain(&tier).map(String::as_str));
+        aws_cmd(&args)
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        // TooManyUpdates: SSM's own throttle on one parameter written too often.
-        if looks_transient(stderr)
-            || [
-                "TooManyUpdates",
-                "InternalServerError",
-                "ServiceUnavailable",
-            ]
-            .iter()
-            .any(|m| stderr.contains(m))
+        if let Some(failure) = super::aws::cli_failure(stderr) {
+            failure
+        } else if looks_transient(stderr)
+            || ["InternalServerError", "ServiceUnavailable"]
+                .iter()
+                .any(|m| stderr.contains(m))
         {
             Failure::Transient
         } else {
@@ -292,6 +416,16 @@ impl PerKey for Ssm {
 
     fn label_words(&self, _op: Op) -> usize {
         2
+    }
+
+    fn failure_hint(&self, _key: &str, stderr: &str) -> Option<String> {
+        // AWS documents this refusal for a String parameter overwritten as SecureString.
+        stderr.contains("HierarchyTypeMismatch").then(|| {
+            "the parameter exists with another type (String), which Parameter Store does not \
+             change in place: delete it (aws ssm delete-parameter) or rename the key, then sync \
+             again"
+                .to_string()
+        })
     }
 }
 
@@ -330,7 +464,25 @@ mod tests {
         Ssm {
             region: "eu-west-1".into(),
             prefix: prefix.map(str::to_string),
+            kms_key: None,
+            tier: None,
         }
+    }
+
+    #[test]
+    fn a_type_change_in_place_is_reported_with_what_to_do() {
+        let r = ssm(None);
+        let stderr = "An error occurred (HierarchyTypeMismatchException) when calling the PutParameter operation: Parameter Type can't be changed";
+        assert_eq!(r.classify(stderr, Some(255)), Failure::Permanent);
+        assert!(
+            r.failure_hint("K", stderr)
+                .unwrap()
+                .contains("delete-parameter")
+        );
+        assert_eq!(
+            r.failure_hint("K", "An error occurred (AccessDeniedException)"),
+            None
+        );
     }
 
     #[test]
@@ -343,7 +495,7 @@ mod tests {
                 "ssm",
                 "put-parameter",
                 "--name=/app/dev/DB_URL",
-                "--type=SecureString",
+                &format!("--type={SECURE}"),
                 "--value=file:///dev/stdin",
                 "--overwrite",
                 "--region=eu-west-1"
@@ -356,17 +508,99 @@ mod tests {
         assert_eq!(ssm(None).first_op(None), Op::Set);
     }
 
+    fn set(kms_key: Option<&str>, tier: Option<&str>) -> Ssm {
+        Ssm {
+            kms_key: kms_key.map(str::to_string),
+            tier: tier.map(str::to_string),
+            ..ssm(Some("/app/"))
+        }
+    }
+
+    #[test]
+    fn every_put_carries_the_kms_key_and_the_tier_as_aws_spells_it() {
+        let cmd = set(Some("alias/app"), Some("intelligent-tiering")).push_cmd("K", Op::Set);
+        assert_eq!(
+            cmd.args[5..],
+            [
+                "--overwrite",
+                "--region=eu-west-1",
+                "--key-id=alias/app",
+                "--tier=Intelligent-Tiering"
+            ]
+        );
+        for (word, api) in [
+            ("standard", "Standard"),
+            ("advanced", "Advanced"),
+            ("Advanced", "Advanced"),
+            ("INTELLIGENT-TIERING", "Intelligent-Tiering"),
+        ] {
+            let cmd = set(None, Some(word)).push_cmd("K", Op::Set);
+            assert_eq!(cmd.args.last().unwrap(), &format!("--tier={api}"));
+        }
+        assert_eq!(
+            set(None, None).push_cmd("K", Op::Set),
+            ssm(Some("/app/")).push_cmd("K", Op::Set)
+        );
+        super::super::assert_option_safe(&set(Some("-k"), None).push_cmd("K", Op::Set), &["-k"]);
+    }
+
+    #[test]
+    fn the_value_limit_follows_the_tier() {
+        assert_eq!(set(None, None).value_limit(), 4096);
+        assert_eq!(set(None, Some("standard")).value_limit(), 4096);
+        assert_eq!(set(None, Some("advanced")).value_limit(), 8192);
+        assert_eq!(set(None, Some("intelligent-tiering")).value_limit(), 8192);
+        assert!(
+            set(None, None)
+                .value_limit_hint()
+                .unwrap()
+                .contains("--ssm-tier=advanced")
+        );
+        assert_eq!(set(None, Some("advanced")).value_limit_hint(), None);
+        assert_eq!(
+            BACKEND.value_limit(),
+            8192,
+            "a referenced file is read up to the largest"
+        );
+    }
+
+    #[test]
+    fn tiers_and_keys_are_checked_before_anything_runs() {
+        assert_eq!(
+            set(Some("alias/a"), Some("advanced")).setting_problem(),
+            None
+        );
+        let why = set(None, Some("premium")).setting_problem().unwrap();
+        assert!(
+            why.starts_with("--ssm-tier: \"premium\" is not a tier"),
+            "{why}"
+        );
+        let why = set(Some("key"), None).setting_problem().unwrap();
+        assert!(why.starts_with("--ssm-kms-key: "), "{why}");
+    }
+
+    #[test]
+    fn the_banner_adds_the_key_and_tier_only_when_set() {
+        assert_eq!(
+            set(Some("alias/a"), Some("advanced")).banner(1),
+            "Syncing 1 secrets to AWS SSM Parameter Store: region=eu-west-1, prefix=/app/, \
+             kms-key=alias/a, tier=Advanced"
+        );
+    }
+
     #[test]
     fn names_regions_and_prefixes_that_look_like_options_are_joined_to_their_flags() {
         let r = Ssm {
             region: "-r".into(),
             prefix: Some("-x".into()),
+            kms_key: None,
+            tier: None,
         };
         super::super::assert_option_safe(&r.push_cmd("-h", Op::Set), &["-x-h", "-r"]);
     }
 
     #[test]
-    fn a_path_prefix_is_read_in_one_call_and_other_names_ten_a_call() {
+    fn a_path_prefix_is_read_one_level_in_one_call_and_other_names_ten_a_call() {
         let r = ssm(Some("/app/dev/"));
         let calls = r.read_calls(&["/app/dev/A", "/app/dev/B"]);
         assert_eq!(calls.len(), 1);
@@ -376,14 +610,14 @@ mod tests {
                 "ssm",
                 "get-parameters-by-path",
                 "--path=/app/dev",
-                "--recursive",
                 "--with-decryption",
                 "--region=eu-west-1",
                 "--output=json"
             ]
         );
-        assert_eq!(ssm(Some("/app/dev-")).path().as_deref(), Some("/app"));
-        assert_eq!(ssm(Some("/x")).path().as_deref(), Some("/"));
+        assert_eq!(ssm(Some("/app/dev-")).path(), None);
+        assert_eq!(ssm(Some("/x")).path(), None);
+        assert_eq!(ssm(Some("/")).path(), None);
         let names: Vec<String> = (0..11).map(|i| format!("K{i}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let calls = ssm(None).read_calls(&refs);
@@ -399,23 +633,55 @@ mod tests {
     }
 
     #[test]
-    fn the_scope_is_a_slash_prefix_and_deletes_go_ten_names_a_call() {
+    fn a_prefix_that_is_not_a_path_reads_only_the_names_asked_for() {
+        // `/x-` once read `/` recursively, decrypting every parameter in the region.
+        let calls = ssm(Some("/x-")).read_calls(&["/x-A", "/x-B"]);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].cmd.args[1], "get-parameters");
+        assert_eq!(calls[0].cmd.args[2], r#"--names=["/x-A","/x-B"]"#);
+        // Under a path, a key holding `/` is not on the level read: asked for by name.
+        let calls = ssm(Some("/app/")).read_calls(&["/app/A", "/app/b/C"]);
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].names, ["/app/A"]);
+        assert_eq!(calls[1].names, ["/app/b/C"]);
+    }
+
+    #[test]
+    fn the_scope_is_one_level_under_a_path_prefix_and_deletes_go_ten_names_a_call() {
         assert!(matches!(ssm(None).scope(), Scope::Unknown(_)));
         assert!(matches!(ssm(Some("app-")).scope(), Scope::Unknown(_)));
-        let r = ssm(Some("/app/dev-"));
+        assert!(matches!(ssm(Some("/")).scope(), Scope::Unknown(_)));
+        assert!(matches!(
+            ssm(Some("/app/dev-")).scope(),
+            Scope::Unknown(why) if why.contains("--ssm-prefix that ends with /")
+        ));
+        let r = ssm(Some("/shop/"));
         assert!(matches!(r.scope(), Scope::Listed(_)));
         assert_eq!(
-            r.parse_scope(r#"{"Parameters":[{"Name":"/app/dev-A"},{"Name":"/app/other"}]}"#),
-            ["/app/dev-A"]
+            r.scope_cmd().args,
+            [
+                "ssm",
+                "get-parameters-by-path",
+                "--path=/shop",
+                "--region=eu-west-1",
+                "--output=json"
+            ]
         );
-        assert_eq!(r.key_of("/app/dev-A"), "A");
-        let names: Vec<String> = (0..11).map(|i| format!("/app/dev-K{i}")).collect();
+        assert_eq!(
+            r.parse_scope(
+                r#"{"Parameters":[{"Name":"/shop/A"},{"Name":"/shop/staging/DB_URL"},{"Name":"/other/B"}]}"#
+            ),
+            ["/shop/A"]
+        );
+        assert_eq!(r.key_of("/shop/A"), "A");
+        let r = ssm(Some("/app/dev/"));
+        let names: Vec<String> = (0..11).map(|i| format!("/app/dev/K{i}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let dels = r.delete_cmds(&refs);
         assert_eq!(dels.len(), 2);
         assert_eq!(
             dels[1].args[..3],
-            ["ssm", "delete-parameters", r#"--names=["/app/dev-K10"]"#]
+            ["ssm", "delete-parameters", r#"--names=["/app/dev/K10"]"#]
         );
     }
 
@@ -452,6 +718,23 @@ mod tests {
     }
 
     #[test]
+    fn a_parameter_of_another_type_differs_and_a_refused_type_change_says_what_to_do() {
+        let r = ssm(Some("/app/dev/"));
+        let calls = r.read_calls(&["/app/dev/A", "/app/dev/B"]);
+        let out = br#"{"Parameters":[
+            {"Name":"/app/dev/A","Value":"v","Type":"String"},
+            {"Name":"/app/dev/B","Value":"w","Type":"SecureString"}]}"#;
+        let back = r.parse_read(&calls[0], out).unwrap();
+        assert_eq!(back.values.len(), 2);
+        assert_eq!(back.unreadable, ["/app/dev/A"]);
+        let refused = "An error occurred (HierarchyTypeMismatchException) when calling the \
+                       PutParameter operation: The parameter type can't be changed";
+        assert_eq!(r.classify(refused, Some(255)), Failure::Permanent);
+        assert!(r.failure_hint("K", refused).unwrap().contains("delete it"));
+        assert_eq!(r.failure_hint("K", "ThrottlingException"), None);
+    }
+
+    #[test]
     fn throttling_is_retried_and_access_denied_is_not() {
         let r = ssm(None);
         assert_eq!(
@@ -459,14 +742,14 @@ mod tests {
                 "An error occurred (ThrottlingException) when calling the PutParameter operation: Rate exceeded",
                 Some(255)
             ),
-            Failure::Transient
+            Failure::Throttled
         );
         assert_eq!(
             r.classify(
                 "An error occurred (TooManyUpdates) when calling the PutParameter operation",
                 Some(255)
             ),
-            Failure::Transient
+            Failure::Throttled
         );
         assert_eq!(
             r.classify("An error occurred (AccessDeniedException)", Some(255)),

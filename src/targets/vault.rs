@@ -3,10 +3,14 @@
 //! The lone `-` makes the vault CLI read a JSON object from stdin: positional `K=V`
 //! arguments would expose every value in argv, hit ARG_MAX, and let a value starting with `@`
 //! be read as a file path. `kv put` replaces the whole secret at PATH atomically.
+//!
+//! Keys the env file excludes or `--keep` protects are carried over: read with `kv get`, then
+//! written back with the file's keys, with `-cas=<version read>` on KV v2 so that a change
+//! made in between fails the write instead of being lost. KV v1 has no versions to check.
 
 use super::{
-    Backend, Bulk, Failure, Location, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting,
-    Target, ValueRules, VendorCmd, Writes, looks_transient,
+    Backend, Bulk, Failure, Keeps, Location, ReadBack, ReadCall, ReadFailure, Reads, Scope,
+    Setting, Stored, Target, ValueRules, VendorCmd, Writes, looks_transient,
 };
 use crate::task::SecretTask;
 
@@ -105,9 +109,9 @@ impl Target for Vault {
     }
 }
 
-impl Reads for Vault {
-    /// One `kv get` of the whole document; the path after `--`, as for the write.
-    fn read_calls(&self, names: &[&str]) -> Vec<ReadCall> {
+impl Vault {
+    /// `kv get` of the whole document; the path after `--`, as for the write.
+    fn get_cmd(&self) -> VendorCmd {
         let mut cmd = VendorCmd::new(
             "vault",
             &[
@@ -120,8 +124,15 @@ impl Reads for Vault {
             ],
         );
         cmd.env.push(("VAULT_ADDR", self.addr.clone()));
+        cmd
+    }
+}
+
+impl Reads for Vault {
+    /// One `kv get` of the whole document.
+    fn read_calls(&self, names: &[&str]) -> Vec<ReadCall> {
         vec![ReadCall {
-            cmd,
+            cmd: self.get_cmd(),
             names: names.iter().map(|n| n.to_string()).collect(),
         }]
     }
@@ -157,6 +168,62 @@ impl Reads for Vault {
     fn read_permission(&self) -> &'static str {
         "the read capability on MOUNT/data/PATH"
     }
+}
+
+impl Keeps for Vault {
+    fn stored_cmd(&self) -> VendorCmd {
+        self.get_cmd()
+    }
+
+    fn parse_stored(&self, stdout: &[u8]) -> Result<Stored, String> {
+        parse_stored(stdout)
+    }
+
+    fn absent(&self, stderr: &str) -> bool {
+        self.read_failure(stderr) == ReadFailure::NotFound
+    }
+
+    /// `-cas=N` before `--`: KV v2 writes only if the latest version is still N.
+    fn write_cmd_at(&self, version: Option<u64>) -> VendorCmd {
+        let mut cmd = self.write_cmd();
+        if let Some(v) = version {
+            cmd.args.insert(2, format!("-cas={v}"));
+        }
+        cmd
+    }
+
+    fn document_keeping(
+        &self,
+        tasks: &[SecretTask],
+        kept: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<u8> {
+        document_keeping(tasks, kept)
+    }
+
+    fn advice(&self, stderr: &str) -> Option<&'static str> {
+        stderr.contains("check-and-set").then_some(
+            "the document changed after vsync read it, so nothing was written (the change \
+             is kept): run the sync again",
+        )
+    }
+
+    fn location(&self) -> String {
+        format!("{}/{}", self.mount, self.path)
+    }
+}
+
+/// The stored document in `kv get -format=json` output: its map and, on KV v2, its version
+/// (a deleted latest version has no map, but its number still guards the write).
+pub fn parse_stored(stdout: &[u8]) -> Result<Stored, String> {
+    let doc: serde_json::Value = serde_json::from_slice(stdout)
+        .map_err(|e| format!("unreadable vault kv get output: {e}"))?;
+    let data = &doc["data"];
+    Ok(Stored {
+        data: stored_keys(data).cloned().unwrap_or_default(),
+        version: data["metadata"]["version"]
+            .as_u64()
+            .filter(|_| data.get("data").is_some()),
+    })
 }
 
 /// The key/value map in a `kv get` response's `data`: nested with its version metadata on a
@@ -200,7 +267,18 @@ impl Bulk for Vault {
     }
 
     fn classify(&self, stderr: &str, _exit: Option<i32>) -> Failure {
-        if is_transient(stderr) {
+        if stderr.contains("Code: 429") || super::looks_throttled(stderr) {
+            Failure::Throttled
+        } else if stderr.contains("missing client token") || stderr.contains("VAULT_TOKEN") {
+            Failure::Store("run `vault login` (or set VAULT_TOKEN)".into())
+        } else if stderr.contains("no handler for route") {
+            Failure::Store(format!(
+                "enable a KV v2 engine at the mount: `vault secrets enable -path={} kv-v2`",
+                self.mount
+            ))
+        } else if stderr.contains("dial tcp") || stderr.contains("no such host") {
+            Failure::Unreachable(format!("check VAULT_ADDR ({}) and the network", self.addr))
+        } else if is_transient(stderr) {
             Failure::Transient
         } else {
             Failure::Permanent
@@ -210,13 +288,34 @@ impl Bulk for Vault {
     fn label(&self) -> String {
         "vault kv put".into()
     }
+
+    fn keeps(&self) -> Option<&dyn Keeps> {
+        Some(self)
+    }
+}
+
+/// The document with `kept` keys as stored (a value another tool wrote as a number stays
+/// one) beside the tasks; a task's key wins over a kept one of that name.
+pub fn document_keeping(
+    tasks: &[SecretTask],
+    kept: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<u8> {
+    if kept.is_empty() {
+        return document(tasks);
+    }
+    let mut map = kept.clone();
+    for t in tasks {
+        let value = String::from_utf8_lossy(&t.value).into_owned();
+        map.insert(t.key.clone(), serde_json::Value::String(value));
+    }
+    serde_json::to_vec(&map).expect("a JSON map always serialises")
 }
 
 /// `{"KEY":"value",…}`, keys in byte order (the order serde_json's `Map`, a `BTreeMap` without
 /// its `preserve_order` feature, always gave this document). Values are UTF-8 by then
 /// (pre-flight rejects others); a stray invalid byte would be replaced rather than panic.
 ///
-/// Written straight from the tasks into a buffer sized for the whole object, rather than
+/// KeyWrite straight from the tasks into a buffer sized for the whole object, rather than
 /// through a `Map` holding a copy of every key and value: at 10,000 keys those copies and the
 /// buffer's doublings were the peak of a vault run.
 pub fn document(tasks: &[SecretTask]) -> Vec<u8> {
@@ -284,6 +383,38 @@ mod tests {
             source: Source::Literal,
             line: 1,
         }
+    }
+
+    #[test]
+    fn vault_store_level_failures_name_login_the_mount_and_the_address() {
+        let v = Vault {
+            addr: "http://127.0.0.1:8200".into(),
+            mount: "secret".into(),
+            path: "app/dev".into(),
+        };
+        let classify = |stderr: &str| Bulk::classify(&v, stderr, Some(2));
+        let token =
+            classify("Error making API request.\n\nCode: 400. Errors:\n\n* missing client token");
+        assert!(matches!(token, Failure::Store(n) if n.contains("vault login")));
+        let mount =
+            classify("Code: 404. Errors:\n\n* no handler for route \"secret/data/app/dev\"");
+        assert!(matches!(mount, Failure::Store(n) if n.contains("-path=secret kv-v2")));
+        let refused = classify(
+            "Get \"http://127.0.0.1:9/v1/sys/internal/ui/mounts/secret\": dial tcp 127.0.0.1:9: connect: connection refused",
+        );
+        assert!(matches!(refused, Failure::Unreachable(n) if n.contains("VAULT_ADDR")));
+        assert_eq!(
+            classify("Code: 429. Errors:\n\n* rate limit quota exceeded"),
+            Failure::Throttled
+        );
+        assert_eq!(
+            classify("Code: 503. Errors:\n\n* Vault is sealed"),
+            Failure::Transient
+        );
+        assert_eq!(
+            classify("Code: 403. Errors:\n\n* permission denied"),
+            Failure::Permanent
+        );
     }
 
     #[test]
@@ -405,6 +536,49 @@ mod tests {
             r.read_failure("Code: 403. Errors:\n\n* permission denied"),
             ReadFailure::Denied
         );
+    }
+
+    #[test]
+    fn kept_keys_are_written_back_as_stored_under_the_version_read() {
+        let r = Vault {
+            addr: "http://v:1".into(),
+            mount: "secret".into(),
+            path: "-h".into(),
+        };
+        let v2 = br#"{"data":{"data":{"A":"old","K":"k","N":7},"metadata":{"version":4}}}"#;
+        let stored = parse_stored(v2).unwrap();
+        assert_eq!(stored.version, Some(4));
+        assert_eq!(stored.data["N"], 7);
+        let v1 = br#"{"data":{"A":"old","K":"k"},"lease_duration":2764800}"#;
+        assert_eq!(parse_stored(v1).unwrap().version, None);
+        assert_eq!(parse_stored(v1).unwrap().data.len(), 2);
+        let deleted = br#"{"data":{"data":null,"metadata":{"version":5}}}"#;
+        let gone = parse_stored(deleted).unwrap();
+        assert_eq!((gone.data.len(), gone.version), (0, Some(5)));
+
+        let cmd = r.write_cmd_at(Some(4));
+        assert_eq!(
+            cmd.args,
+            ["kv", "put", "-cas=4", "-mount=secret", "--", "-h", "-"]
+        );
+        assert_eq!(r.write_cmd_at(None), r.write_cmd());
+
+        let mut kept = stored.data.clone();
+        kept.remove("A");
+        let doc: serde_json::Value =
+            serde_json::from_slice(&document_keeping(&[task("A", "new")], &kept)).unwrap();
+        assert_eq!(doc, serde_json::json!({"A":"new","K":"k","N":7}));
+        assert_eq!(
+            document_keeping(&[task("A", "x")], &Default::default()),
+            document(&[task("A", "x")])
+        );
+        assert!(
+            r.advice(
+                "Code: 400. Errors:\n\n* check-and-set parameter did not match the current version"
+            )
+            .is_some()
+        );
+        assert!(r.absent("No value found at secret/data/-h"));
     }
 
     #[test]

@@ -84,7 +84,7 @@ fn the_dry_run_shows_each_key_beside_the_name_it_is_stored_under() {
     let cmd = |name: &str| {
         format!(
             "    az keyvault secret set --vault-name=acme-kv --name={name} --file /dev/stdin \
-             --tags managed-by=vsync vsync-repo=repo vsync-env=dev -o none\n"
+             --tags managed-by=vsync vsync-repo=github-com-acme-api-b40f733f34db vsync-env=dev -o none\n"
         )
     };
     out.success().stderr_is("").stdout_is(&format!(

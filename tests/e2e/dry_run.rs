@@ -118,13 +118,16 @@ fn a_gcp_dry_run_plans_the_list_call_and_both_writes_per_key() {
         format!(
             "    if it exists: gcloud secrets versions add --data-file=- --project=acme-dev -- {key}\n\
              \x20   if it does not: gcloud secrets create --replication-policy=automatic \
-             --data-file=- --labels=managed-by=vsync,vsync-repo=repo,vsync-env=dev \
+             --data-file=- --labels=managed-by=vsync,vsync-repo=github-com-acme-api-b40f733f34db,vsync-env=dev \
              --project=acme-dev -- {key}\n"
         )
     };
     out.stdout_is(&format!(
         "{}  once, to learn which secrets exist: gcloud secrets list --project=acme-dev \
-         '--format=value(name)'\n\
+         '--format=json(name,labels)'\n\
+         \x20 after writing an existing secret without vsync's ownership marks: gcloud secrets \
+         update --update-labels=managed-by=vsync,vsync-repo=github-com-acme-api-b40f733f34db,vsync-env=dev \
+         --project=acme-dev -- KEY\n\
          \x20 API_KEY  literal  20 bytes\n{}\
          \x20 SSH_KEY  file {}  19 bytes\n{}",
         header(
@@ -137,6 +140,9 @@ fn a_gcp_dry_run_plans_the_list_call_and_both_writes_per_key() {
     ));
     out.stderr_is("");
 }
+
+/// The tags aws sets, as the dry run quotes them.
+const TAGS: &str = r#"'--tags=[{"Key":"managed-by","Value":"vsync"},{"Key":"vsync-repo","Value":"github-com-acme-api-b40f733f34db"},{"Key":"vsync-env","Value":"dev"}]'"#;
 
 #[test]
 fn an_aws_dry_run_plans_prefixed_names_read_from_stdin() {
@@ -154,12 +160,15 @@ fn an_aws_dry_run_plans_prefixed_names_read_from_stdin() {
             "    if it exists: aws secretsmanager put-secret-value --secret-id=api/dev/{key} \
              --secret-string file:///dev/stdin --region=eu-west-1\n\
              \x20   if it does not: aws secretsmanager create-secret --name=api/dev/{key} \
-             --secret-string file:///dev/stdin --region=eu-west-1\n"
+             --secret-string file:///dev/stdin --region=eu-west-1 {TAGS}\n"
         )
     };
     out.stdout_is(&format!(
         "{}  once, to learn which secrets exist: aws secretsmanager list-secrets \
-         --region=eu-west-1 --filters=Key=name,Values=api/dev/ --query 'SecretList[].Name' --output text\n\
+         --region=eu-west-1 --filters=Key=name,Values=api/dev/ --query \
+         'SecretList[].{{Name:Name,Tags:Tags}}' --output json\n\
+         \x20 after writing an existing secret without vsync's ownership marks: aws secretsmanager \
+         tag-resource --secret-id=api/dev/KEY {TAGS} --region=eu-west-1\n\
          \x20 API_KEY  literal  20 bytes\n{}\
          \x20 SSH_KEY  file {}  19 bytes\n{}",
         header(
@@ -178,9 +187,9 @@ fn an_azure_dry_run_plans_az_with_its_output_off() {
     let (t, out) = dry_run(AZURE_ENV, "skipped", &["azure", "--azure-vault=acme-kv"]);
     out.stdout_is(&format!(
         "{}  api-key  literal  20 bytes\n\
-         \x20   az keyvault secret set --vault-name=acme-kv --name=api-key --file /dev/stdin --tags managed-by=vsync vsync-repo=repo vsync-env=dev -o none\n\
+         \x20   az keyvault secret set --vault-name=acme-kv --name=api-key --file /dev/stdin --tags managed-by=vsync vsync-repo=github-com-acme-api-b40f733f34db vsync-env=dev -o none\n\
          \x20 ssh-key  file {}  19 bytes\n\
-         \x20   az keyvault secret set --vault-name=acme-kv --name=ssh-key --file /dev/stdin --tags managed-by=vsync vsync-repo=repo vsync-env=dev -o none\n",
+         \x20   az keyvault secret set --vault-name=acme-kv --name=ssh-key --file /dev/stdin --tags managed-by=vsync vsync-repo=github-com-acme-api-b40f733f34db vsync-env=dev -o none\n",
         header("skipped", "Syncing 2 secrets to Azure Key Vault: vault=acme-kv"),
         key_file(&t)
     ));

@@ -50,6 +50,8 @@ fn writes_of(t: &Test, target: &Target, key: &str, skip: usize) -> Vec<Call> {
         .into_iter()
         .skip(skip)
         .filter(|c| target.name == "vault" || c.secret() == Some(key))
+        // Marking a seeded secret as vsync's is not a write of its value.
+        .filter(|c| !c.argv.iter().any(|a| a == "update" || a == "tag-resource"))
         .collect()
 }
 
@@ -417,7 +419,7 @@ fn a_transient_failure_twice_is_retried_and_lands_on_the_third_attempt_on_every_
         let t = Test::new().env_file("dev", TWO_KEYS);
         seed_alpha(&t, target);
         let seeded = t.calls().len();
-        let mut t = sync(t.env("FAKE_TRANSIENT", "ALPHA:2"), target);
+        let mut t = sync(t.env("FAKE_UNAVAILABLE", "ALPHA:2"), target);
         let out = t.run();
         out.success().stderr_is("");
         assert_eq!(
@@ -450,10 +452,16 @@ fn a_transient_failure_three_times_fails_after_exactly_three_attempts_on_every_t
         let t = Test::new().env_file("dev", TWO_KEYS);
         seed_alpha(&t, target);
         let seeded = t.calls().len();
-        let mut t = sync(t.env("FAKE_TRANSIENT", "ALPHA:3"), target);
+        let mut t = sync(t.env("FAKE_UNAVAILABLE", "ALPHA:3"), target);
         let out = t.run();
         out.failure(1);
-        assert_one_warning(&out, target, target.throttled);
+        // A server error, not a throttle: a throttle is retried until it lands.
+        let words = match target.name {
+            "vault" => "sealed",
+            "gcp" => "UNAVAILABLE",
+            _ => "navailable",
+        };
+        assert_one_warning(&out, target, words);
         assert_eq!(
             writes_of(&t, target, "ALPHA", seeded).len(),
             3,

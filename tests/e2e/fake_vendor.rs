@@ -443,6 +443,97 @@ fn az_rejects_underscores_empty_values_and_oversized_values() {
     assert_eq!(t.secret_names("azure", "kv1"), ["max"]);
 }
 
+fn az_verb(verb: &str, name: &str) -> Vec<String> {
+    ["keyvault", "secret", verb, "--vault-name=kv1"]
+        .map(String::from)
+        .into_iter()
+        .chain([format!("--name={name}"), "-o".into(), "none".into()])
+        .collect()
+}
+
+fn tags_of(t: &Test, name: &str) -> serde_json::Value {
+    let path = t
+        .fake_dir()
+        .join("store/azure/kv1")
+        .join(name)
+        .join("tags.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn az_show_of_a_missing_secret_exits_3_as_the_real_az_does() {
+    let t = Test::new();
+    let mut show = az_verb("show", "nope");
+    show.truncate(5);
+    t.vendor("az", show, "")
+        .failure(3)
+        .stdout_is("")
+        .stderr_has("ERROR: (SecretNotFound) A secret with (name/id) nope was not found")
+        .stderr_has("\nCode: SecretNotFound\nMessage: ");
+    // Other commands exit 1 on the same answer.
+    t.vendor("az", az_verb("delete", "nope"), "")
+        .failure(1)
+        .stderr_has("(SecretNotFound)");
+}
+
+#[test]
+fn az_replaces_the_tags_on_each_set_and_adds_its_file_encoding_tag() {
+    let t = Test::new();
+    let mut tagged = az("k", true);
+    tagged.extend(["--tags".into(), "managed-by=vsync".into(), "a=1".into()]);
+    t.vendor("az", tagged, "v1").success();
+    assert_eq!(
+        tags_of(&t, "k"),
+        serde_json::json!({"managed-by": "vsync", "a": "1", "file-encoding": "utf-8"})
+    );
+    t.vendor("az", az("k", true), "v2").success();
+    assert_eq!(
+        tags_of(&t, "k"),
+        serde_json::json!({"file-encoding": "utf-8"}),
+        "a set without --tags leaves only az's own"
+    );
+}
+
+#[test]
+fn az_delete_is_a_soft_delete_that_keeps_the_name_until_recover_or_purge() {
+    let t = Test::new();
+    t.vendor("az", az("Old-Key", true), "v1").success();
+    t.vendor("az", az_verb("delete", "old-key"), "")
+        .success()
+        .stdout_is("")
+        .stderr_has("WARNING: Warning! If you have soft-delete protection enabled");
+    assert!(!t.exists("azure", "kv1", "Old-Key"));
+    assert_eq!(t.deleted_names("azure", "kv1"), ["Old-Key"]);
+    t.vendor("az", az("OLD-KEY", true), "v2")
+        .failure(1)
+        .stderr_has(
+            "ERROR: (Conflict) Secret Old-Key is currently in a deleted but recoverable state",
+        )
+        .stderr_has("Inner error: {\n    \"code\": \"ObjectIsDeletedButRecoverable\"\n}");
+    t.vendor("az", az_verb("recover", "old-key"), "").success();
+    t.vendor("az", az("OLD-KEY", true), "v2").success();
+    assert_eq!(
+        t.versions("azure", "kv1", "Old-Key"),
+        [b"v1".to_vec(), b"v2".to_vec()]
+    );
+    t.vendor("az", az_verb("delete", "Old-Key"), "").success();
+    t.vendor("az", az_verb("purge", "Old-Key"), "").success();
+    assert!(t.deleted_names("azure", "kv1").is_empty());
+    t.vendor("az", az("Old-Key", true), "v3").success();
+    assert_eq!(t.versions("azure", "kv1", "Old-Key"), [b"v3".to_vec()]);
+    t.vendor("az", az_verb("purge", "Old-Key"), "")
+        .failure(1)
+        .stderr_has("Deleted Secret not found: Old-Key");
+}
+
+#[test]
+fn az_refuses_a_file_that_is_not_utf8_in_its_own_words() {
+    let t = Test::new();
+    t.vendor("az", az("k", true), b"\xff\xfe")
+        .failure(1)
+        .stderr_is("ERROR: Unable to decode file '/dev/stdin' with 'utf-8' encoding.\n");
+}
+
 // ----- vault -----------------------------------------------------------------------------------
 
 #[test]

@@ -8,10 +8,11 @@ use crate::support::Test;
 /// stderr warnings race into one pipe. Each line must be one of vsync's own, whole.
 #[test]
 fn lines_stay_whole_when_stdout_and_stderr_share_a_pipe() {
-    let keys: Vec<String> = (0..600).map(|i| format!("KEY_{i:04}")).collect();
+    // A GitHub environment holds at most 100 secrets: many runs of 100 keys.
+    let keys: Vec<String> = (0..100).map(|i| format!("KEY_{i:04}")).collect();
     let env: String = keys.iter().map(|k| format!("{k}=v-{k}\n")).collect();
     let failing: Vec<&str> = keys.iter().step_by(2).map(String::as_str).collect();
-    for _ in 0..2 {
+    for _ in 0..12 {
         let mut t = Test::new()
             .env_file("dev", &env)
             .env("FAKE_FAIL_KEYS", &failing.join(","))
@@ -42,7 +43,7 @@ fn lines_stay_whole_when_stdout_and_stderr_share_a_pipe() {
             assert!(whole, "a torn line: {line:?}");
             shapes += 1;
         }
-        assert!(shapes > 1200, "{}", out.stdout);
+        assert!(shapes > 200, "{}", out.stdout);
     }
 }
 

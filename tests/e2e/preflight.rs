@@ -95,7 +95,9 @@ fn gh_lists_every_bad_name_oversized_and_non_utf8_value_and_calls_nothing() {
 }
 
 #[test]
-fn gcp_lists_bad_ids_and_oversized_values_but_takes_raw_bytes_and_empty_values() {
+/// An empty value is refused: the API stores no empty payload, and `gcloud secrets create`
+/// with empty data leaves a secret without any version.
+fn gcp_lists_bad_ids_oversized_and_empty_values_but_takes_raw_bytes() {
     let big = "a".repeat(64 * 1024 + 1);
     let (t, out) = run(
         "gcp",
@@ -110,6 +112,7 @@ fn gcp_lists_bad_ids_and_oversized_values_but_takes_raw_bytes_and_empty_values()
         &[
             bad("A.B", 2, &[rule], Some("A.B")),
             bad("BIG", 3, &[&too_big(65_537, 65_536)], Some("BIG")),
+            bad("EMPTY", 4, &[EMPTY], Some("EMPTY")),
             bad("SLASH/KEY", 6, &[rule], Some("SLASH/KEY")),
         ],
     );

@@ -45,3 +45,25 @@ fn names_with_underscores_are_refused_before_anything_runs() {
         .stderr_lacks("GOOD-ONE");
     assert!(t.calls().is_empty(), "all or none");
 }
+
+#[test]
+fn a_pruned_key_written_again_is_recovered_from_soft_delete_then_written() {
+    let mut t = sync(Test::new().env_file("dev", "KEEP=k\nOLD-KEY=s3cr3t-1\n"));
+    t.run().success();
+    t = t.file("infra/vault/dev/.env.dev", "KEEP=k\n");
+    t.run_again(["sync", "dev", "azure", "--prune"]).success();
+    assert_eq!(t.deleted_names("azure", "acme-kv"), ["OLD-KEY"]);
+
+    // Key Vault keeps the name taken; the deleted secret carries this repo's and env's tags,
+    // so vsync recovers it and writes the new value in the same run.
+    t = t.file("infra/vault/dev/.env.dev", "KEEP=k\nOLD-KEY=s3cr3t-2\n");
+    t.run_again(["sync", "dev", "azure"])
+        .success()
+        .stdout_has("✓ OLD-KEY (recovered, then written)")
+        .stderr_lacks("s3cr3t");
+    assert!(t.deleted_names("azure", "acme-kv").is_empty());
+    assert_eq!(
+        t.versions("azure", "acme-kv", "OLD-KEY"),
+        [b"s3cr3t-1".to_vec(), b"s3cr3t-2".to_vec()]
+    );
+}

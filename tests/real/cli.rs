@@ -16,9 +16,10 @@
 //! A test whose CLI or Python packages are missing prints `SKIP: …` and passes — unless `CI`
 //! is set, where it fails: on CI these must run.
 //!
-//! Not covered here: azure and vault (no emulator in the reachable registries).
+//! azure and vault have their own files: `azure.rs` (the real az against a Key Vault double)
+//! and `vault.rs` (OpenBao).
 
-use crate::common::{Server, double_port, manifest_dir, moto_port, prerequisites};
+use crate::common::{Server, double_port, manifest_dir, moto_env, moto_port, prerequisites, show};
 use crate::support::base64_decode;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -47,6 +48,12 @@ impl Repo {
         for sub in [".git", "infra/vault/dev/keys", "home", "xdg", "tmp"] {
             fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
+        // The remote that names the repository as the owner of what it syncs.
+        fs::write(
+            dir.path().join(".git/config"),
+            "[remote \"origin\"]\n\turl = git@github.com:acme/api.git\n",
+        )
+        .unwrap();
         Repo { dir }
     }
 
@@ -77,15 +84,6 @@ impl Repo {
 /// Runs `cmd` to completion (stdin empty), killing it after RUN_TIMEOUT.
 fn run_bounded(cmd: Command) -> Output {
     crate::support::run_bounded(cmd, b"", RUN_TIMEOUT)
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn assert_synced(out: &Output, n: usize, target: &str) {
@@ -180,20 +178,7 @@ impl Aws {
         let mut cmd = Command::new(python);
         cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]);
         let moto = Server::start(cmd, moto_port);
-        let env = vec![
-            (
-                endpoint_var,
-                format!("http://127.0.0.1:{}", moto.port).into(),
-            ),
-            ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
-            ("AWS_DEFAULT_REGION", "us-east-1".into()),
-            ("AWS_CONFIG_FILE", repo.path("home/aws-config").into()),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                repo.path("home/aws-credentials").into(),
-            ),
-        ];
+        let env = moto_env(moto.port, &repo.path("home"), &[endpoint_var]);
         (moto, Aws { env })
     }
 
@@ -493,6 +478,16 @@ fn gcloud_env(repo: &Repo, port: u16) -> Vec<(&'static str, OsString)> {
     ]
 }
 
+/// The Secret Manager double, writing its state to `state_file`, with `args`.
+fn gcp_double(python: &Path, state_file: &Path, args: &[&str]) -> Server {
+    let mut cmd = Command::new(python);
+    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
+        .arg("--state-file")
+        .arg(state_file)
+        .args(args);
+    Server::start(cmd, double_port)
+}
+
 /// POSTs to a test endpoint of the plain-HTTP gcp double.
 fn http_post(port: u16, path: &str) {
     use std::io::Write;
@@ -516,18 +511,23 @@ fn gcp_payloads_arrive_exactly_and_create_or_add_version_is_chosen_right() {
     };
     let repo = Repo::new();
     let state_file = repo.path("tmp/gcp-state.json");
-    let mut cmd = Command::new(&python);
-    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
-        .arg("--state-file")
-        .arg(&state_file)
-        // vsync lists beside its first wave of pushes (which assume "exists"); holding writes
-        // until the list was answered makes every later key know the listing for sure.
-        .args(["--hold-writes-until-list", "0.5"])
-        // A stale listing, as if another writer acted between vsync's list and its write:
-        // HIDDEN exists but is not listed (create → ALREADY_EXISTS → versions add);
-        // GHOST is listed but does not exist (versions add → NOT_FOUND → create).
-        .args(["--list-hide", "HIDDEN", "--list-extra", "GHOST"]);
-    let double = Server::start(cmd, double_port);
+    let double = gcp_double(
+        &python,
+        &state_file,
+        &[
+            // vsync lists beside its first wave of pushes (which assume "exists"); holding
+            // writes until the list was answered makes every later key know the listing.
+            "--hold-writes-until-list",
+            "0.5",
+            // A stale listing, as if another writer acted between vsync's list and its write:
+            // HIDDEN exists but is not listed (create → ALREADY_EXISTS → versions add);
+            // GHOST is listed but does not exist (versions add → NOT_FOUND → create).
+            "--list-hide",
+            "HIDDEN",
+            "--list-extra",
+            "GHOST",
+        ],
+    );
     let project = "vsync-test";
     let env = gcloud_env(&repo, double.port);
     let args = [
@@ -671,6 +671,26 @@ fn gh_double(
     (double, env)
 }
 
+/// Variables for a vendor CLI pointed at a double.
+type CliEnv = Vec<(&'static str, OsString)>;
+
+/// A repo and the gh double, when the prerequisites are there: (repo, double, its state
+/// file, the environment for gh).
+fn gh_repo() -> Option<(Repo, Server, PathBuf, CliEnv)> {
+    let python = prerequisites("gh", &["nacl", "cryptography"])?;
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gh-state.json");
+    let (double, env) = gh_double(&python, &repo, &state_file);
+    Some((repo, double, state_file, env))
+}
+
+/// `vsync sync dev gh --gh-repo=acme/api` plus `extra`, against the double.
+fn gh_sync(repo: &Repo, env: &[(&'static str, OsString)], extra: &[&str]) -> Output {
+    let mut args = vec!["sync", "dev", "gh", "--gh-repo=acme/api"];
+    args.extend(extra);
+    repo.vsync(&args, env)
+}
+
 #[test]
 fn gh_environment_secrets_arrive_exactly_through_the_real_gh_cli() {
     let Some(python) = prerequisites("gh", &["nacl", "cryptography"]) else {
@@ -749,11 +769,7 @@ fn gcp_diff_skip_unchanged_and_prune_through_the_real_gcloud() {
     };
     let repo = Repo::new();
     let state_file = repo.path("tmp/gcp-state.json");
-    let mut cmd = Command::new(&python);
-    cmd.arg(manifest_dir().join("fixtures/doubles/gcp_secretmanager.py"))
-        .arg("--state-file")
-        .arg(&state_file);
-    let double = Server::start(cmd, double_port);
+    let double = gcp_double(&python, &state_file, &[]);
     let env = gcloud_env(&repo, double.port);
     let sync = |extra: &[&str]| {
         let mut args = vec![
@@ -867,4 +883,357 @@ fn gh_diff_and_prune_through_the_real_gh_cli() {
         ["A", "NEW"],
         "OLD pruned through gh secret delete"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store settings organisations require: what the services recorded
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn aws_kms_key_is_what_moto_records_for_new_secrets_only() {
+    let Some(python) = prerequisites("aws", &["moto.server"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let (_moto, aws) = Aws::against_moto(&python, &repo, "AWS_ENDPOINT_URL_SECRETS_MANAGER");
+    let key_of = |name: &str| {
+        aws.json(&[
+            "secretsmanager",
+            "describe-secret",
+            &format!("--secret-id={name}"),
+        ])["KmsKeyId"]
+            .clone()
+    };
+    // A secret made before the setting: the AWS managed key, which it keeps.
+    aws.cli(&[
+        "secretsmanager",
+        "create-secret",
+        "--name=app/OLD",
+        "--secret-string=old",
+        "--region=us-east-1",
+    ]);
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        "A=s3cr3t-a\nOLD=new\n",
+    )
+    .unwrap();
+    let out = repo.vsync(
+        &[
+            "sync",
+            "dev",
+            "aws",
+            "--aws-region=us-east-1",
+            "--aws-secret-prefix=app/",
+            "--aws-kms-key=alias/vsync-test",
+        ],
+        &aws.env,
+    );
+    assert_synced(&out, 2, "aws");
+    assert_eq!(key_of("app/A"), "alias/vsync-test");
+    assert_eq!(
+        key_of("app/OLD"),
+        Value::Null,
+        "an existing secret keeps its key"
+    );
+
+    // From the saved setting: the new secret gets it too.
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        "A=s3cr3t-a\nOLD=new\nB=s3cr3t-b\n",
+    )
+    .unwrap();
+    let out = repo.vsync(&["sync", "dev", "aws"], &aws.env);
+    assert_synced(&out, 3, "aws");
+    assert_eq!(key_of("app/B"), "alias/vsync-test");
+
+    // `--diff` reads the keys from the real CLI's listing and names the one that differs.
+    let out = repo.vsync(&["sync", "dev", "aws", "--diff"], &aws.env);
+    assert!(out.status.success(), "{}", show(&out));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains(
+            "note: app/OLD is encrypted with the AWS managed key aws/secretsmanager, not \
+             --aws-kms-key=alias/vsync-test"
+        ),
+        "{}",
+        show(&out)
+    );
+    assert!(!stderr.contains("note: app/A "), "{}", show(&out));
+}
+
+#[test]
+fn ssm_key_id_and_tier_are_what_moto_records_and_a_5000_character_value_needs_the_tier() {
+    let Some(python) = prerequisites("aws", &["moto.server"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let (_moto, aws) = Aws::against_moto(&python, &repo, "AWS_ENDPOINT_URL_SSM");
+    let cert = "c".repeat(5000);
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        format!("CERT={cert}\nSMALL=s3cr3t\n"),
+    )
+    .unwrap();
+    let base = [
+        "sync",
+        "dev",
+        "ssm",
+        "--ssm-region=us-east-1",
+        "--ssm-prefix=/app/",
+    ];
+
+    // Without a tier: refused in pre-flight, nothing reaches the service.
+    let out = repo.vsync(&base, &aws.env);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr_of(&out).contains("the value is 5000 bytes; the limit is 4096 bytes"),
+        "{}",
+        show(&out)
+    );
+    let listed = aws.json(&["ssm", "describe-parameters"]);
+    assert_eq!(listed["Parameters"], serde_json::json!([]), "{listed:#}");
+
+    let mut first = base.to_vec();
+    first.extend(["--ssm-kms-key=alias/vsync-params", "--ssm-tier=advanced"]);
+    assert_synced(&repo.vsync(&first, &aws.env), 2, "ssm");
+    // From the saved settings: every put carries them again.
+    assert_synced(&repo.vsync(&["sync", "dev", "ssm"], &aws.env), 2, "ssm");
+    for name in ["/app/CERT", "/app/SMALL"] {
+        let history = aws.json(&["ssm", "get-parameter-history", "--name", name]);
+        let versions = history["Parameters"].as_array().unwrap();
+        assert_eq!(versions.len(), 2, "{history:#}");
+        for v in versions {
+            assert_eq!(v["KeyId"], "alias/vsync-params", "{name}: {v:#}");
+            assert_eq!(v["Tier"], "Advanced", "{name}: {v:#}");
+        }
+    }
+    let got = aws.json(&[
+        "ssm",
+        "get-parameter",
+        "--name",
+        "/app/CERT",
+        "--with-decryption",
+    ]);
+    assert_eq!(got["Parameter"]["Value"], cert.as_str());
+}
+
+#[test]
+fn gcloud_sends_user_managed_replication_in_the_locations_and_a_policy_refusal_is_explained() {
+    let Some(python) = prerequisites("gcloud", &[]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gcp-state.json");
+    let double = gcp_double(
+        &python,
+        &state_file,
+        &["--allowed-locations", "europe-west1,europe-west4"],
+    );
+    let env = gcloud_env(&repo, double.port);
+    let replication =
+        |id: &str| read_json(&state_file)["secrets"]["vsync-test"][id]["replication"].clone();
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=s3cr3t-a\n").unwrap();
+
+    // Automatic replication is `global`, which the location policy refuses.
+    let out = repo.vsync(&["sync", "dev", "gcp", "--gcp-project=vsync-test"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains(
+            "vsync starts no further call to gcp; next step: the organisation's location policy \
+             (constraints/gcp.resourceLocations) forbids automatic replication"
+        ) && stderr.contains("pass --gcp-locations=LOC[,LOC…]")
+            && stderr.contains(
+                "FAILED_PRECONDITION: Constraint constraints/gcp.resourceLocations violated"
+            ),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(replication("A"), Value::Null, "nothing created");
+
+    let out = repo.vsync(
+        &[
+            "sync",
+            "dev",
+            "gcp",
+            "--gcp-locations=europe-west1,europe-west4",
+        ],
+        &env,
+    );
+    assert_synced(&out, 1, "gcp");
+    let wanted = serde_json::json!({"userManaged": {"replicas": [
+        {"location": "europe-west1"}, {"location": "europe-west4"}
+    ]}});
+    assert_eq!(replication("A"), wanted);
+    let bodies: Vec<Value> = read_json(&state_file)["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap().contains("secretId=A"))
+        .map(|r| r["body"]["replication"].clone())
+        .collect();
+    assert_eq!(bodies.last(), Some(&wanted), "what gcloud sent: {bodies:?}");
+
+    // From the saved setting: a new secret is created there too.
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        "A=s3cr3t-a\nB=s3cr3t-b\n",
+    )
+    .unwrap();
+    assert_synced(&repo.vsync(&["sync", "dev", "gcp"], &env), 2, "gcp");
+    assert_eq!(replication("B"), wanted);
+}
+
+/// An empty value cannot be stored in Secret Manager: the real gcloud's `secrets create` with
+/// empty data creates the secret but no version (readers of `latest` get NOT_FOUND), and
+/// `versions add` with empty data is refused by the API. vsync refuses such a key before
+/// any call, naming it, instead of reporting it synced.
+#[test]
+fn gcp_refuses_an_empty_value_which_the_real_gcloud_would_store_without_a_version() {
+    let Some(python) = prerequisites("gcloud", &[]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let state_file = repo.path("tmp/gcp-state.json");
+    let double = gcp_double(&python, &state_file, &[]);
+    let env = gcloud_env(&repo, double.port);
+    let gcloud = |args: &[&str]| {
+        let mut cmd = Command::new("gcloud");
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        crate::support::run_bounded(cmd, b"", RUN_TIMEOUT)
+    };
+    // What the vendor does with an empty payload.
+    let create = [
+        "secrets",
+        "create",
+        "--data-file=-",
+        "--project=vsync-test",
+        "--",
+        "E",
+    ];
+    let out = gcloud(&create);
+    assert!(out.status.success(), "{}", show(&out));
+    let values = gcp_values(&read_json(&state_file), "vsync-test");
+    assert_eq!(
+        values["E"],
+        Vec::<Vec<u8>>::new(),
+        "created without a version"
+    );
+    let add = [
+        "secrets",
+        "versions",
+        "add",
+        "--data-file=-",
+        "--project=vsync-test",
+        "--",
+        "E",
+    ];
+    let out = gcloud(&add);
+    assert!(
+        !out.status.success(),
+        "an empty version was added: {}",
+        show(&out)
+    );
+    let values = gcp_values(&read_json(&state_file), "vsync-test");
+    assert_eq!(values["E"], Vec::<Vec<u8>>::new());
+
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\nEMPTY=\n").unwrap();
+    let out = repo.vsync(&["sync", "dev", "gcp", "--gcp-project=vsync-test"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("EMPTY (line 2): the value is empty")
+            && stderr.contains("--exclude-property=EMPTY"),
+        "{}",
+        show(&out)
+    );
+    let values = gcp_values(&read_json(&state_file), "vsync-test");
+    assert!(
+        !values.contains_key("EMPTY") && !values.contains_key("A"),
+        "nothing pushed"
+    );
+}
+
+/// GitHub upper-cases secret names and compares them without case: `--keep='legacy_*'`
+/// spares `LEGACY_X` through the real gh.
+#[test]
+fn gh_keep_spares_names_without_case_through_the_real_gh_cli() {
+    let Some((repo, _double, state_file, env)) = gh_repo() else {
+        return;
+    };
+    let sync = |extra: &[&str]| gh_sync(&repo, &env, extra);
+    fs::write(
+        repo.path("infra/vault/dev/.env.dev"),
+        "A=a-1\nlegacy_x=l-1\nOLD=old-1\n",
+    )
+    .unwrap();
+    assert_synced(&sync(&[]), 3, "gh");
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\n").unwrap();
+    let out = sync(&["--prune", "--keep=legacy_*"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stdout_of(&out).contains("  kept (--keep): LEGACY_X\n"),
+        "{}",
+        show(&out)
+    );
+    let got = gh_values(&read_json(&state_file), "acme/api", "dev");
+    assert_eq!(
+        got.keys().cloned().collect::<Vec<_>>(),
+        ["A", "LEGACY_X"],
+        "OLD pruned, LEGACY_X kept"
+    );
+}
+
+/// A `String` parameter holding the file's value is plain text, not what a sync leaves:
+/// through the real aws CLI and moto, `--diff` shows `~` and `--skip-unchanged` rewrites it
+/// as a SecureString.
+#[test]
+fn ssm_string_parameters_differ_and_become_secure_strings_through_the_real_aws_cli() {
+    let Some(python) = prerequisites("aws", &["moto.server"]) else {
+        return;
+    };
+    let repo = Repo::new();
+    let (_moto, aws) = Aws::against_moto(&python, &repo, "AWS_ENDPOINT_URL_SSM");
+    let sync = |extra: &[&str]| {
+        let mut args = vec![
+            "sync",
+            "dev",
+            "ssm",
+            "--ssm-region=us-east-1",
+            "--ssm-prefix=/myapp/dev/",
+        ];
+        args.extend(extra);
+        repo.vsync(&args, &aws.env)
+    };
+    fs::write(repo.path("infra/vault/dev/.env.dev"), "A=a-1\nB=b-1\n").unwrap();
+    assert_synced(&sync(&[]), 2, "ssm");
+    aws.json(&[
+        "ssm",
+        "put-parameter",
+        "--name=/myapp/dev/B",
+        "--type=String",
+        "--value=b-1",
+        "--overwrite",
+    ]);
+    let out = sync(&["--diff"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert_eq!(stdout_of(&out), "= A\n~ B\n", "{}", show(&out));
+    let out = sync(&["--skip-unchanged"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let b = aws.json(&[
+        "ssm",
+        "get-parameter",
+        "--name=/myapp/dev/B",
+        "--with-decryption",
+    ]);
+    assert_eq!(b["Parameter"]["Type"], "SecureString", "{b:#}");
+    assert_eq!(b["Parameter"]["Value"], "b-1");
+    let out = sync(&["--diff"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }

@@ -155,9 +155,69 @@ pub(crate) fn double_port(line: &str) -> Option<u16> {
     line.strip_prefix("PORT ")?.trim().parse().ok()
 }
 
+/// A finished process's status and output, for assertion messages.
+pub(crate) fn show(out: &std::process::Output) -> String {
+    format!(
+        "status: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The environment that points the aws CLI's `endpoint_vars` services at moto on `port`,
+/// with dummy credentials and config files under `home` (never the developer's `~/.aws`).
+pub(crate) fn moto_env(
+    port: u16,
+    home: &std::path::Path,
+    endpoint_vars: &[&'static str],
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    let mut env: Vec<(&'static str, std::ffi::OsString)> = endpoint_vars
+        .iter()
+        .map(|var| (*var, format!("http://127.0.0.1:{port}").into()))
+        .collect();
+    env.extend([
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ("AWS_CONFIG_FILE", home.join("aws-config").into()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.join("aws-credentials").into(),
+        ),
+    ]);
+    env
+}
+
 /// moto (werkzeug) prints ` * Running on http://127.0.0.1:<n>`.
 pub(crate) fn moto_port(line: &str) -> Option<u16> {
     let rest = &line[line.find("Running on http://127.0.0.1:")? + 28..];
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
+}
+
+/// The requests a double recorded in its state's `requests`, as `METHOD path` (query
+/// included), those `keep` accepts.
+pub(crate) fn requests_where(
+    state: &serde_json::Value,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<String> {
+    state["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| keep(r))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap(),
+                r["path"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Every request a double recorded, as `METHOD path`.
+pub(crate) fn requests(state: &serde_json::Value) -> Vec<String> {
+    requests_where(state, |_| true)
 }

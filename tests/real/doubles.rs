@@ -11,7 +11,7 @@
 //! Needs what `tests/real/cli.rs` needs (`.ci/install-test-deps`, `VSYNC_TEST_PYTHON`). A test
 //! whose CLI or Python packages are missing prints `SKIP: …` and passes, unless `CI` is set.
 
-use crate::common::{Server, double_port, manifest_dir, moto_port, prerequisites};
+use crate::common::{Server, double_port, manifest_dir, moto_port, prerequisites, requests, show};
 use serde_json::{Value, json};
 use std::ffi::OsString;
 use std::fs;
@@ -23,15 +23,6 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 
 fn run_bounded(cmd: Command, stdin: &[u8]) -> Output {
     crate::support::run_bounded(cmd, stdin, RUN_TIMEOUT)
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A vendor CLI with a cleared environment: PATH plus `env`.
@@ -86,22 +77,6 @@ fn stdout(out: &Output) -> String {
 fn read_json(path: &Path) -> Value {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
-}
-
-/// The requests a double recorded, as `METHOD path` (query included).
-fn requests(state: &Value) -> Vec<String> {
-    state["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {}",
-                r["method"].as_str().unwrap(),
-                r["path"].as_str().unwrap()
-            )
-        })
-        .collect()
 }
 
 /// POSTs JSON to a test endpoint of a double, through the test Python (the gh double speaks

@@ -383,10 +383,15 @@ fn every_value_reads_back_byte_for_byte() {
             ("SSH_KEY", KEY_FILE),
         ]))
     );
+    // GITHUB_TOKEN is excluded: the path is read first, to carry a stored GITHUB_TOKEN over;
+    // nothing is stored yet, so the write is the usual one.
     let calls = vault_calls(&t);
     assert_eq!(
         calls,
-        ["vault kv put -mount=secret -- app/dev - namespace=<unset>"]
+        [
+            "vault kv get -format=json -mount=secret -- app/dev namespace=<unset>",
+            "vault kv put -mount=secret -- app/dev - namespace=<unset>"
+        ]
     );
 }
 
@@ -690,4 +695,99 @@ fn the_fake_vault_answers_kv_put_as_the_real_one_does() {
     server.cli_ok(&["operator", "seal"], &[]);
     let (real, fake) = both(&put, &[], &[("FAKE_TRANSIENT", "A:1")]);
     assert_eq!(fake, real, "sealed");
+}
+
+/// Keys the env file excludes and keys `--keep` protects are carried over by the write,
+/// which replaces the document: on KV v2 under check-and-set (`-cas=<version read>`), on
+/// KV v1 unguarded (it keeps no versions), which the run says.
+#[test]
+fn excluded_and_kept_keys_are_carried_over_on_kv_v2_and_kv_v1() {
+    let Some(bao) = bao_or_skip() else { return };
+    let server = Server::start(&bao);
+    server.cli_ok(&["secrets", "enable", "-path=kv1", "kv"], &[]);
+    for mount in ["secret", "kv1"] {
+        let mut t = with_real_vault(
+            Test::new().env_file(
+                "dev",
+                "A=a-1\nB=b-stored\nLEGACY_T=legacy-stored\nOLD=old-1\n",
+            ),
+            &bao,
+        )
+        .args(sync_args(&server.addr, mount))
+        .env("VAULT_TOKEN", ROOT_TOKEN);
+        t.run().success();
+        fs::write(
+            t.root().join("infra/vault/dev/.env.dev"),
+            "A=a-2\nB=b-new\n",
+        )
+        .unwrap();
+        let mut args = sync_args(&server.addr, mount);
+        args.extend(["--exclude-property=B".into(), "--keep=LEGACY_*".into()]);
+        let out = t.run_again(args);
+        out.success()
+            .stdout_has("  kept (--keep): LEGACY_T\n")
+            .stdout_lacks("legacy-stored")
+            .stderr_lacks("legacy-stored")
+            .stderr_lacks("b-stored");
+        let stored = server.kv_get(mount, "app/dev", &[], &[]).unwrap();
+        let map = if mount == "secret" {
+            &stored["data"]
+        } else {
+            &stored
+        };
+        assert_eq!(
+            *map,
+            json!({"A": "a-2", "B": "b-stored", "LEGACY_T": "legacy-stored"}),
+            "{mount}"
+        );
+        let put = vault_calls(&t).last().unwrap().clone();
+        if mount == "secret" {
+            assert!(
+                put.starts_with("vault kv put -cas=1 -mount=secret"),
+                "{put}"
+            );
+        } else {
+            assert!(put.starts_with("vault kv put -mount=kv1"), "{put}");
+            out.stderr_has("kv1/app/dev is on a KV v1 mount, which has no check-and-set");
+        }
+    }
+}
+
+/// A write made between vsync's read and its write is not lost: the real server refuses
+/// vsync's check-and-set write, and the run fails saying to run again.
+#[test]
+fn a_concurrent_change_fails_the_carrying_write_on_kv_v2() {
+    let Some(bao) = bao_or_skip() else { return };
+    let server = Server::start(&bao);
+    let mut t = with_real_vault(
+        Test::new().env_file("dev", "A=a-1\nLEGACY_T=legacy-stored\n"),
+        &bao,
+    )
+    .args(sync_args(&server.addr, "secret"))
+    .env("VAULT_TOKEN", ROOT_TOKEN);
+    t.run().success();
+    // The wrapper now writes another version just before vsync's `kv put` runs.
+    let vault = t.root().parent().unwrap().join("bin/vault");
+    let script = fs::read_to_string(&vault).unwrap();
+    let intruder = format!(
+        "case \"$*\" in 'kv put'*) '{}' kv put -mount=secret app/dev X=intruder >/dev/null;; esac\n",
+        bao.display()
+    );
+    fs::write(
+        &vault,
+        script.replacen("\nexec ", &format!("\n{intruder}exec "), 1),
+    )
+    .unwrap();
+    fs::write(t.root().join("infra/vault/dev/.env.dev"), "A=a-2\n").unwrap();
+    let mut args = sync_args(&server.addr, "secret");
+    args.push("--keep=LEGACY_*".into());
+    let out = t.run_again(args);
+    out.failure(1)
+        .stderr_has("check-and-set parameter did not match the current version")
+        .stderr_has("the document changed after vsync read it, so nothing was written")
+        .stderr_lacks("legacy-stored");
+    assert_eq!(
+        server.kv2("secret", "app/dev", &[]).unwrap(),
+        json!({"X": "intruder"})
+    );
 }

@@ -124,6 +124,7 @@ fn bash_completes_commands_targets_and_each_targets_routing_flags() {
         "--dry-run",
         "--workers=",
         "--timeout=",
+        "--deadline=",
         "--help",
         "--version",
     ] {
@@ -143,7 +144,7 @@ fn bash_completes_commands_targets_and_each_targets_routing_flags() {
             &file,
             &["vsync", "sync", "dev", "gh", "--gh-repo", "=", "a/b", "--d"]
         ),
-        ["--diff", "--dry-run"]
+        ["--deadline=", "--diff", "--dry-run"]
     );
 }
 

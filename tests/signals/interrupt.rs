@@ -293,3 +293,110 @@ fn a_first_signal_during_vaults_bulk_write_lets_the_write_land_and_still_exits_1
     assert_eq!(doc["ALPHA"].as_str(), Some("a-value-1"));
     assert_no_fake_left(&t);
 }
+
+/// ALPHA and three old secrets synced; the env file then holds ALPHA only, and the delete
+/// of OLD1 hangs. Ctrl-C twice during the prune: OLD1's delete is killed, OLD2 and OLD3 are
+/// never attempted. The run names them (stderr, `--json`) and exits 130.
+fn interrupted_prune(json: bool) -> Output {
+    let mut t = Test::new()
+        .env_file("dev", "ALPHA=a-value-1\nOLD1=o-1\nOLD2=o-2\nOLD3=o-3\n")
+        .args(["sync", "dev", "gcp", "--gcp-project=acme-dev"]);
+    t.run().success();
+    std::fs::write(
+        t.root().join("infra/vault/dev/.env.dev"),
+        "ALPHA=a-value-1\n",
+    )
+    .unwrap();
+    let mut args = vec!["sync", "dev", "gcp", "--prune", "--workers=1"];
+    if json {
+        args.push("--json");
+    }
+    let mut t = t.env("FAKE_HANG_KEYS", "OLD1").args(args);
+    let mut run = t.spawn();
+    if !json {
+        run.wait_for_line("Pruning 3 secrets (Secret Manager deletes the secret and all its versions at once; it cannot be recovered):", WAIT);
+    }
+    let until = Instant::now() + WAIT;
+    while !t
+        .calls()
+        .iter()
+        .any(|c| c.argv.iter().any(|a| a == "delete"))
+    {
+        assert!(Instant::now() < until, "no delete started: {:?}", t.calls());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_for_fakes(&t, run.pid(), 1);
+    send(&run, "INT", Via::Group);
+    std::thread::sleep(Duration::from_millis(300));
+    send(&run, "INT", Via::Group);
+    let out = run.wait();
+    out.failure(130);
+    out.stderr_has("WARNING: not deleted OLD2: not attempted\n")
+        .stderr_has("WARNING: not deleted OLD3: not attempted\n")
+        .stderr_has("2 of its deletes not attempted")
+        .stderr_lacks("not deleted OLD1");
+    assert_eq!(
+        t.secret_names("gcp", "acme-dev"),
+        ["ALPHA", "OLD1", "OLD2", "OLD3"]
+    );
+    assert_no_fake_left(&t);
+    out
+}
+
+#[test]
+fn an_interrupted_prune_names_the_deletes_it_never_attempted_and_exits_130() {
+    let _serial = crate::support::serial();
+    interrupted_prune(false);
+    let out = interrupted_prune(true);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["exit"], 130);
+    let status = |name: &str| {
+        doc["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == name)
+            .map(|k| k["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(status("OLD1").as_deref(), Some("delete_failed"));
+    assert_eq!(status("OLD2").as_deref(), Some("not_attempted"));
+    assert_eq!(status("OLD3").as_deref(), Some("not_attempted"));
+}
+
+/// A throttled store makes gh wait a minute; Ctrl-C during that wait stops the run at once
+/// with the usual report: the throttled key failed, the others not attempted, exit 130.
+#[test]
+fn an_interrupt_during_a_throttle_wait_stops_at_once_with_the_exact_report() {
+    let _serial = crate::support::serial();
+    let mut t = Test::new()
+        .env_file(
+            "dev",
+            "ALPHA=a-value-1\nBRAVO=b-value-2\nCHARLIE=c-value-3\n",
+        )
+        .env("FAKE_THROTTLE", "0/1")
+        .args(["sync", "dev", "gh", "--gh-repo=acme/api", "--workers=1"]);
+    let mut run = t.spawn();
+    run.wait_for_line("Setting secret: ALPHA", WAIT);
+    wait_for_calls(&t, 1);
+    while t.calls().iter().all(|c| c.exit.is_none()) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = Instant::now();
+    send(&run, "INT", Via::Group);
+    let out = run.wait();
+    // The shipped wait is 60 s: the run did not sit it out.
+    assert!(
+        sent.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        sent.elapsed()
+    );
+    out.failure(130)
+        .stderr_has("vsync: gh is throttling; waiting 60.0s before the next call");
+    assert_eq!(
+        out.stdout_lines().last().unwrap(),
+        "gh: 0 ok, 1 failed (ALPHA), 2 not attempted (BRAVO, CHARLIE) in #.#s"
+    );
+    assert_eq!(t.calls().len(), 1);
+    assert_no_fake_left(&t);
+}

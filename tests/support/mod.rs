@@ -81,6 +81,12 @@ impl Test {
         for dir in ["repo/.git", "home/.config", "bin", "fake"] {
             fs::create_dir_all(base.join(dir)).expect("creating the test layout");
         }
+        // A repository with a remote: what tells it apart as the owner of what it syncs.
+        fs::write(
+            base.join("repo/.git/config"),
+            "[remote \"origin\"]\n\turl = https://github.com/acme/api.git\n",
+        )
+        .expect("writing the test repository's git config");
         let fake = fake_vendor_path();
         for name in VENDORS {
             std::os::unix::fs::symlink(&fake, base.join("bin").join(name))
@@ -317,7 +323,17 @@ impl Test {
 
     /// The names stored under one scope, sorted.
     pub fn secret_names(&self, service: &str, scope: &str) -> Vec<String> {
-        let dir = self.fake_dir().join("store").join(service).join(scope);
+        self.names_in("store", service, scope)
+    }
+
+    /// The names deleted recoverably under one scope (aws scheduled deletion, Key Vault soft
+    /// delete), sorted.
+    pub fn deleted_names(&self, service: &str, scope: &str) -> Vec<String> {
+        self.names_in("deleted", service, scope)
+    }
+
+    fn names_in(&self, place: &str, service: &str, scope: &str) -> Vec<String> {
+        let dir = self.fake_dir().join(place).join(service).join(scope);
         let mut names: Vec<String> = fs::read_dir(dir)
             .into_iter()
             .flatten()

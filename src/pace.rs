@@ -1,0 +1,394 @@
+//! The store's own pace: one gate per run that every vendor call of the target passes. A
+//! throttle is news about the store, not about one key: it pauses the whole target, lowers
+//! its concurrency (down to one call at a time) and lets it recover after a run of successes.
+//! A store-level failure (no credentials, a missing container) closes the gate: no new call
+//! starts. `Pace` is the pure state; `Gate` adds the lock, the waits and the one line a pause
+//! or a stop prints.
+
+use crate::signals;
+use crate::targets::Pacing;
+use crate::term;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Pauses at least this long are always said.
+const SAID_FROM: Duration = Duration::from_secs(1);
+/// How often a waiting worker looks at the interrupt flag.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The gate's state: how many calls may run, how many do, and until when everyone waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pace {
+    pacing: Pacing,
+    max: usize,
+    limit: usize,
+    in_flight: usize,
+    resume_at: Option<Instant>,
+    /// Throttled once with a `serial_gap`: one call at a time, that far apart, to the end.
+    serial: bool,
+    last_start: Option<Instant>,
+    /// Throttles since the last success: the backoff's exponent.
+    streak: u32,
+    successes: u32,
+}
+
+impl Pace {
+    pub fn new(pacing: Pacing, max: usize) -> Pace {
+        Pace {
+            pacing,
+            max: max.max(1),
+            limit: max.max(1),
+            in_flight: 0,
+            resume_at: None,
+            serial: false,
+            last_start: None,
+            streak: 0,
+            successes: 0,
+        }
+    }
+
+    /// When a call may start: `Ok` now, or the earliest instant worth looking again (`None`:
+    /// when a running call ends).
+    pub fn may_start(&self, now: Instant) -> Result<(), Option<Instant>> {
+        if let Some(at) = self.resume_at.filter(|at| *at > now) {
+            return Err(Some(at));
+        }
+        if self.in_flight >= self.limit {
+            return Err(None);
+        }
+        if self.serial {
+            if let Some(at) = self.last_start.map(|t| t + self.pacing.serial_gap) {
+                if at > now {
+                    return Err(Some(at));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn start(&mut self, now: Instant) {
+        self.in_flight += 1;
+        self.last_start = Some(now);
+    }
+
+    pub fn end(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// A call landed: after a run of as many as may run at once (a round), one more may.
+    pub fn landed(&mut self) {
+        self.streak = 0;
+        self.successes += 1;
+        if !self.serial && self.limit < self.max && self.successes >= self.limit as u32 {
+            self.limit += 1;
+            self.successes = 0;
+        }
+    }
+
+    /// A call was throttled. Unless a pause is already running (the calls in flight with it
+    /// are the same news), a new one starts and concurrency halves (one at a time for a
+    /// serial store): the pause's length is returned. `random` draws the jitter.
+    pub fn throttled(&mut self, now: Instant, base: Duration, random: u64) -> Option<Duration> {
+        self.successes = 0;
+        if self.resume_at.is_some_and(|at| at > now) {
+            return None;
+        }
+        self.streak += 1;
+        self.limit = (self.limit / 2).max(1);
+        if !self.pacing.serial_gap.is_zero() {
+            self.serial = true;
+            self.limit = 1;
+        }
+        let wait =
+            full_jitter(base, self.streak, self.pacing.cap, random).max(self.pacing.least_wait);
+        self.resume_at = Some(now + wait);
+        Some(wait)
+    }
+
+    #[cfg(test)]
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+/// Exponential backoff with full jitter: a uniform draw from [0, min(cap, base · 2^(n-1))).
+pub fn full_jitter(base: Duration, n: u32, cap: Duration, random: u64) -> Duration {
+    let ceiling = base
+        .saturating_mul(1 << n.saturating_sub(1).min(20))
+        .min(cap);
+    ceiling.mul_f64((random % 10_000) as f64 / 10_000.0)
+}
+
+/// Throttled calls in this process's run, for `--json`.
+static RUN_THROTTLES: AtomicU64 = AtomicU64::new(0);
+
+pub fn run_throttles() -> u64 {
+    RUN_THROTTLES.load(Ordering::Relaxed)
+}
+
+/// Why the gate refused a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Interrupted,
+    /// `--deadline` came.
+    Deadline,
+    /// A store-level failure closed the target.
+    Stopped,
+}
+
+/// The gate every call of one target passes, shared by all workers of a run.
+pub struct Gate {
+    store: &'static str,
+    /// The store's guidance at its shipped waits (for messages).
+    pacing: Pacing,
+    /// Waits are multiplied by this (1 when shipped; a test hook makes it small).
+    scale: f64,
+    /// The first throttle backoff's ceiling.
+    base: Duration,
+    deadline_secs: u64,
+    pace: Mutex<Pace>,
+    changed: Condvar,
+    stopped: OnceLock<String>,
+    deadline_said: AtomicBool,
+    said_a_pause: AtomicBool,
+}
+
+impl Gate {
+    pub fn new(store: &'static str, pacing: Pacing, workers: usize, base: Duration) -> Gate {
+        Gate {
+            store,
+            pacing,
+            scale: 1.0,
+            base,
+            deadline_secs: 0,
+            pace: Mutex::new(Pace::new(pacing, workers)),
+            changed: Condvar::new(),
+            stopped: OnceLock::new(),
+            deadline_said: AtomicBool::new(false),
+            said_a_pause: AtomicBool::new(false),
+        }
+    }
+
+    /// Waits scaled by `scale` (a test hook), and the `--deadline` value its message names.
+    pub fn with(mut self, scale: f64, deadline_secs: u64) -> Gate {
+        self.scale = scale;
+        let pace = self.pace.get_mut().expect("not shared yet");
+        pace.pacing.serial_gap = self.pacing.serial_gap.mul_f64(scale);
+        self.deadline_secs = deadline_secs;
+        self
+    }
+
+    /// The store-level failure that closed the target, as said to the user.
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.get().map(String::as_str)
+    }
+
+    /// Waits until a call may start; refused on an interrupt, at the deadline, or once the
+    /// target is closed.
+    pub fn acquire(&self, deadline: Instant) -> Result<Permit<'_>, Refused> {
+        let mut pace = self.pace.lock().expect("no worker panics");
+        loop {
+            if signals::stop_requested() {
+                return Err(Refused::Interrupted);
+            }
+            if self.stopped.get().is_some() {
+                return Err(Refused::Stopped);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                self.say_deadline();
+                return Err(Refused::Deadline);
+            }
+            match pace.may_start(now) {
+                Ok(()) => {
+                    pace.start(now);
+                    return Ok(Permit { gate: self });
+                }
+                Err(at) => {
+                    let wait = at.map_or(POLL, |at| at.saturating_duration_since(now).min(POLL));
+                    pace = self
+                        .changed
+                        .wait_timeout(pace, wait.max(Duration::from_millis(1)))
+                        .expect("no worker panics")
+                        .0;
+                }
+            }
+        }
+    }
+
+    /// Closes the target after a store-level failure, saying it once: what the store said
+    /// (scrubbed) and what to do next.
+    pub fn stop(&self, said: &str, next: &str) {
+        let line = format!(
+            "ERROR: {} refused the call as it would refuse every other: {said}\n  \
+             vsync starts no further call to {}; next step: {next}",
+            self.store, self.store
+        );
+        if self.stopped.set(line.clone()).is_ok() {
+            term::err(&line);
+        }
+        self.changed.notify_all();
+    }
+
+    fn say_deadline(&self) {
+        if !self.deadline_said.swap(true, Ordering::Relaxed) {
+            term::err(&format!(
+                "vsync: the run deadline (--deadline={}) has come: no further call starts; \
+                 give a longer one to let a throttled store take every secret",
+                self.deadline_secs
+            ));
+        }
+    }
+}
+
+/// One running call; ends it when dropped.
+pub struct Permit<'g> {
+    gate: &'g Gate,
+}
+
+impl Permit<'_> {
+    pub fn landed(self) {
+        self.gate.pace.lock().expect("no worker panics").landed();
+    }
+
+    /// The store throttled this call: the whole target pauses (said once per pause).
+    pub fn throttled(self) {
+        let gate = self.gate;
+        RUN_THROTTLES.fetch_add(1, Ordering::Relaxed);
+        let mut pace = gate.pace.lock().expect("no worker panics");
+        let now = Instant::now();
+        // Computed at the shipped length, for the message; waited at the scaled one.
+        if let Some(real) = pace.throttled(now, gate.base, crate::pool::next_random()) {
+            pace.resume_at = Some(now + real.mul_f64(gate.scale));
+            // The first pause is always said; after it, pauses too short to look like a
+            // hang are only counted (`--json`), so a store throttling all along does not
+            // bury the output.
+            if gate.said_a_pause.swap(true, Ordering::Relaxed) && real < SAID_FROM {
+                return;
+            }
+            let then = match (pace.serial, pace.limit) {
+                (true, _) => format!(
+                    "then one call at a time, {}s apart",
+                    gate.pacing.serial_gap.as_secs_f64()
+                ),
+                (false, 1) => "then one call at a time".to_string(),
+                (false, n) => format!("then at most {n} calls at a time"),
+            };
+            term::err(&format!(
+                "vsync: {} is throttling; waiting {:.1}s before the next call, {then}",
+                gate.store,
+                real.as_secs_f64()
+            ));
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.gate.pace.lock().expect("no worker panics").end();
+        self.gate.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AWS: Pacing = crate::targets::BACKOFF_PACING;
+    const GH: Pacing = Pacing {
+        least_wait: Duration::from_secs(60),
+        serial_gap: Duration::from_secs(1),
+        cap: Duration::from_secs(300),
+    };
+
+    #[test]
+    fn unthrottled_calls_run_up_to_the_worker_count_without_waiting() {
+        let now = Instant::now();
+        let mut pace = Pace::new(AWS, 3);
+        for _ in 0..3 {
+            assert_eq!(pace.may_start(now), Ok(()));
+            pace.start(now);
+        }
+        assert_eq!(pace.may_start(now), Err(None));
+        pace.end();
+        assert_eq!(pace.may_start(now), Ok(()));
+    }
+
+    #[test]
+    fn a_throttle_pauses_everyone_and_halves_concurrency_down_to_one() {
+        let now = Instant::now();
+        let mut pace = Pace::new(AWS, 6);
+        let wait = pace.throttled(now, Duration::from_secs(1), 5_000).unwrap();
+        assert_eq!(wait, Duration::from_millis(500));
+        assert_eq!(pace.limit(), 3);
+        assert_eq!(pace.may_start(now), Err(Some(now + wait)));
+        // The calls in flight with it are the same news: no new pause, no further drop.
+        assert_eq!(pace.throttled(now, Duration::from_secs(1), 0), None);
+        assert_eq!(pace.limit(), 3);
+        assert_eq!(pace.may_start(now + wait), Ok(()));
+        // The next throttle after the pause halves again, down to one.
+        let later = now + wait;
+        assert!(pace.throttled(later, Duration::from_secs(1), 0).is_some());
+        assert_eq!(pace.limit(), 1);
+        let much_later = later + Duration::from_secs(60);
+        assert!(
+            pace.throttled(much_later, Duration::from_secs(1), 0)
+                .is_some()
+        );
+        assert_eq!(pace.limit(), 1);
+    }
+
+    #[test]
+    fn concurrency_recovers_one_step_per_round_of_successes() {
+        let now = Instant::now();
+        let mut pace = Pace::new(AWS, 4);
+        pace.throttled(now, Duration::ZERO, 0);
+        pace.throttled(now + Duration::from_millis(1), Duration::ZERO, 0);
+        assert_eq!(pace.limit(), 1);
+        pace.landed();
+        assert_eq!(pace.limit(), 2);
+        pace.landed();
+        assert_eq!(pace.limit(), 2);
+        pace.landed();
+        assert_eq!(pace.limit(), 3);
+        for _ in 0..100 {
+            pace.landed();
+        }
+        assert_eq!(pace.limit(), 4);
+    }
+
+    #[test]
+    fn github_waits_a_minute_then_writes_serially_a_second_apart_to_the_end() {
+        let now = Instant::now();
+        let mut pace = Pace::new(GH, 6);
+        let wait = pace.throttled(now, Duration::from_secs(1), 9_999).unwrap();
+        assert_eq!(wait, Duration::from_secs(60));
+        let later = now + wait;
+        assert_eq!(pace.may_start(later), Ok(()));
+        pace.start(later);
+        pace.end();
+        assert_eq!(
+            pace.may_start(later + Duration::from_millis(10)),
+            Err(Some(later + Duration::from_secs(1)))
+        );
+        for _ in 0..100 {
+            pace.landed();
+        }
+        assert_eq!(pace.limit(), 1);
+        assert_eq!(pace.may_start(later + Duration::from_secs(1)), Ok(()));
+    }
+
+    #[test]
+    fn full_jitter_grows_exponentially_up_to_its_cap() {
+        let base = Duration::from_secs(1);
+        let cap = Duration::from_secs(20);
+        assert_eq!(
+            full_jitter(base, 1, cap, 9_999),
+            Duration::from_micros(999_900)
+        );
+        assert_eq!(full_jitter(base, 3, cap, 5_000), Duration::from_secs(2));
+        assert_eq!(full_jitter(base, 30, cap, 5_000), Duration::from_secs(10));
+        assert_eq!(full_jitter(base, 3, cap, 0), Duration::ZERO);
+    }
+}
