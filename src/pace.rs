@@ -259,7 +259,7 @@ impl Permit<'_> {
         let mut pace = gate.pace.lock().expect("no worker panics");
         let now = Instant::now();
         // Computed at the shipped length, for the message; waited at the scaled one.
-        if let Some(real) = pace.throttled(now, gate.base, crate::pool::next_random()) {
+        if let Some(real) = pace.throttled(now, gate.base, next_random()) {
             pace.resume_at = Some(now + real.mul_f64(gate.scale));
             // The first pause is always said; after it, pauses too short to look like a
             // hang are only counted (`--json`), so a store throttling all along does not
@@ -289,6 +289,24 @@ impl Drop for Permit<'_> {
         self.gate.pace.lock().expect("no worker panics").end();
         self.gate.changed.notify_all();
     }
+}
+
+/// A small xorshift generator seeded from the clock and pid: jitter needs no crate.
+pub fn next_random() -> u64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut x = STATE.load(Ordering::Relaxed);
+    if x == 0 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        x = nanos ^ (u64::from(std::process::id()) << 32) | 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    x
 }
 
 #[cfg(test)]

@@ -8,14 +8,14 @@
 
 use crate::exec;
 use crate::outcome::{Exit, Outcome};
-use crate::pace::{Gate, Refused};
+use crate::pace::{Gate, Refused, next_random};
 use crate::scrub::Scrubber;
 use crate::signals;
 use crate::targets::{Bulk, Deleted, Failure, Op, PerKey, Recovers, Target, VendorCmd, Writes};
 use crate::task::SecretTask;
 use crate::term::{Lines, shown_key};
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -843,24 +843,6 @@ pub fn backoff_delay(base: Duration, attempt: u32, random: u64) -> Duration {
     let exp = base.saturating_mul(1 << (attempt - 1).min(16));
     let factor = 0.5 + (random % 1000) as f64 / 1000.0;
     exp.mul_f64(factor)
-}
-
-/// A small xorshift generator seeded from the clock and pid: jitter needs no crate.
-pub(crate) fn next_random() -> u64 {
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let mut x = STATE.load(Ordering::Relaxed);
-    if x == 0 {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
-        x = nanos ^ (u64::from(std::process::id()) << 32) | 1;
-    }
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    STATE.store(x, Ordering::Relaxed);
-    x
 }
 
 #[cfg(test)]

@@ -22,6 +22,19 @@ fn wait_for_fakes(t: &Test, run: &Running, n: usize) {
     }
 }
 
+/// Waits until the fake log holds `n` calls (a hung fake logs before it sleeps).
+fn wait_for_calls(t: &Test, n: usize) {
+    let until = Instant::now() + WAIT;
+    while t.calls().len() < n {
+        assert!(
+            Instant::now() < until,
+            "only {:?} calls after {WAIT:?}",
+            t.calls()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[track_caller]
 fn document(out: &Output) -> Value {
     out.failure(130);
@@ -32,6 +45,8 @@ fn document(out: &Output) -> Value {
     doc
 }
 
+/// Three keys, two workers: ALPHA's and BRAVO's calls hang (they log before they sleep), so
+/// the first interrupt finds them in flight and CHARLIE not started; the second kills them.
 #[test]
 fn an_interrupted_sync_under_json_prints_one_document_with_exit_130() {
     let _serial = crate::support::serial();
@@ -40,7 +55,7 @@ fn an_interrupted_sync_under_json_prints_one_document_with_exit_130() {
             "dev",
             "ALPHA=a-value-1\nBRAVO=b-value-2\nCHARLIE=c-value-3\n",
         )
-        .env("FAKE_DELAY_MS", "1500")
+        .env("FAKE_HANG_KEYS", "ALPHA,BRAVO")
         .args([
             "sync",
             "dev",
@@ -50,7 +65,9 @@ fn an_interrupted_sync_under_json_prints_one_document_with_exit_130() {
             "--json",
         ]);
     let run = t.spawn();
-    wait_for_fakes(&t, &run, 2);
+    wait_for_calls(&t, 2);
+    run.signal_group("INT");
+    std::thread::sleep(Duration::from_millis(200));
     run.signal_group("INT");
     let doc = document(&run.wait());
     let statuses: Vec<&str> = doc["keys"]
@@ -59,7 +76,8 @@ fn an_interrupted_sync_under_json_prints_one_document_with_exit_130() {
         .iter()
         .map(|k| k["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses, ["written", "written", "not_attempted"]);
+    assert_eq!(statuses, ["failed", "failed", "not_attempted"]);
+    assert_eq!(t.calls().len(), 2, "nothing new after the interrupt");
 }
 
 /// gcp reads one value a call: ALPHA's read hangs until the second Ctrl-C kills it.
