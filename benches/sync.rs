@@ -1249,7 +1249,7 @@ fn report(
         settings.single_runs
     );
 
-    let _ = writeln!(out, "## Targets of issue 5\n");
+    let _ = writeln!(out, "## Performance targets\n");
     for line in verdicts(settings, rows, single) {
         let _ = writeln!(out, "- {line}");
     }

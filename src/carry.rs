@@ -8,11 +8,12 @@
 //! write. The values carried are secrets: they travel only in the write's stdin document and
 //! are scrubbed from every output.
 
-use crate::exec::Outcome;
-use crate::pool::{self, RunOpts, Written};
-use crate::report::{self, Scrubber, Status};
+use crate::outcome::Outcome;
+use crate::pool::{self, KeyWrite, RunOpts, WriteStatus};
+use crate::scrub::Scrubber;
 use crate::targets::{Bulk, Failure, Keeps, Stored, Target, Writes};
 use crate::task::SecretTask;
+use crate::term::{Lines, shown_key};
 use serde_json::{Map, Value};
 
 /// What a write carries over and what it leaves out.
@@ -93,11 +94,12 @@ pub fn write(
     keep: &[String],
     old: Vec<Vec<u8>>,
     opts: &RunOpts,
-) -> (Vec<Written>, Option<Carry>) {
+    lines: &dyn Lines,
+) -> (Vec<KeyWrite>, Option<Carry>) {
     let scrubber = Scrubber::with_read_back(tasks, old.clone());
-    let fail_all = |status: Status, error: Option<String>| {
-        let attempts = u32::from(status == Status::Failed);
-        let written = Written {
+    let fail_all = |status: WriteStatus, error: Option<String>| {
+        let attempts = u32::from(status == WriteStatus::Failed);
+        let written = KeyWrite {
             status,
             attempts,
             error,
@@ -125,25 +127,25 @@ pub fn write(
     .pop()
     .flatten();
     let (stored, found) = match read {
-        None => return (fail_all(Status::NotAttempted, None), None),
+        None => return (fail_all(WriteStatus::NotAttempted, None), None),
         Some(Err(e)) => {
             let error = format!(
                 "not written: cannot read {} to carry over the keys the env file excludes or \
                  --keep protects: {e}",
                 keeps.location()
             );
-            report::err(&format!("WARNING: {error}"));
-            return (fail_all(Status::Failed, Some(error)), None);
+            lines.err(&format!("WARNING: {error}"));
+            return (fail_all(WriteStatus::Failed, Some(error)), None);
         }
         Some(Ok(read)) => read,
     };
     let carries = |key: &str| carried(target, keep, excluded, key);
     let carry = plan(stored, found, tasks, excluded, &carries);
     for key in &carry.kept {
-        report::out(&format!("  kept (--keep): {}", report::shown_key(key)));
+        lines.out(&format!("  kept (--keep): {}", shown_key(key)));
     }
     if carry.found && carry.version.is_none() && !carry.keys.is_empty() {
-        report::err(&format!(
+        lines.err(&format!(
             "note: {} is on a KV v1 mount, which has no check-and-set: a change made to it \
              between vsync's read and its write would be lost",
             keeps.location()
@@ -165,30 +167,9 @@ pub fn write(
         &|stderr| keeps.advice(stderr),
         opts,
         &scrubber,
+        lines,
     );
     (written, Some(carry))
-}
-
-/// `--json` entries for what the write did to stored keys the file does not send: `kept`
-/// (carried by `--keep`; excluded keys have their own entries) and, once it landed,
-/// `deleted` (left out of the new version).
-pub fn entries(carry: &Carry, written: bool) -> Vec<crate::jsonout::Entry> {
-    let entry = |key: &String, status| crate::jsonout::Entry {
-        key: key.clone(),
-        name: key.clone(),
-        status,
-        attempts: 0,
-        error: None,
-        throttles: 0,
-        recovered: false,
-    };
-    let dropped = carry.dropped.iter().filter(|_| written);
-    carry
-        .kept
-        .iter()
-        .map(|k| entry(k, "kept"))
-        .chain(dropped.map(|k| entry(k, "deleted")))
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,15 +1,20 @@
 //! The command line: a `lexopt` loop over the arguments exactly as typed, then a validated
-//! `SyncArgs` the rest of the program uses (nothing past here re-checks a flag).
+//! `SyncArgs` the rest of the program uses (nothing past here re-checks a flag). Which flags
+//! exist and whether they take a value is `flags`' table; what each one sets is here.
 
 use crate::completions::Shell;
 use crate::envfile::Policy;
-use crate::targets::{self, Kind};
+use crate::flags::{self, Flag, Id};
+use crate::targets::{self, Backend, Setting};
 use anyhow::{Context, bail};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// `vsync --help` and `vsync sync --help`; also printed on usage errors.
-pub const USAGE: &str = include_str!("usage.txt");
+/// A flag as the parser finds it: one of the table's, or a target's routing setting.
+enum Found {
+    Flag(&'static Flag),
+    Routing(&'static Setting),
+}
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
@@ -25,7 +30,7 @@ pub enum Command {
 pub struct SyncArgs {
     /// As typed: it names `.env.<env>` and gh's environment.
     pub env: String,
-    pub target: &'static Kind,
+    pub target: &'static Backend,
     pub policy: Policy,
     pub repo: Option<String>,
     /// Routing flags of the chosen target, by flag name without `--`.
@@ -84,47 +89,58 @@ where
     let mut deadline = DEFAULT_DEADLINE_SECS;
 
     while let Some(arg) = parser.next()? {
-        match arg {
-            Short('h') | Long("help") => return Ok(Command::Help),
-            Short('V') | Long("version") => return Ok(Command::Version),
-            Long("inline-file-suffix") => {
-                let v = string(parser.value()?, "--inline-file-suffix")?;
-                if v.is_empty() {
+        let found = match arg {
+            Short(c) => flags::by_short(c).map(Found::Flag),
+            Long(name) => flags::by_long(name)
+                .map(Found::Flag)
+                .or_else(|| targets::routing_flag(name).map(|(_, s)| Found::Routing(s))),
+            Value(v) => {
+                positional.push(string(v, "argument")?);
+                continue;
+            }
+        };
+        let Some(found) = found else {
+            return Err(arg.unexpected().into());
+        };
+        let flag = match found {
+            Found::Routing(setting) => {
+                let v = string(parser.value()?, &format!("--{}", setting.flag))?;
+                routing_all.insert(setting.flag.to_string(), v);
+                continue;
+            }
+            Found::Flag(flag) => flag,
+        };
+        let value = match flag.value {
+            Some(_) => string(parser.value()?, &format!("--{}", flag.long))?,
+            None => String::new(),
+        };
+        match flag.id {
+            Id::Help => return Ok(Command::Help),
+            Id::Version => return Ok(Command::Version),
+            Id::InlineFileSuffix => {
+                if value.is_empty() {
                     bail!(
                         "--inline-file-suffix needs a non-empty suffix, e.g. --inline-file-suffix=_PATH"
                     );
                 }
-                policy.inline_file_suffixes.push(v);
+                policy.inline_file_suffixes.push(value);
             }
-            Long("exclude-property") => {
-                let v = string(parser.value()?, "--exclude-property")?;
-                policy.exclude_properties.push(v);
-            }
-            Long("repo") => repo = Some(string(parser.value()?, "--repo")?),
-            Long("dry-run") => dry_run = true,
-            Long("diff") => diff = true,
-            Long("skip-unchanged") => skip_unchanged = true,
-            Long("prune") => prune = true,
-            Long("json") => json = true,
-            Long("keep") => {
-                let v = string(parser.value()?, "--keep")?;
-                if v.is_empty() {
+            Id::ExcludeProperty => policy.exclude_properties.push(value),
+            Id::Repo => repo = Some(value),
+            Id::DryRun => dry_run = true,
+            Id::Diff => diff = true,
+            Id::SkipUnchanged => skip_unchanged = true,
+            Id::Prune => prune = true,
+            Id::Json => json = true,
+            Id::Keep => {
+                if value.is_empty() {
                     bail!("--keep needs a glob, e.g. --keep='LEGACY_*'");
                 }
-                keep.push(v);
+                keep.push(value);
             }
-            Long("workers") => {
-                workers = number(parser.value()?, "--workers", 1, 64)? as usize;
-            }
-            Long("timeout") => timeout = number(parser.value()?, "--timeout", 1, 3600)?,
-            Long("deadline") => deadline = number(parser.value()?, "--deadline", 1, 86_400)?,
-            Long(name) if targets::owning_flag(name).is_some() => {
-                let name = name.to_string();
-                let v = string(parser.value()?, &format!("--{name}"))?;
-                routing_all.insert(name, v);
-            }
-            Value(v) => positional.push(string(v, "argument")?),
-            _ => return Err(arg.unexpected().into()),
+            Id::Workers => workers = number(&value, "--workers", 1, 64)? as usize,
+            Id::Timeout => timeout = number(&value, "--timeout", 1, 3600)?,
+            Id::Deadline => deadline = number(&value, "--deadline", 1, 86_400)?,
         }
     }
 
@@ -213,8 +229,7 @@ fn string(value: std::ffi::OsString, what: &str) -> anyhow::Result<String> {
         .map_err(|_| anyhow::anyhow!("{what} is not valid UTF-8"))
 }
 
-fn number(value: std::ffi::OsString, flag: &str, min: u64, max: u64) -> anyhow::Result<u64> {
-    let text = string(value, flag)?;
+fn number(text: &str, flag: &str, min: u64, max: u64) -> anyhow::Result<u64> {
     let n: u64 = text
         .parse()
         .with_context(|| format!("{flag}={text} is not a whole number ({min}-{max})"))?;

@@ -1,9 +1,9 @@
 //! Shell completion scripts: `vsync completions bash|zsh|fish` prints one to stdout.
 //!
-//! Every word they offer comes from `Words::new`, the one place that reads the command line's
-//! shape: the commands, the targets of `targets::REGISTRY` with each one's routing flags, and the
-//! other flags of the help text (`OTHER_FLAGS`; a test checks them against `usage.txt`). The
-//! three generators only lay those words out in each shell's language:
+//! Every word they offer comes from the command line's one description: the commands, the
+//! targets of `targets::REGISTRY` with each one's routing flags, and the table of the other
+//! flags (`flags::FLAGS`), which the help text is generated from too. The three generators
+//! only lay those words out in each shell's language:
 //!
 //! - after `vsync`: `sync`, `completions`; after `vsync completions`: the shells;
 //! - after `vsync sync <env>`: the targets (the env is free text: nothing is offered);
@@ -13,6 +13,7 @@
 //! Flags taking a value are offered as `--name=` with no trailing space. A word after a
 //! value flag written `--name value` is that value, not a positional.
 
+use crate::flags::FLAGS;
 use crate::targets::REGISTRY;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,104 +39,9 @@ impl Shell {
     }
 }
 
-/// A flag of the help text that is not a target's routing flag.
-struct Flag {
-    long: &'static str,
-    short: Option<char>,
-    takes_value: bool,
-    help: &'static str,
-}
-
-const OTHER_FLAGS: &[Flag] = &[
-    Flag {
-        long: "diff",
-        short: None,
-        takes_value: false,
-        help: "show what a sync would change; change nothing",
-    },
-    Flag {
-        long: "skip-unchanged",
-        short: None,
-        takes_value: false,
-        help: "write only new and changed values",
-    },
-    Flag {
-        long: "prune",
-        short: None,
-        takes_value: false,
-        help: "delete vsync's secrets the env file no longer defines",
-    },
-    Flag {
-        long: "keep",
-        short: None,
-        takes_value: true,
-        help: "never prune names matching GLOB",
-    },
-    Flag {
-        long: "json",
-        short: None,
-        takes_value: false,
-        help: "print one JSON report instead of the human lines",
-    },
-    Flag {
-        long: "inline-file-suffix",
-        short: None,
-        takes_value: true,
-        help: "KEY<SUFFIX>=path pushes the file's bytes as secret KEY",
-    },
-    Flag {
-        long: "exclude-property",
-        short: None,
-        takes_value: true,
-        help: "do not push KEY",
-    },
-    Flag {
-        long: "repo",
-        short: None,
-        takes_value: true,
-        help: "config namespace",
-    },
-    Flag {
-        long: "dry-run",
-        short: None,
-        takes_value: false,
-        help: "check everything and print the plan; run no vendor CLI",
-    },
-    Flag {
-        long: "workers",
-        short: None,
-        takes_value: true,
-        help: "parallel vendor calls, 1-64",
-    },
-    Flag {
-        long: "timeout",
-        short: None,
-        takes_value: true,
-        help: "limit for one vendor call in seconds, 1-3600",
-    },
-    Flag {
-        long: "deadline",
-        short: None,
-        takes_value: true,
-        help: "the whole run starts no new call after this many seconds, 1-86400",
-    },
-    Flag {
-        long: "help",
-        short: Some('h'),
-        takes_value: false,
-        help: "print the help",
-    },
-    Flag {
-        long: "version",
-        short: Some('V'),
-        takes_value: false,
-        help: "print the version",
-    },
-];
-
 const COMMANDS: [&str; 2] = ["sync", "completions"];
 
-/// What the scripts offer, gathered once from the target registry and `OTHER_FLAGS`.
+/// What the scripts offer, gathered once from the target registry and the flag table.
 struct Words {
     /// Each target's name and its routing flags (without `--`; all take a value).
     targets: Vec<(&'static str, Vec<&'static str>)>,
@@ -162,9 +68,9 @@ impl Words {
 
     /// Every flag written `--name value` whose next word is its value.
     fn value_flags(&self) -> Vec<String> {
-        OTHER_FLAGS
+        FLAGS
             .iter()
-            .filter(|f| f.takes_value)
+            .filter(|f| f.value.is_some())
             .map(|f| f.long)
             .chain(self.routing_flags())
             .map(|f| format!("--{f}"))
@@ -182,9 +88,9 @@ fn offered(long: &str, takes_value: bool) -> String {
 }
 
 fn other_offered() -> Vec<String> {
-    OTHER_FLAGS
+    FLAGS
         .iter()
-        .map(|f| offered(f.long, f.takes_value))
+        .map(|f| offered(f.long, f.value.is_some()))
         .collect()
 }
 
@@ -272,10 +178,10 @@ fn zsh(w: &Words) -> String {
     }
     let all_routing: Vec<String> = w.routing_flags().map(|f| offered(f, true)).collect();
     let split = |takes_value: bool| -> String {
-        OTHER_FLAGS
+        FLAGS
             .iter()
-            .filter(|f| f.takes_value == takes_value)
-            .map(|f| offered(f.long, f.takes_value))
+            .filter(|f| f.value.is_some() == takes_value)
+            .map(|f| offered(f.long, takes_value))
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -384,13 +290,13 @@ complete -c vsync -n '__vsync_at 2 sync' -a '{targets}'
             ));
         }
     }
-    for f in OTHER_FLAGS {
+    for f in FLAGS {
         let short = f.short.map(|c| format!(" -s {c}")).unwrap_or_default();
-        let value = if f.takes_value { " -r" } else { "" };
+        let value = if f.value.is_some() { " -r" } else { "" };
         s.push_str(&format!(
             "complete -c vsync{short} -l {}{value} -d {}\n",
             f.long,
-            fish_quote(f.help)
+            fish_quote(f.brief)
         ));
     }
     s
@@ -402,7 +308,7 @@ mod tests {
 
     /// Every `--flag` the help text names.
     fn usage_flags() -> std::collections::BTreeSet<String> {
-        let text = crate::cli::USAGE;
+        let text = crate::flags::help_text();
         let mut flags = std::collections::BTreeSet::new();
         for (i, _) in text.match_indices("--") {
             let name: String = text[i + 2..]
@@ -422,7 +328,7 @@ mod tests {
         let words = Words::new();
         let mut offered: std::collections::BTreeSet<String> =
             words.routing_flags().map(String::from).collect();
-        offered.extend(OTHER_FLAGS.iter().map(|f| f.long.to_string()));
+        offered.extend(FLAGS.iter().map(|f| f.long.to_string()));
         assert_eq!(offered, usage_flags());
     }
 
@@ -434,7 +340,7 @@ mod tests {
             .copied()
             .chain(words.target_names())
             .chain(words.routing_flags())
-            .chain(OTHER_FLAGS.iter().map(|f| f.long))
+            .chain(FLAGS.iter().map(|f| f.long))
             .chain(Shell::ALL.map(Shell::name));
         for word in all {
             assert!(
@@ -457,7 +363,7 @@ mod tests {
                     assert!(text.contains(field.flag), "{shell:?}: {}", field.flag);
                 }
             }
-            for flag in OTHER_FLAGS {
+            for flag in FLAGS {
                 assert!(text.contains(flag.long), "{shell:?}: {}", flag.long);
             }
         }

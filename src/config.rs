@@ -311,15 +311,15 @@ pub fn validate(doc: &Value) -> Result<(), String> {
     let sync = sync.as_object().ok_or("sync must be an object")?;
     // Each known target's block: required settings are non-empty strings, optional ones
     // strings (possibly empty). Unknown blocks and fields belong to other tools.
-    for kind in targets::REGISTRY {
-        let target = kind.name;
+    for backend in targets::REGISTRY {
+        let target = backend.name;
         let Some(block) = sync.get(target) else {
             continue;
         };
         let block = block
             .as_object()
             .ok_or_else(|| format!("sync.{target} must be an object"))?;
-        for setting in kind.settings {
+        for setting in backend.settings {
             let field = setting.config_key;
             let value = block.get(field);
             if setting.required && value.and_then(non_empty_str).is_none() {

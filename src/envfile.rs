@@ -21,7 +21,7 @@
 //! once, in a vector sized by a first pass over the lines, duplicates are dropped in place, and
 //! a file reference is a task whose value is filled in later: no second per-key collection.
 
-use crate::targets::Kind;
+use crate::targets::Backend;
 use crate::task::{SecretTask, Source};
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
@@ -60,7 +60,7 @@ pub fn load_env_file(
     path: &Path,
     policy: &Policy,
     home: Option<&Path>,
-    target: &Kind,
+    target: &Backend,
 ) -> anyhow::Result<ParsedEnv> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
@@ -187,7 +187,7 @@ fn parse_tasks(
     policy: &Policy,
     vault_root: &Path,
     home: Option<&Path>,
-    target: &Kind,
+    target: &Backend,
 ) -> Result<ParsedEnv, String> {
     let definitions = text.split('\n').filter_map(definition);
     let mut parsed = ParsedEnv {
@@ -330,7 +330,7 @@ fn resolve(expanded: OsString, vault_root: &Path) -> PathBuf {
 /// Repeats are found by sorting indices by the target's name identity (stable, so each
 /// secret's definitions stay in file order) rather than with a hash table: a few bytes per
 /// key instead of a table of them, and no key is copied to compare it.
-fn resolve_duplicates(tasks: &mut Vec<SecretTask>, target: &Kind) -> Vec<String> {
+fn resolve_duplicates(tasks: &mut Vec<SecretTask>, target: &Backend) -> Vec<String> {
     let by_name = |a: usize, b: usize| target.compare_names(&tasks[a].key, &tasks[b].key);
     let mut order: Vec<usize> = (0..tasks.len()).collect();
     order.sort_by(|&a, &b| by_name(a, b));
@@ -387,7 +387,7 @@ fn shown_key(key: &str) -> std::borrow::Cow<'_, str> {
     if key.is_empty() {
         "(empty key)".into()
     } else {
-        crate::report::shown_key(key)
+        crate::term::shown_key(key)
     }
 }
 

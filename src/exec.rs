@@ -4,14 +4,15 @@
 //! The worker that makes the call serves the child's pipes itself, in one `poll(2)` loop:
 //! stdout and stderr are read as they fill, so a chatty child can never block on a full pipe,
 //! and a value larger than one pipe page is written as the child takes it, so a child that
-//! never reads cannot block us either. No thread is started per call (three per call cost
-//! about half of vsync's own CPU; see BENCHMARKS.md). Once the pipes are done, the exit is
-//! awaited, bounded by what is left of the call's time.
+//! never reads cannot block us either. No thread is started per call (three threads a call
+//! would cost about half of vsync's own CPU; see BENCHMARKS.md). Once the pipes are done,
+//! the exit is awaited, bounded by what is left of the call's time.
 //!
 //! When a call ends, however it ends, its whole process group is killed before the child is
 //! reaped, so helpers the CLI left in its group die with it (see `finish`). Helpers that
 //! left the group are collected by `adopt_orphans` / `end_orphans` at the end of the run.
 
+use crate::outcome::{Exit, Outcome, STDERR_CAP};
 use crate::signals::{self, ChildGuard};
 use crate::targets::VendorCmd;
 use std::io::{ErrorKind, Read, Write};
@@ -21,73 +22,6 @@ use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitSta
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// How a call ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Exit {
-    Success,
-    Code(i32),
-    Signal(i32),
-    /// Killed by vsync after this long.
-    TimedOut(Duration),
-    /// Killed by vsync because the run's deadline came, this long after the run started.
-    DeadlineReached(Duration),
-    /// Killed by vsync because of a second interrupt.
-    Interrupted,
-    /// Could not be started (the OS error).
-    SpawnFailed(String),
-}
-
-#[derive(Debug)]
-pub struct Outcome {
-    pub exit: Exit,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    /// The child wrote more stderr than vsync keeps: the end of `stderr` may hold the first
-    /// part of something cut off, which scrubbing must account for.
-    pub stderr_cut: bool,
-}
-
-/// Who is speaking in `Outcome::describe`.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Said<'a> {
-    /// vsync's own words: never scrubbed.
-    Vsync(String),
-    /// The vendor's stderr: must be scrubbed before it is shown.
-    Vendor(std::borrow::Cow<'a, str>),
-}
-
-impl Outcome {
-    pub fn success(&self) -> bool {
-        self.exit == Exit::Success
-    }
-
-    /// What went wrong: how the call ended in vsync's own words, or the vendor's stderr as
-    /// it is (unscrubbed, newlines kept). Kept apart so only the vendor's text is scrubbed.
-    pub fn describe(&self) -> Said<'_> {
-        let stderr = String::from_utf8_lossy(&self.stderr);
-        Said::Vsync(match &self.exit {
-            Exit::TimedOut(d) => format!("timed out after {}s", d.as_secs_f64().ceil() as u64),
-            Exit::DeadlineReached(d) => format!(
-                "run deadline reached after {}s",
-                d.as_secs_f64().round() as u64
-            ),
-            Exit::Interrupted => "killed by a second interrupt".into(),
-            Exit::SpawnFailed(e) => format!("could not start: {e}"),
-            _ if !stderr.trim().is_empty() => return Said::Vendor(stderr),
-            Exit::Code(c) => format!("exit {c}"),
-            Exit::Signal(s) => format!("killed by signal {s}"),
-            Exit::Success => "ok".into(),
-        })
-    }
-
-    pub fn code(&self) -> Option<i32> {
-        match self.exit {
-            Exit::Code(c) => Some(c),
-            _ => None,
-        }
-    }
-}
 
 /// Children vsync had before it started any: jobs of a shell that ran `job & exec vsync`.
 /// vsync did not start them, so `end_orphans` leaves them alone.
@@ -193,9 +127,8 @@ fn children_of(parent: u32) -> Vec<i32> {
         .collect()
 }
 
-/// Most of a child's output vsync keeps; the rest is read and dropped.
+/// Most of a child's stdout vsync keeps; the rest is read and dropped (stderr: `STDERR_CAP`).
 const STDOUT_CAP: usize = 16 << 20;
-pub const STDERR_CAP: usize = 256 << 10;
 /// A write this small always fits an empty pipe (at least one page), so it cannot block.
 const INLINE_STDIN: usize = 4096;
 /// How long to wait for output pipes after the child exited (a helper that left the call's

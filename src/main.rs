@@ -2,9 +2,10 @@
 //! Parameter Store, Azure Key Vault or HashiCorp Vault through each vendor's own CLI, each
 //! value on the CLI's stdin.
 //!
-//! Exit statuses (decided here and in `sync::run`, and by the interrupt handler for a signal
-//! before the first push): 0 all synced, 1 usage/input/config error or any key failed, 2
-//! `--diff` found a difference, 130 interrupted.
+//! Exit statuses (decided by `report::RunReport::exit` for a run that reached the target,
+//! here for an error before it, and by the interrupt handler for a signal before the first
+//! vendor call): 0 all synced, 1 usage/input/config error or any key failed, 2 `--diff` found
+//! a difference, 130 interrupted.
 
 mod carry;
 mod cli;
@@ -12,8 +13,10 @@ mod completions;
 mod config;
 mod envfile;
 mod exec;
+mod flags;
 mod jsonout;
-mod know;
+mod os;
+mod outcome;
 mod pace;
 mod plan;
 mod pool;
@@ -22,11 +25,13 @@ mod prune;
 mod repo;
 mod report;
 mod routing;
+mod run;
+mod scrub;
 mod signals;
 mod state;
-mod sync;
 mod targets;
 mod task;
+mod term;
 
 use std::process::ExitCode;
 
@@ -37,12 +42,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             if let Some(usage) = err.downcast_ref::<cli::UsageError>() {
-                report::err(&format!(
+                term::err(&format!(
                     "vsync: error: {usage}\n\n{}",
-                    cli::USAGE.trim_end()
+                    flags::help_text().trim_end()
                 ));
             } else {
-                report::err(&format!("vsync: error: {err:#}"));
+                term::err(&format!("vsync: error: {err:#}"));
             }
             ExitCode::FAILURE
         }
@@ -81,8 +86,8 @@ fn one_heap() {
 
 fn run() -> anyhow::Result<ExitCode> {
     match cli::parse(std::env::args_os().skip(1))? {
-        cli::Command::Help => report::out(cli::USAGE.trim_end()),
-        cli::Command::Version => report::out(concat!(
+        cli::Command::Help => term::out(flags::help_text().trim_end()),
+        cli::Command::Version => term::out(concat!(
             "vsync ",
             env!("CARGO_PKG_VERSION"),
             " (",
@@ -91,8 +96,8 @@ fn run() -> anyhow::Result<ExitCode> {
             env!("VSYNC_COMMIT"),
             ")"
         )),
-        cli::Command::Completions(shell) => report::out(completions::script(shell).trim_end()),
-        cli::Command::Sync(args) => return sync::run(*args),
+        cli::Command::Completions(shell) => term::out(completions::script(shell).trim_end()),
+        cli::Command::Sync(args) => return run::run(*args),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,9 +8,9 @@
 //! starts. `Pace` is the pure state; `Gate` adds the lock, the waits and the one line a pause
 //! or a stop prints.
 
-use crate::report;
 use crate::signals;
 use crate::targets::Pacing;
+use crate::term;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
@@ -311,14 +311,14 @@ impl Gate {
             self.store, self.store
         );
         if self.stopped.set(line.clone()).is_ok() {
-            report::err(&line);
+            term::err(&line);
         }
         self.changed.notify_all();
     }
 
     fn say_deadline(&self) {
         if !self.deadline_said.swap(true, Ordering::Relaxed) {
-            report::err(&format!(
+            term::err(&format!(
                 "vsync: the run deadline (--deadline={}) has come: no further call starts; \
                  give a longer one to let a throttled store take every secret",
                 self.deadline_secs
@@ -350,7 +350,7 @@ impl Permit<'_> {
         let mut pace = gate.pace.lock().expect("no worker panics");
         let now = Instant::now();
         // Computed at the shipped length, for the message; waited at the scaled one.
-        if let Some(real) = pace.throttled(now, gate.base, crate::pool::next_random()) {
+        if let Some(real) = pace.throttled(now, gate.base, next_random()) {
             pace.resume_at = Some(now + real.mul_f64(gate.scale));
             // The first pause is always said; after it, pauses too short to look like a
             // hang are only counted (`--json`), so a store throttling all along does not
@@ -372,7 +372,7 @@ impl Permit<'_> {
                 }
                 _ => then,
             };
-            report::err(&format!(
+            term::err(&format!(
                 "vsync: {} is throttling; waiting {:.1}s before the next call, {then}",
                 gate.store,
                 real.as_secs_f64()
@@ -386,6 +386,24 @@ impl Drop for Permit<'_> {
         self.gate.pace.lock().expect("no worker panics").end();
         self.gate.changed.notify_all();
     }
+}
+
+/// A small xorshift generator seeded from the clock and pid: jitter needs no crate.
+pub fn next_random() -> u64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut x = STATE.load(Ordering::Relaxed);
+    if x == 0 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        x = nanos ^ (u64::from(std::process::id()) << 32) | 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    x
 }
 
 #[cfg(test)]

@@ -18,11 +18,11 @@ pub fn render(target: &dyn Target, tasks: &[SecretTask]) -> Vec<String> {
         // A prefix leaves the key readable at the end of the name (and the command shows
         // it); a name that no longer ends with the key is a rename the user must see.
         let name = target.secret_name(&t.key);
-        let shown = crate::report::shown_key(&t.key);
+        let shown = crate::term::shown_key(&t.key);
         let key = if name.ends_with(t.key.as_str()) {
             shown.into_owned()
         } else {
-            format!("{shown} → {}", crate::report::shown_key(&name))
+            format!("{shown} → {}", crate::term::shown_key(&name))
         };
         format!("  {key}  {source}  {} bytes", t.value.len())
     };

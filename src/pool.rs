@@ -6,14 +6,16 @@
 //! `exec`'s. `run_calls` drains independent calls (reads, lists, deletes) the same way,
 //! under the same bounds.
 
-use crate::exec::{self, Exit, Outcome};
-use crate::pace::{Gate, Refused};
-use crate::report::{self, Scrubber, Status};
+use crate::exec;
+use crate::outcome::{Exit, Outcome};
+use crate::pace::{Gate, Refused, next_random};
+use crate::scrub::Scrubber;
 use crate::signals;
 use crate::targets::{Bulk, Deleted, Failure, Op, PerKey, Recovers, Target, VendorCmd, Writes};
 use crate::task::SecretTask;
+use crate::term::{Lines, shown_key};
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -40,10 +42,19 @@ const MAX_ATTEMPTS: u32 = 3;
 /// Create ↔ update switches per key; two cover "list was stale" plus "created meanwhile".
 const MAX_SWITCHES: u32 = 2;
 
-/// Where a key ended up, and how many vendor calls it took.
+/// Where a key's write ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteStatus {
+    Stored,
+    Failed,
+    /// Never started: interrupted, or past the run deadline.
+    NotAttempted,
+}
+
+/// One key's write: where it ended up, and how many vendor calls it took.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Written {
-    pub status: Status,
+pub struct KeyWrite {
+    pub status: WriteStatus,
     pub attempts: u32,
     /// The last call's error, scrubbed, when the key failed.
     pub error: Option<String>,
@@ -54,28 +65,22 @@ pub struct Written {
     pub recovered: bool,
 }
 
-/// Pushes every task to the target; results in task order.
-pub fn run(
-    target: &dyn Target,
-    tasks: &[SecretTask],
-    opts: &RunOpts,
-    scrubber: &Scrubber<'_>,
-) -> Vec<Written> {
-    run_knowing(target, tasks, None, opts, scrubber)
-}
-
-/// Like `run`, when a read already said whether each secret exists (`exists`, in task
-/// order; `None` where it could not tell): no list call is made.
-pub fn run_knowing(
+/// Writes every task to the target; results in task order. `exists` (in task order, `None`
+/// where unknown) is what a read already learnt about each secret: given, no list call is
+/// made to tell creates from updates. Progress lines go to `lines` as keys land.
+pub fn write(
     target: &dyn Target,
     tasks: &[SecretTask],
     exists: Option<&[Option<bool>]>,
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Vec<Written> {
+    lines: &dyn Lines,
+) -> Vec<KeyWrite> {
     match target.writes() {
-        Writes::PerKey(per_key) => run_per_key(target, per_key, tasks, exists, opts, scrubber),
-        Writes::Bulk(bulk) => run_bulk(bulk, tasks, opts, scrubber),
+        Writes::PerKey(per_key) => {
+            run_per_key(target, per_key, tasks, exists, opts, scrubber, lines)
+        }
+        Writes::Bulk(bulk) => run_bulk(bulk, tasks, opts, scrubber, lines),
     }
 }
 
@@ -87,7 +92,8 @@ fn run_per_key(
     known: Option<&[Option<bool>]>,
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Vec<Written> {
+    lines: &dyn Lines,
+) -> Vec<KeyWrite> {
     let (tx, rx) = crossbeam_channel::unbounded();
     for i in 0..tasks.len() {
         tx.send(i).expect("receiver alive");
@@ -105,7 +111,7 @@ fn run_per_key(
     let pushed_all = AtomicBool::new(false);
     // What each task came to, recorded by whichever worker pushed it: its call count (0:
     // never started) and, for the few that failed, the error. A byte a task, where a
-    // `Written` a task would be the largest allocation of a 10,000-key run.
+    // `KeyWrite` a task would be the largest allocation of a 10,000-key run.
     let calls: Vec<AtomicU8> = (0..tasks.len()).map(|_| AtomicU8::new(0)).collect();
     let throttles: Mutex<Vec<(usize, u32)>> = Mutex::new(Vec::new());
     let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
@@ -156,7 +162,7 @@ fn run_per_key(
                             continue;
                         }
                         let task = &tasks[i];
-                        report::out(&format!("Setting secret: {}", report::shown_key(&task.key)));
+                        lines.out(&format!("Setting secret: {}", shown_key(&task.key)));
                         let exists = match known {
                             Some(known) => known.get(i).copied().flatten(),
                             None => existing.get().map(|names| {
@@ -175,13 +181,13 @@ fn run_per_key(
                         }
                         match pushed {
                             Ok(()) if settled.recovered => {
-                                report::out(&format!(
+                                lines.out(&format!(
                                     "✓ {} (recovered, then written)",
-                                    report::shown_key(&task.key)
+                                    shown_key(&task.key)
                                 ));
                             }
                             Ok(()) => {
-                                report::out(&format!("✓ {}", report::shown_key(&task.key)));
+                                lines.out(&format!("✓ {}", shown_key(&task.key)));
                             }
                             Err(failed) => {
                                 let mut error = failed.words(per_key, &task.key, scrubber);
@@ -197,9 +203,9 @@ fn run_per_key(
                                     settled.failure,
                                     Some(Failure::Store(_) | Failure::Unreachable(_))
                                 ) {
-                                    report::err(&format!(
+                                    lines.err(&format!(
                                         "WARNING: skipping {}: {error}",
-                                        report::shown_key(&task.key)
+                                        shown_key(&task.key)
                                     ));
                                 }
                                 failures.lock().expect("no worker panics").push((i, error));
@@ -228,7 +234,7 @@ fn run_per_key(
         first.into_iter().for_each(join);
     });
     let mut failures = failures.into_inner().expect("no worker panics");
-    // Written, and listed as lacking the marks: add them.
+    // KeyWrite, and listed as lacking the marks: add them.
     if let Some(unmarked) = unmarked.get() {
         let to_mark: Vec<&SecretTask> = tasks
             .iter()
@@ -242,7 +248,7 @@ fn run_per_key(
             })
             .map(|(_, t)| t)
             .collect();
-        add_marks(per_key, &to_mark, opts, scrubber);
+        add_marks(per_key, &to_mark, opts, scrubber, lines);
     }
     // Joined: no worker holds a lock, and the list output is no longer needed.
     drop(unmarked);
@@ -262,19 +268,19 @@ fn run_per_key(
                 _ => None,
             };
             let status = match (attempts, &error) {
-                (0, _) => Status::NotAttempted,
-                (_, Some(_)) => Status::Failed,
-                (_, None) => Status::Synced,
+                (0, _) => WriteStatus::NotAttempted,
+                (_, Some(_)) => WriteStatus::Failed,
+                (_, None) => WriteStatus::Stored,
             };
             let error = match status {
-                Status::NotAttempted => not_written.clone(),
+                WriteStatus::NotAttempted => not_written.clone(),
                 _ => error,
             };
             let throttles = throttles
                 .iter()
                 .find(|(t, _)| *t == i)
                 .map_or(0, |(_, n)| *n);
-            Written {
+            KeyWrite {
                 status,
                 attempts,
                 error,
@@ -300,7 +306,13 @@ fn not_written_note(opts: &RunOpts) -> Option<String> {
 /// Sets the target's marks on existing secrets that lacked them, and says how many. A key
 /// whose marks could not be set is still synced (its value landed); it only stays out of
 /// `--prune`'s scope, and a warning says so.
-fn add_marks(per_key: &dyn PerKey, tasks: &[&SecretTask], opts: &RunOpts, scrubber: &Scrubber<'_>) {
+fn add_marks(
+    per_key: &dyn PerKey,
+    tasks: &[&SecretTask],
+    opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
+    lines: &dyn Lines,
+) {
     let (keys, cmds): (Vec<&str>, Vec<VendorCmd>) = tasks
         .iter()
         .filter_map(|t| Some((t.key.as_str(), per_key.mark_cmd(&t.key)?)))
@@ -311,10 +323,10 @@ fn add_marks(per_key: &dyn PerKey, tasks: &[&SecretTask], opts: &RunOpts, scrubb
     let classify = |stderr: &str| per_key.classify(stderr, None);
     let finish = |i: usize, out: Outcome, _attempts: u32| {
         if !out.success() {
-            report::err(&format!(
+            lines.err(&format!(
                 "WARNING: could not mark {} as vsync's ({}: {}): its value is synced, but \
                  --prune leaves it alone until a later run marks it",
-                report::shown_key(keys[i]),
+                shown_key(keys[i]),
                 cmds[i].label(2),
                 scrubber.failure(&out)
             ));
@@ -325,7 +337,7 @@ fn add_marks(per_key: &dyn PerKey, tasks: &[&SecretTask], opts: &RunOpts, scrubb
         .into_iter()
         .filter(|ok| *ok == Some(true))
         .count();
-    report::out(&format!(
+    lines.out(&format!(
         "Marked {marked} existing secrets as this repository's and env's (they lacked vsync's \
          ownership marks)."
     ));
@@ -647,7 +659,8 @@ fn run_bulk(
     tasks: &[SecretTask],
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Vec<Written> {
+    lines: &dyn Lines,
+) -> Vec<KeyWrite> {
     run_bulk_write(
         bulk,
         tasks,
@@ -656,11 +669,13 @@ fn run_bulk(
         &|_| None,
         opts,
         scrubber,
+        lines,
     )
 }
 
 /// One bulk write of `document` with `cmd` (a write that carries stored keys over builds
 /// its own); `advice` adds what to do to a failure's error.
+#[allow(clippy::too_many_arguments)]
 pub fn run_bulk_write(
     bulk: &dyn Bulk,
     tasks: &[SecretTask],
@@ -669,10 +684,11 @@ pub fn run_bulk_write(
     advice: &dyn Fn(&str) -> Option<&'static str>,
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Vec<Written> {
+    lines: &dyn Lines,
+) -> Vec<KeyWrite> {
     let all = |status, attempts, error, throttles| {
         vec![
-            Written {
+            KeyWrite {
                 status,
                 attempts,
                 error,
@@ -683,9 +699,9 @@ pub fn run_bulk_write(
         ]
     };
     if signals::stop_requested() || Instant::now() >= opts.deadline {
-        return all(Status::NotAttempted, 0, None, 0);
+        return all(WriteStatus::NotAttempted, 0, None, 0);
     }
-    report::out(&bulk.announce(tasks.len()));
+    lines.out(&bulk.announce(tasks.len()));
     let settled = settle(
         opts,
         scrubber,
@@ -699,12 +715,12 @@ pub fn run_bulk_write(
     );
     let (attempts, throttles) = (settled.calls, settled.throttles);
     match (&settled.out, &settled.failure) {
-        (None, _) => all(Status::NotAttempted, 0, not_written_note(opts), 0),
+        (None, _) => all(WriteStatus::NotAttempted, 0, not_written_note(opts), 0),
         (Some(_), None) => {
             for task in tasks {
-                report::out(&format!("✓ {}", report::shown_key(&task.key)));
+                lines.out(&format!("✓ {}", shown_key(&task.key)));
             }
-            all(Status::Synced, attempts, None, throttles)
+            all(WriteStatus::Stored, attempts, None, throttles)
         }
         (Some(out), Some(_)) => {
             // The one line that reports the write of every key, as for any failure; a
@@ -713,8 +729,8 @@ pub fn run_bulk_write(
             if let Some(advice) = advice(&String::from_utf8_lossy(&out.stderr)) {
                 error.push_str(&format!(" — {advice}"));
             }
-            report::err(&format!("WARNING: {error}"));
-            all(Status::Failed, attempts, Some(error), throttles)
+            lines.err(&format!("WARNING: {error}"));
+            all(WriteStatus::Failed, attempts, Some(error), throttles)
         }
     }
 }
@@ -827,24 +843,6 @@ pub fn backoff_delay(base: Duration, attempt: u32, random: u64) -> Duration {
     let exp = base.saturating_mul(1 << (attempt - 1).min(16));
     let factor = 0.5 + (random % 1000) as f64 / 1000.0;
     exp.mul_f64(factor)
-}
-
-/// A small xorshift generator seeded from the clock and pid: jitter needs no crate.
-pub(crate) fn next_random() -> u64 {
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let mut x = STATE.load(Ordering::Relaxed);
-    if x == 0 {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
-        x = nanos ^ (u64::from(std::process::id()) << 32) | 1;
-    }
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    STATE.store(x, Ordering::Relaxed);
-    x
 }
 
 #[cfg(test)]

@@ -6,14 +6,14 @@
 //! `setting_problem`); pre-flight adds one of its own: two keys written differently must not
 //! become one secret through the target's name mapping.
 
-use crate::report;
 use crate::targets::Target;
 use crate::task::{SecretTask, Source};
+use crate::term;
 use std::borrow::Cow;
 
 /// Everything wrong with one task for this target (empty when it can be pushed).
 fn problems(target: &dyn Target, task: &SecretTask) -> Vec<String> {
-    let rules = target.kind().values;
+    let rules = target.backend().values;
     let name = target.secret_name(&task.key);
     let mut out: Vec<String> = target.name_problem(&name).into_iter().collect();
     if task.value.is_empty() && !rules.empty_ok {
@@ -58,7 +58,7 @@ pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, S
             continue;
         }
         refused[i] = true;
-        let todo = match report::exclude_hint(task.written_as()) {
+        let todo = match term::exclude_hint(task.written_as()) {
             Some(hint) => format!("fix or rename it in the env file, or pass {hint}"),
             // A key that cannot be shown whole cannot be typed back either.
             None => "rename it in the env file".to_string(),
@@ -85,7 +85,7 @@ pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, S
         return Err(format!(
             "{} secret(s) cannot be pushed to {}; nothing was pushed:\n{}",
             refused.iter().filter(|r| **r).count(),
-            target.kind().name,
+            target.backend().name,
             lines.join("\n")
         ));
     }
@@ -98,10 +98,10 @@ pub fn check(target: &dyn Target, tasks: &[SecretTask]) -> Result<Vec<String>, S
 /// these the user wrote as two, so neither may silently overwrite the other. Groups of task
 /// indices, each in file order.
 fn collisions(target: &dyn Target, tasks: &[SecretTask]) -> Vec<Vec<usize>> {
-    let kind = target.kind();
+    let backend = target.backend();
     // Borrowed where the mapping does not change the key (most targets).
     let names: Vec<Cow<str>> = tasks.iter().map(|t| target.secret_name(&t.key)).collect();
-    let by_name = |a: usize, b: usize| kind.compare_names(&names[a], &names[b]);
+    let by_name = |a: usize, b: usize| backend.compare_names(&names[a], &names[b]);
     let mut order: Vec<usize> = (0..tasks.len()).collect();
     order.sort_by(|&a, &b| by_name(a, b).then(a.cmp(&b)));
     order
@@ -122,12 +122,12 @@ fn collision_line(target: &dyn Target, tasks: &[SecretTask], group: &[usize]) ->
         .map(|&i| target.secret_name(&tasks[i].key))
         .collect();
     let case = if names.iter().any(|n| *n != names[0]) {
-        format!(" ({} ignores case in names)", target.kind().name)
+        format!(" ({} ignores case in names)", target.backend().name)
     } else {
         String::new()
     };
     let later = group.last().map_or("", |&i| tasks[i].written_as());
-    let todo = match report::exclude_hint(later) {
+    let todo = match term::exclude_hint(later) {
         Some(hint) => format!("rename all but one in the env file, or pass {hint}"),
         None => "rename all but one in the env file".to_string(),
     };
@@ -142,19 +142,19 @@ fn display_key(key: &str) -> Cow<'_, str> {
     if key.is_empty() {
         "<empty key>".into()
     } else {
-        report::shown_key(key)
+        term::shown_key(key)
     }
 }
 
 /// Values the vendor CLI will store differently from the env file.
 fn warnings(target: &dyn Target, tasks: &[SecretTask]) -> Vec<String> {
-    let Some(altered) = &target.kind().values.altered else {
+    let Some(altered) = &target.backend().values.altered else {
         return Vec::new();
     };
     let keys: Vec<Cow<'_, str>> = tasks
         .iter()
         .filter(|t| (altered.applies)(&t.value))
-        .map(|t| report::shown_key(&t.key))
+        .map(|t| term::shown_key(&t.key))
         .collect();
     if keys.is_empty() {
         Vec::new()
@@ -180,10 +180,10 @@ mod tests {
     }
 
     fn open(name: &str, flags: &[(&str, &str)]) -> Box<dyn Target> {
-        let kind = crate::targets::find(name).unwrap();
+        let backend = crate::targets::find(name).unwrap();
         let mut settings = Settings::default();
         for (flag, value) in flags {
-            let setting = kind.settings.iter().find(|s| s.flag == *flag).unwrap();
+            let setting = backend.settings.iter().find(|s| s.flag == *flag).unwrap();
             settings.set(setting, value.to_string());
         }
         let open = crate::targets::Open {
@@ -191,7 +191,7 @@ mod tests {
             repo: "r",
             owner: Some("r"),
         };
-        (kind.open)(&settings, &open)
+        (backend.open)(&settings, &open)
     }
     fn gh() -> Box<dyn Target> {
         open("gh", &[("gh-repo", "o/r")])

@@ -1,10 +1,11 @@
 //! `--prune`: deleting the secrets in vsync's scope that the env file no longer defines,
 //! once every write has succeeded, and `--keep` globs that protect names from it.
 
-use crate::exec::Outcome;
+use crate::outcome::Outcome;
 use crate::pool::{self, RunOpts};
-use crate::report::{self, Scrubber};
+use crate::scrub::Scrubber;
 use crate::targets::{Deletes, Failure, Scope, Target};
+use crate::term::{Lines, shown_key};
 
 /// Whether `name` matches a `--keep` glob: `*` any run of characters, `?` one character.
 /// `ignore_case`: compared as a target that ignores case compares names (upper-cased).
@@ -44,7 +45,7 @@ pub fn glob_match(glob: &str, name: &str, ignore_case: bool) -> bool {
 /// stores a key (azure's `--azure-names=dashes` stores `LEGACY_*`'s keys as `LEGACY-…`).
 /// `*` and `?` survive that spelling: only the key's own characters are mapped.
 pub fn kept(target: &dyn Target, keep: &[String], name: &str, key: &str) -> bool {
-    let fold = target.kind().case_insensitive_names;
+    let fold = target.backend().case_insensitive_names;
     keep.iter().any(|g| {
         glob_match(g, name, fold)
             || glob_match(g, key, fold)
@@ -77,15 +78,6 @@ pub struct Deleted {
     pub error: Option<String>,
 }
 
-/// A delete's `--json` status: `not_attempted` when no call ran (interrupt, run deadline).
-pub fn status(d: &Deleted) -> &'static str {
-    match (d.ok, d.attempts) {
-        (true, _) => "deleted",
-        (false, 0) => "not_attempted",
-        (false, _) => "delete_failed",
-    }
-}
-
 /// The stderr lines naming the deletes that never started, so that a user who stopped a
 /// prune knows what is still there.
 pub fn not_attempted_lines(names: &[String]) -> Vec<String> {
@@ -94,12 +86,7 @@ pub fn not_attempted_lines(names: &[String]) -> Vec<String> {
     }
     let mut lines: Vec<String> = names
         .iter()
-        .map(|n| {
-            format!(
-                "WARNING: not deleted {}: not attempted",
-                report::shown_key(n)
-            )
-        })
+        .map(|n| format!("WARNING: not deleted {}: not attempted", shown_key(n)))
         .collect();
     lines.push(format!(
         "--prune stopped early (interrupted or past the run deadline): {} of its deletes not \
@@ -115,6 +102,7 @@ pub fn delete(
     names: &[String],
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
+    lines: &dyn Lines,
 ) -> Vec<Deleted> {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let cmds = deletes.delete_cmds(&refs);
@@ -128,10 +116,10 @@ pub fn delete(
             (!out.success()).then(|| format!("{}: {}", cmds[i].label(3), scrubber.failure(&out)));
         for name in &covered[i] {
             match &error {
-                None => report::out(&format!("✓ deleted {}", report::shown_key(name))),
-                Some(e) => report::err(&format!(
+                None => lines.out(&format!("✓ deleted {}", shown_key(name))),
+                Some(e) => lines.err(&format!(
                     "WARNING: could not delete {}: {e}",
-                    report::shown_key(name)
+                    shown_key(name)
                 )),
             }
         }
@@ -176,7 +164,7 @@ mod tests {
         assert!(glob_match("legacy_*", "LEGACY_DB", true));
     }
 
-    fn open(kind: &'static crate::targets::Kind, flags: &[(&str, &str)]) -> Box<dyn Target> {
+    fn open(kind: &'static crate::targets::Backend, flags: &[(&str, &str)]) -> Box<dyn Target> {
         let mut settings = crate::targets::Settings::default();
         for setting in kind.settings {
             let given = flags.iter().find(|(f, _)| *f == setting.flag);
@@ -197,31 +185,19 @@ mod tests {
         assert_eq!(lines[0], "WARNING: not deleted A: not attempted");
         assert_eq!(
             lines[1],
-            format!(
-                "WARNING: not deleted {}: not attempted",
-                report::shown_key("B\n")
-            )
+            format!("WARNING: not deleted {}: not attempted", shown_key("B\n"))
         );
         assert!(
             lines[2].contains("2 of its deletes not attempted"),
             "{}",
             lines[2]
         );
-        let d = |ok, attempts| Deleted {
-            names: vec![],
-            ok,
-            attempts,
-            error: None,
-        };
-        assert_eq!(status(&d(true, 1)), "deleted");
-        assert_eq!(status(&d(false, 0)), "not_attempted");
-        assert_eq!(status(&d(false, 3)), "delete_failed");
     }
 
     #[test]
     fn keep_warns_only_where_nothing_deletes() {
-        let gcp = open(&crate::targets::gcp::KIND, &[]);
-        let vault = open(&crate::targets::vault::KIND, &[]);
+        let gcp = open(&crate::targets::gcp::BACKEND, &[]);
+        let vault = open(&crate::targets::vault::BACKEND, &[]);
         let keep = ["OLD_*".to_string()];
         assert!(keep_unused(&*gcp, &keep, false, false).is_some());
         assert!(keep_unused(&*gcp, &keep, true, false).is_none());
@@ -233,21 +209,27 @@ mod tests {
     #[test]
     fn keep_compares_names_as_the_target_does() {
         let keep = |globs: &[&str]| globs.iter().map(|g| g.to_string()).collect::<Vec<_>>();
-        let ssm = open(&crate::targets::ssm::KIND, &[("ssm-prefix", "/app/dev/")]);
+        let ssm = open(
+            &crate::targets::ssm::BACKEND,
+            &[("ssm-prefix", "/app/dev/")],
+        );
         assert!(kept(&*ssm, &keep(&["OLD_*"]), "/app/dev/OLD_X", "OLD_X"));
         assert!(!kept(&*ssm, &keep(&["old_*"]), "/app/dev/OLD_X", "OLD_X"));
         assert!(!kept(&*ssm, &[], "A", "A"));
         // GitHub upper-cases names: `legacy_*` spares LEGACY_X.
-        let gh = open(&crate::targets::gh::KIND, &[]);
+        let gh = open(&crate::targets::gh::BACKEND, &[]);
         assert!(kept(&*gh, &keep(&["legacy_*"]), "LEGACY_X", "LEGACY_X"));
         assert!(!kept(&*gh, &keep(&["legacy_*"]), "LEGACYX", "LEGACYX"));
         // Azure with dashes: the glob is written as the env file's key.
-        let az = open(&crate::targets::azure::KIND, &[("azure-names", "dashes")]);
+        let az = open(
+            &crate::targets::azure::BACKEND,
+            &[("azure-names", "dashes")],
+        );
         assert!(kept(&*az, &keep(&["LEGACY_*"]), "LEGACY-DB", "LEGACY-DB"));
         assert!(kept(&*az, &keep(&["legacy_*"]), "Legacy-Db", "Legacy-Db"));
         assert!(kept(&*az, &keep(&["LEGACY-*"]), "LEGACY-DB", "LEGACY-DB"));
         assert!(!kept(&*az, &keep(&["LEGACY_*"]), "OTHER-DB", "OTHER-DB"));
-        let exact = open(&crate::targets::azure::KIND, &[("azure-names", "exact")]);
+        let exact = open(&crate::targets::azure::BACKEND, &[("azure-names", "exact")]);
         assert!(!kept(
             &*exact,
             &keep(&["LEGACY_*"]),

@@ -4,7 +4,7 @@
 //! plus the config updates to persist. Prompting lives in `sync`, which feeds answers back in
 //! as flags, so an answer is persisted exactly like a flag.
 
-use crate::targets::{Kind, Setting, Settings};
+use crate::targets::{Backend, Setting, Settings};
 use std::collections::BTreeMap;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -15,18 +15,18 @@ pub struct Resolved {
     pub updates: Vec<(&'static Setting, Option<String>)>,
 }
 
-/// Resolves every setting of `kind`; the first required setting with neither flag nor config
+/// Resolves every setting of `backend`; the first required setting with neither flag nor config
 /// value is returned as the error.
 ///
 /// `flags` maps flag names (without `--`) to values; `config` reads `sync.<target>.<key>`.
 pub fn resolve(
-    kind: &'static Kind,
+    backend: &'static Backend,
     flags: &BTreeMap<String, String>,
     config: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Resolved, &'static Setting> {
     let mut settings = Settings::default();
     let mut updates = Vec::new();
-    for setting in kind.settings {
+    for setting in backend.settings {
         let stored = config(setting.config_key).filter(|v| !v.is_empty());
         let value = match flags.get(setting.flag) {
             Some(flag) => {
@@ -48,10 +48,10 @@ pub fn resolve(
 }
 
 /// The error for a missing setting when there is no TTY to ask on.
-pub fn missing_message(kind: &Kind, setting: &Setting) -> String {
+pub fn missing_message(backend: &Backend, setting: &Setting) -> String {
     format!(
         "sync.{}.{} not configured for this (repo, env) and no --{} flag passed.",
-        kind.name, setting.config_key, setting.flag
+        backend.name, setting.config_key, setting.flag
     )
 }
 
@@ -77,8 +77,9 @@ mod tests {
     }
 
     /// Every required setting of a target: one flag value for each.
-    fn all_flags(kind: &Kind) -> Vec<(&'static str, &'static str)> {
-        kind.settings
+    fn all_flags(backend: &Backend) -> Vec<(&'static str, &'static str)> {
+        backend
+            .settings
             .iter()
             .filter(|f| f.required)
             .map(|f| (f.flag, "from-flag"))

@@ -8,10 +8,10 @@
 //! the run at once with exit 130.
 //!
 //! The handler runs on ctrlc's own thread, not in signal context, so it may lock and write;
-//! its writes go through `report::err`, which ignores a closed stderr (a panic there would
+//! its writes go through `term::err`, which ignores a closed stderr (a panic there would
 //! abort the whole run under `panic = "abort"`).
 
-use crate::report;
+use crate::term;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -43,13 +43,13 @@ fn on_signal() {
         .compare_exchange(PREPARING, EXITING, Ordering::SeqCst, Ordering::SeqCst)
         .is_ok()
     {
-        report::err("vsync: interrupted before anything was pushed");
-        // SAFETY: _exit(2) ends the process at once. Nothing needs flushing (report::out
-        // flushes each line), and no vendor process exists yet to be left behind.
+        term::err("vsync: interrupted before anything was pushed");
+        // SAFETY: _exit(2) ends the process at once. Nothing needs flushing (term::out
+        // writes each line at once), and no vendor process exists yet to be left behind.
         unsafe { libc::_exit(130) };
     }
     if first {
-        report::err(
+        term::err(
             "vsync: interrupted — letting calls in flight finish, starting no new ones \
              (interrupt again to kill them)",
         );

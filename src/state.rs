@@ -5,16 +5,16 @@
 //! Values read back are secrets: they are compared and dropped; only those that differ from
 //! the file are kept, for the scrubber. None is ever printed, hashed or measured.
 
-use crate::exec::Outcome;
+use crate::outcome::{Exit, Outcome};
 use crate::pool::{self, RunOpts};
-use crate::report::Scrubber;
-use crate::targets::{Failure, Kind, ReadBack, ReadFailure, Reads, Scope, Target};
+use crate::scrub::Scrubber;
+use crate::targets::{Backend, Failure, ReadBack, ReadFailure, Reads, Scope, Target};
 use crate::task::SecretTask;
 use std::collections::{HashMap, HashSet};
 
 /// What the target holds for one key, compared with the env file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Current {
+pub enum Comparison {
     /// Not there: a write creates it.
     New,
     /// Stored with the file's value.
@@ -29,48 +29,36 @@ pub enum Current {
     Blocked,
 }
 
-impl Current {
+impl Comparison {
     /// `--diff`'s marker.
     pub fn marker(self) -> char {
         match self {
-            Current::New => '+',
-            Current::Same => '=',
-            Current::Differs => '~',
-            Current::Unknown => '?',
+            Comparison::New => '+',
+            Comparison::Same => '=',
+            Comparison::Differs => '~',
+            Comparison::Unknown => '?',
             // Recovered, the secret is there with its old value: an update.
-            Current::Recoverable => '~',
-            Current::Blocked => '!',
+            Comparison::Recoverable => '~',
+            Comparison::Blocked => '!',
         }
     }
 
     /// What `--diff` adds after the key, for the states a marker alone does not explain.
     pub fn note(self) -> Option<&'static str> {
         match self {
-            Current::Recoverable => Some("(deleted by vsync: will be recovered, then written)"),
-            Current::Blocked => Some(
+            Comparison::Recoverable => Some("(deleted by vsync: will be recovered, then written)"),
+            Comparison::Blocked => Some(
                 "(deleted, not tagged as this repo's and env's: blocked; vsync will not recover it)",
             ),
             _ => None,
         }
     }
-
-    /// `--json`'s plan status.
-    pub fn plan_status(self) -> &'static str {
-        match self {
-            Current::New => "create",
-            Current::Same => "unchanged",
-            Current::Differs => "update",
-            Current::Unknown => "unknown",
-            Current::Recoverable => "recover",
-            Current::Blocked => "blocked",
-        }
-    }
 }
 
-/// The outcome of reading the target.
-pub struct Known {
+/// What reading the target learnt.
+pub struct Readings {
     /// Per task, in task order.
-    pub current: Vec<Current>,
+    pub comparisons: Vec<Comparison>,
     /// The first permission error, scrubbed: some values could not be read for lack of it.
     pub denied: Option<String>,
     /// The first other read error, scrubbed: those values are unknown.
@@ -99,16 +87,16 @@ impl Found {
     }
 
     /// One key compared: `stored` is the file's value as the target would store it.
-    fn compare(&self, name: &str, stored: &[u8]) -> Current {
+    fn compare(&self, name: &str, stored: &[u8]) -> Comparison {
         if self.denied.contains(name) || self.failed.contains(name) {
-            Current::Unknown
+            Comparison::Unknown
         } else if self.unreadable.contains(name) {
-            Current::Differs
+            Comparison::Differs
         } else {
             match self.values.get(name) {
-                Some(v) if v.as_slice() == stored => Current::Same,
-                Some(_) => Current::Differs,
-                None => Current::New,
+                Some(v) if v.as_slice() == stored => Comparison::Same,
+                Some(_) => Comparison::Differs,
+                None => Comparison::New,
             }
         }
     }
@@ -121,7 +109,7 @@ pub fn read(
     tasks: &[SecretTask],
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
-) -> Known {
+) -> Readings {
     let names: Vec<String> = tasks
         .iter()
         .map(|t| target.secret_name(&t.key).into_owned())
@@ -144,7 +132,7 @@ pub fn read(
             }
             let stderr = String::from_utf8_lossy(&out.stderr);
             let failure = match out.exit {
-                crate::exec::Exit::Code(_) => reads.read_failure(&stderr),
+                Exit::Code(_) => reads.read_failure(&stderr),
                 _ => ReadFailure::Other,
             };
             let label = calls[i].cmd.label(3);
@@ -177,7 +165,7 @@ pub fn read(
         some.sort();
         denied = Some(format!("access denied to {}", some[0]));
     }
-    let current: Vec<Current> = tasks
+    let comparisons: Vec<Comparison> = tasks
         .iter()
         .zip(&names)
         .map(|(t, name)| found.compare(name, &reads.as_stored(&t.value)))
@@ -195,8 +183,8 @@ pub fn read(
     // What stays of the values: those that differ from the file, for the scrubber.
     let same: HashSet<&str> = names
         .iter()
-        .zip(&current)
-        .filter(|(_, c)| **c == Current::Same)
+        .zip(&comparisons)
+        .filter(|(_, c)| **c == Comparison::Same)
         .map(|(n, _)| n.as_str())
         .collect();
     let old_values = found
@@ -205,8 +193,8 @@ pub fn read(
         .filter(|(n, _)| !same.contains(n.as_str()))
         .map(|(_, v)| v)
         .collect();
-    Known {
-        current,
+    Readings {
+        comparisons,
         denied,
         failed,
         old_values,
@@ -217,9 +205,9 @@ pub fn read(
 /// Marks each `New` name that a deleted secret still holds (`deleted`: name and whether it
 /// is vsync's), compared as the target compares names.
 pub fn mark_deleted(
-    kind: &Kind,
+    kind: &Backend,
     names: &[&str],
-    current: &mut [Current],
+    current: &mut [Comparison],
     deleted: &[(String, bool)],
 ) {
     let mine: Vec<&str> = deleted
@@ -234,13 +222,13 @@ pub fn mark_deleted(
         .collect();
     let (mine, others) = (NameSet::new(kind, &mine), NameSet::new(kind, &others));
     for (name, cur) in names.iter().zip(current.iter_mut()) {
-        if *cur != Current::New {
+        if *cur != Comparison::New {
             continue;
         }
         if mine.contains(name) {
-            *cur = Current::Recoverable;
+            *cur = Comparison::Recoverable;
         } else if others.contains(name) {
-            *cur = Current::Blocked;
+            *cur = Comparison::Blocked;
         }
     }
 }
@@ -266,7 +254,7 @@ pub fn list_deleted(
 pub fn extras_and_unmarked(
     target: &dyn Target,
     defined: &[&str],
-    known: Option<&Known>,
+    known: Option<&Readings>,
     opts: &RunOpts,
     scrubber: &Scrubber<'_>,
 ) -> Result<(Vec<String>, Vec<String>), String> {
@@ -275,7 +263,7 @@ pub fn extras_and_unmarked(
         .map(|k| target.secret_name(k).into_owned())
         .collect();
     let defined: Vec<&str> = defined.iter().map(String::as_str).collect();
-    let defined = NameSet::new(target.kind(), &defined);
+    let defined = NameSet::new(target.backend(), &defined);
     let (mut names, mut unmarked) = match target.scope() {
         Scope::Unknown(why) => return Err(why),
         Scope::Document => (
@@ -362,38 +350,39 @@ fn one_list<T: Send + Sync>(
     .unwrap_or_else(|| Err("interrupted before the list".into()))
 }
 
-/// Names as the target compares them (`Kind::compare_names`), sorted once so that each
-/// lookup is a binary search: a scan of every name per name made 10,000 keys quadratic.
+/// Names as the target compares them (`Backend::compare_names`), sorted once so that each
+/// lookup is a binary search: a scan of every name per name is quadratic, a hundred million
+/// comparisons at 10,000 keys.
 pub struct NameSet<'a> {
-    kind: &'a Kind,
+    backend: &'a Backend,
     sorted: Vec<&'a str>,
 }
 
 impl<'a> NameSet<'a> {
-    pub fn new(kind: &'a Kind, names: &[&'a str]) -> NameSet<'a> {
+    pub fn new(backend: &'a Backend, names: &[&'a str]) -> NameSet<'a> {
         let mut sorted = names.to_vec();
-        sorted.sort_unstable_by(|a, b| kind.compare_names(a, b));
-        NameSet { kind, sorted }
+        sorted.sort_unstable_by(|a, b| backend.compare_names(a, b));
+        NameSet { backend, sorted }
     }
 
     pub fn contains(&self, name: &str) -> bool {
         self.sorted
-            .binary_search_by(|n| self.kind.compare_names(n, name))
+            .binary_search_by(|n| self.backend.compare_names(n, name))
             .is_ok()
     }
 }
 
 /// For a target that cannot read values (gh): a name the listing does not show is new; the
 /// others are unknown.
-pub fn from_listing(kind: &Kind, names: &[&str], listed: &[&str]) -> Vec<Current> {
-    let listed = NameSet::new(kind, listed);
+pub fn from_listing(backend: &Backend, names: &[&str], listed: &[&str]) -> Vec<Comparison> {
+    let listed = NameSet::new(backend, listed);
     names
         .iter()
         .map(|n| {
             if listed.contains(n) {
-                Current::Unknown
+                Comparison::Unknown
             } else {
-                Current::New
+                Comparison::New
             }
         })
         .collect()
@@ -413,28 +402,23 @@ mod tests {
             unreadable: vec!["U".into()],
         });
         found.failed.insert("F".into());
-        assert_eq!(found.compare("A", b"1"), Current::Same);
-        assert_eq!(found.compare("B", b"2"), Current::Differs);
-        assert_eq!(found.compare("C", b"3"), Current::New);
-        assert_eq!(found.compare("D", b"4"), Current::Unknown);
-        assert_eq!(found.compare("F", b"4"), Current::Unknown);
-        assert_eq!(found.compare("U", b"5"), Current::Differs);
-        let markers: String = [
-            Current::New,
-            Current::Differs,
-            Current::Same,
-            Current::Unknown,
-        ]
-        .iter()
-        .map(|c| c.marker())
-        .collect();
-        assert_eq!(markers, "+~=?");
+        assert_eq!(found.compare("A", b"1"), Comparison::Same);
+        assert_eq!(found.compare("B", b"2"), Comparison::Differs);
+        assert_eq!(found.compare("C", b"3"), Comparison::New);
+        assert_eq!(found.compare("D", b"4"), Comparison::Unknown);
+        assert_eq!(found.compare("F", b"4"), Comparison::Unknown);
+        assert_eq!(found.compare("U", b"5"), Comparison::Differs);
     }
 
     #[test]
     fn new_names_a_deleted_secret_holds_are_recoverable_when_vsyncs_and_blocked_otherwise() {
         let names = ["A", "b", "C", "D"];
-        let mut current = [Current::New, Current::New, Current::Differs, Current::New];
+        let mut current = [
+            Comparison::New,
+            Comparison::New,
+            Comparison::Differs,
+            Comparison::New,
+        ];
         let deleted = [
             ("a".to_string(), true),
             ("B".into(), false),
@@ -446,20 +430,24 @@ mod tests {
         assert_eq!(
             current,
             [
-                Current::Recoverable,
-                Current::Blocked,
-                Current::Differs,
-                Current::New
+                Comparison::Recoverable,
+                Comparison::Blocked,
+                Comparison::Differs,
+                Comparison::New
             ]
         );
-        let mut exact = [Current::New];
-        mark_deleted(&aws::KIND, &["a"], &mut exact, &[("A".into(), true)]);
-        assert_eq!(exact, [Current::New]);
-        assert_eq!(Current::Recoverable.marker(), '~');
-        assert_eq!(Current::Blocked.marker(), '!');
-        assert_eq!(Current::Blocked.plan_status(), "blocked");
-        assert!(Current::Recoverable.note().unwrap().contains("recovered"));
-        assert_eq!(Current::New.note(), None);
+        let mut exact = [Comparison::New];
+        mark_deleted(&aws::BACKEND, &["a"], &mut exact, &[("A".into(), true)]);
+        assert_eq!(exact, [Comparison::New]);
+        assert_eq!(Comparison::Recoverable.marker(), '~');
+        assert_eq!(Comparison::Blocked.marker(), '!');
+        assert!(
+            Comparison::Recoverable
+                .note()
+                .unwrap()
+                .contains("recovered")
+        );
+        assert_eq!(Comparison::New.note(), None);
     }
 
     #[test]
@@ -469,8 +457,8 @@ mod tests {
             mount: "m".into(),
             path: "p".into(),
         };
-        let known = Known {
-            current: Vec::new(),
+        let known = Readings {
+            comparisons: Vec::new(),
             denied: None,
             failed: None,
             old_values: Vec::new(),
@@ -497,11 +485,11 @@ mod tests {
 
     #[test]
     fn defined_names_follow_the_targets_case_rule() {
-        assert!(NameSet::new(&gh::KIND, &["API_KEY"]).contains("api_key"));
-        assert!(!NameSet::new(&aws::KIND, &["API_KEY"]).contains("api_key"));
+        assert!(NameSet::new(&gh::BACKEND, &["API_KEY"]).contains("api_key"));
+        assert!(!NameSet::new(&aws::BACKEND, &["API_KEY"]).contains("api_key"));
         assert_eq!(
-            from_listing(&gh::KIND, &["a", "B"], &["A"]),
-            [Current::Unknown, Current::New]
+            from_listing(&gh::BACKEND, &["a", "B"], &["A"]),
+            [Comparison::Unknown, Comparison::New]
         );
     }
 }

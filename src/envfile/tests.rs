@@ -26,7 +26,7 @@ enum Value {
 }
 
 fn parse_text(text: &str, policy: &Policy, vault_root: &Path, home: &Path) -> Parsed {
-    let parsed = parse_tasks(text, policy, vault_root, Some(home), &vault::KIND).unwrap();
+    let parsed = parse_tasks(text, policy, vault_root, Some(home), &vault::BACKEND).unwrap();
     let entries = parsed
         .tasks
         .into_iter()
@@ -78,10 +78,10 @@ impl Fixture {
     }
 
     fn load(&self, env: &[u8], policy: &Policy) -> anyhow::Result<ParsedEnv> {
-        self.load_for(env, policy, &gcp::KIND)
+        self.load_for(env, policy, &gcp::BACKEND)
     }
 
-    fn load_for(&self, env: &[u8], policy: &Policy, target: &Kind) -> anyhow::Result<ParsedEnv> {
+    fn load_for(&self, env: &[u8], policy: &Policy, target: &Backend) -> anyhow::Result<ParsedEnv> {
         fs::write(self.env_path(), env).unwrap();
         load_env_file(&self.env_path(), policy, Some(&self.home), target)
     }
@@ -285,7 +285,8 @@ fn line_numbers_count_every_line_of_the_file() {
 #[test]
 fn a_missing_env_file_is_an_error_with_the_exact_text() {
     let fx = Fixture::new();
-    let err = load_env_file(&fx.env_path(), &no_policy(), Some(&fx.home), &gh::KIND).unwrap_err();
+    let err =
+        load_env_file(&fx.env_path(), &no_policy(), Some(&fx.home), &gh::BACKEND).unwrap_err();
     assert_eq!(
         format!("{err:#}"),
         format!(".env file not found: {}", fx.env_path().display())
@@ -550,11 +551,14 @@ fn a_reference_is_read_only_one_byte_past_the_targets_limit() {
     let fx = Fixture::new();
     fx.file("big", &vec![b'x'; 30_000]);
     let parsed = fx
-        .load_for(b"BIG_FILE=big\n", &policy(&["_FILE"], &[]), &azure::KIND)
+        .load_for(b"BIG_FILE=big\n", &policy(&["_FILE"], &[]), &azure::BACKEND)
         .unwrap();
-    assert_eq!(parsed.tasks[0].value.len(), azure::KIND.value_limit() + 1);
+    assert_eq!(
+        parsed.tasks[0].value.len(),
+        azure::BACKEND.value_limit() + 1
+    );
     let parsed = fx
-        .load_for(b"BIG_FILE=big\n", &policy(&["_FILE"], &[]), &gh::KIND)
+        .load_for(b"BIG_FILE=big\n", &policy(&["_FILE"], &[]), &gh::BACKEND)
         .unwrap();
     assert_eq!(parsed.tasks[0].value.len(), 30_000);
 }
@@ -589,7 +593,7 @@ fn without_a_home_a_value_using_it_is_an_error_naming_home() {
         &no_policy(),
         Path::new("/v"),
         None,
-        &gh::KIND,
+        &gh::BACKEND,
     )
     .unwrap_err();
     assert_eq!(
@@ -606,7 +610,7 @@ fn without_a_home_values_not_using_it_still_parse() {
         &no_policy(),
         Path::new("/v"),
         None,
-        &gh::KIND,
+        &gh::BACKEND,
     )
     .unwrap();
     assert_eq!(parsed.tasks.len(), 4);
@@ -677,7 +681,7 @@ fn a_repeated_key_keeps_the_last_definition_and_warns() {
 fn keys_differing_in_case_are_duplicates_where_the_target_ignores_case() {
     let fx = Fixture::new();
     let env = b"api_key=1\nB=2\nAPI_KEY=3\nApi_Key=4\n";
-    for target in [&gh::KIND, &azure::KIND] {
+    for target in [&gh::BACKEND, &azure::BACKEND] {
         let parsed = fx.load_for(env, &no_policy(), target).unwrap();
         assert_eq!(pairs(&parsed), kv(&[("B", "2"), ("Api_Key", "4")]));
         assert_eq!(
@@ -688,7 +692,7 @@ fn keys_differing_in_case_are_duplicates_where_the_target_ignores_case() {
             ]
         );
     }
-    for target in [&gcp::KIND, &aws::KIND, &vault::KIND] {
+    for target in [&gcp::BACKEND, &aws::BACKEND, &vault::BACKEND] {
         let parsed = fx.load_for(env, &no_policy(), target).unwrap();
         assert_eq!(parsed.tasks.len(), 4, "{}", target.name);
         assert!(parsed.warnings.is_empty());

@@ -15,15 +15,17 @@
 //! the two differ.
 
 use super::{
-    CRLF_TRANSLATED, Deleted, Deletes, Drift, Failure, Kind, Op, PerKey, ReadBack, ReadCall,
-    ReadFailure, Reads, Recovers, Scope, Setting, Target, ValueRules, VendorCmd, Writes,
+    Backend, CRLF_TRANSLATED, Deleted, Deletes, Drift, Failure, Location, Op, PerKey, ReadBack,
+    ReadCall, ReadFailure, Reads, Recovers, Scope, Setting, Target, ValueRules, VendorCmd, Writes,
     could_be_key, looks_transient, marked_as_ours, marks, typed_flag, universal_newlines,
 };
 use serde::Deserialize;
 use std::borrow::Cow;
 
-pub const KIND: Kind = Kind {
+pub const BACKEND: Backend = Backend {
     name: "aws",
+    title: "AWS Secrets Manager",
+    example: "--aws-region=eu-west-1 --aws-secret-prefix=api/dev/",
     bin: "aws",
     settings: &[REGION, PREFIX, KMS_KEY],
     values: &VALUES,
@@ -45,6 +47,8 @@ const REGION: Setting = Setting {
     flag: "aws-region",
     prompt: "AWS region for sync",
     required: true,
+    value: "REGION",
+    help: &[],
 };
 
 const PREFIX: Setting = Setting {
@@ -52,6 +56,8 @@ const PREFIX: Setting = Setting {
     flag: "aws-secret-prefix",
     prompt: "AWS secret name prefix",
     required: false,
+    value: "PREFIX",
+    help: &[("PREFIX", "prepended to every secret name")],
 };
 
 const KMS_KEY: Setting = Setting {
@@ -59,6 +65,8 @@ const KMS_KEY: Setting = Setting {
     flag: "aws-kms-key",
     prompt: "KMS key (id, ARN or alias) for new secrets",
     required: false,
+    value: "KEY",
+    help: &[("KEY", "KMS key id, ARN or alias/NAME for new secrets")],
 };
 
 /// A SecretString holds 1 to 65,536 bytes of text, read with newline translation.
@@ -139,21 +147,13 @@ pub(super) fn aws_cmd(args: &[&str]) -> VendorCmd {
 }
 
 impl Target for Aws {
-    fn kind(&self) -> &'static Kind {
-        &KIND
+    fn backend(&self) -> &'static Backend {
+        &BACKEND
     }
 
-    fn banner(&self, n: usize) -> String {
-        super::banner_with(
-            format!(
-                "Syncing {n} secrets to AWS Secrets Manager: region={}",
-                self.region
-            ),
-            &[
-                ("prefix", self.prefix.as_deref()),
-                ("kms-key", self.kms_key.as_deref()),
-            ],
-        )
+    fn location(&self) -> Location {
+        Location::regional("AWS Secrets Manager", &self.region, self.prefix.as_deref())
+            .with(&[("kms-key", self.kms_key.as_deref())])
     }
 
     fn setting_problem(&self) -> Option<String> {
@@ -690,7 +690,7 @@ pub fn kms_key_problem(flag: &str, key: &str) -> Option<String> {
             "--{flag}: \"{}\" is not a KMS key id, key ARN or alias; give one of \
              1234abcd-12ab-34cd-56ef-1234567890ab, \
              arn:aws:kms:REGION:ACCOUNT:key/ID, arn:aws:kms:REGION:ACCOUNT:alias/NAME or alias/NAME",
-            crate::report::shown_key(key)
+            crate::term::shown_key(key)
         )
     })
 }

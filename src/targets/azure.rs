@@ -7,14 +7,16 @@
 //! banner and the dry run say so; the default, `exact`, stores the key as written.
 
 use super::{
-    CRLF_TRANSLATED, Deleted, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure,
-    Reads, Recovers, Scope, Setting, Target, ValueRules, VendorCmd, Writes, looks_transient,
-    marked_as_ours, typed_flag, universal_newlines,
+    Backend, CRLF_TRANSLATED, Deleted, Deletes, Failure, Location, Op, PerKey, ReadBack, ReadCall,
+    ReadFailure, Reads, Recovers, Scope, Setting, Target, ValueRules, VendorCmd, Writes,
+    looks_transient, marked_as_ours, typed_flag, universal_newlines,
 };
 use std::borrow::Cow;
 
-pub const KIND: Kind = Kind {
+pub const BACKEND: Backend = Backend {
     name: "azure",
+    title: "Azure Key Vault (names: 0-9 A-Z a-z - only)",
+    example: "--azure-vault=acme-dev-kv --azure-names=dashes",
     bin: "az",
     settings: &[VAULT_NAME, NAMES],
     values: &VALUES,
@@ -35,6 +37,8 @@ const VAULT_NAME: Setting = Setting {
     flag: "azure-vault",
     prompt: "Azure Key Vault name",
     required: true,
+    value: "VAULT_NAME",
+    help: &[],
 };
 
 const NAMES: Setting = Setting {
@@ -42,6 +46,14 @@ const NAMES: Setting = Setting {
     flag: "azure-names",
     prompt: "Azure secret names (exact or dashes)",
     required: false,
+    value: "exact|dashes",
+    help: &[
+        ("dashes", "store each _ as - (DB_URL as DB-URL)"),
+        (
+            "exact",
+            "the default: names as written, a key with _ is refused",
+        ),
+    ],
 };
 
 /// `--file` is read as text with newline translation; an empty value is refused; a secret
@@ -89,19 +101,19 @@ impl Names {
 }
 
 impl Target for Azure {
-    fn kind(&self) -> &'static Kind {
-        &KIND
+    fn backend(&self) -> &'static Backend {
+        &BACKEND
     }
 
-    fn banner(&self, n: usize) -> String {
-        let mapped = match self.names {
-            Names::Dashes => ", names=dashes",
-            Names::Exact | Names::Unknown(_) => "",
-        };
-        format!(
-            "Syncing {n} secrets to Azure Key Vault: vault={}{mapped}",
-            self.vault_name
-        )
+    fn location(&self) -> Location {
+        let mut fields = vec![("vault", self.vault_name.clone())];
+        if self.names == Names::Dashes {
+            fields.push(("names", "dashes".to_string()));
+        }
+        Location {
+            service: "Azure Key Vault",
+            fields,
+        }
     }
 
     fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {

@@ -15,14 +15,16 @@
 //! organisation's location policy (`constraints/gcp.resourceLocations`) may require.
 
 use super::{
-    Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting,
-    Target, ValueRules, VendorCmd, Writes, looks_transient, marks,
+    Backend, Deletes, Failure, Location, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads, Scope,
+    Setting, Target, ValueRules, VendorCmd, Writes, looks_transient, marks,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
 
-pub const KIND: Kind = Kind {
+pub const BACKEND: Backend = Backend {
     name: "gcp",
+    title: "GCP Secret Manager",
+    example: "--gcp-project=acme-dev",
     bin: "gcloud",
     settings: &[PROJECT, LOCATIONS],
     values: &VALUES,
@@ -43,6 +45,8 @@ const PROJECT: Setting = Setting {
     flag: "gcp-project",
     prompt: "GCP project ID for sync",
     required: true,
+    value: "PROJECT",
+    help: &[],
 };
 
 const LOCATIONS: Setting = Setting {
@@ -50,6 +54,8 @@ const LOCATIONS: Setting = Setting {
     flag: "gcp-locations",
     prompt: "GCP locations for user-managed replication (e.g. europe-west1,europe-west4)",
     required: false,
+    value: "LOC[,LOC...]",
+    help: &[("LOC[,LOC...]", "create secrets in these locations only")],
 };
 
 /// `--data-file=-` carries raw bytes; a payload holds at most 64 KiB. An empty value cannot
@@ -175,18 +181,16 @@ fn location_policy_next_step(locations: Option<&str>) -> String {
 }
 
 impl Target for Gcp {
-    fn kind(&self) -> &'static Kind {
-        &KIND
+    fn backend(&self) -> &'static Backend {
+        &BACKEND
     }
 
-    fn banner(&self, n: usize) -> String {
-        super::banner_with(
-            format!(
-                "Syncing {n} secrets to GCP Secret Manager: project={}",
-                self.project
-            ),
-            &[("locations", self.locations.as_deref())],
-        )
+    fn location(&self) -> Location {
+        Location {
+            service: "GCP Secret Manager",
+            fields: vec![("project", self.project.clone())],
+        }
+        .with(&[("locations", self.locations.as_deref())])
     }
 
     fn setting_problem(&self) -> Option<String> {
@@ -464,7 +468,7 @@ pub fn locations_problem(locations: &str) -> Option<String> {
             && loc
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        let shown = crate::report::shown_key(loc);
+        let shown = crate::term::shown_key(loc);
         if !shape {
             return Some(format!(
                 "--gcp-locations: \"{shown}\" is not a GCP location name (such as europe-west1); \
@@ -490,27 +494,16 @@ pub fn locations_problem(locations: &str) -> Option<String> {
 }
 
 /// Standard or URL-safe base64, padded or not (Secret Manager's JSON uses either); `None` on
-/// any other character.
+/// anything else.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes().filter(|&c| c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
+    use base64::Engine as _;
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let config =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    [STANDARD, URL_SAFE]
+        .iter()
+        .find_map(|alphabet| GeneralPurpose::new(alphabet, config).decode(text).ok())
 }
 
 /// Secret Manager's id rule `[A-Za-z0-9_-]{1,255}`; `None` when fine.

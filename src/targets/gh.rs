@@ -1,13 +1,15 @@
 //! GitHub Actions environment secrets through `gh secret set` (value on stdin).
 
 use super::{
-    Deletes, Failure, Kind, Op, Pacing, PerKey, Scope, Setting, Target, ValueRules, VendorCmd,
-    Writes, looks_throttled, looks_transient,
+    Backend, Deletes, Failure, Location, Op, Pacing, PerKey, Scope, Setting, Target, ValueRules,
+    VendorCmd, Writes, looks_throttled, looks_transient,
 };
 use std::time::Duration;
 
-pub const KIND: Kind = Kind {
+pub const BACKEND: Backend = Backend {
     name: "gh",
+    title: "GitHub Actions environment secrets",
+    example: "--gh-repo=acme/api",
     bin: "gh",
     settings: &[REPO],
     values: &VALUES,
@@ -25,6 +27,8 @@ const REPO: Setting = Setting {
     flag: "gh-repo",
     prompt: "GitHub repo for sync (owner/name)",
     required: true,
+    value: "OWNER/NAME",
+    help: &[],
 };
 
 /// gh reads stdin as text and strips trailing newlines; a secret holds at most 48 KB.
@@ -47,15 +51,18 @@ pub struct Gh {
 }
 
 impl Target for Gh {
-    fn kind(&self) -> &'static Kind {
-        &KIND
+    fn backend(&self) -> &'static Backend {
+        &BACKEND
     }
 
-    fn banner(&self, n: usize) -> String {
-        format!(
-            "Syncing {n} secrets to GitHub: repo={}, environment={}",
-            self.repo, self.env
-        )
+    fn location(&self) -> Location {
+        Location {
+            service: "GitHub",
+            fields: vec![
+                ("repo", self.repo.clone()),
+                ("environment", self.env.clone()),
+            ],
+        }
     }
 
     fn name_problem(&self, name: &str) -> Option<String> {

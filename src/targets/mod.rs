@@ -21,26 +21,34 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 /// Every target, in the order usage and errors list them.
-pub const REGISTRY: &[&Kind] = &[
-    &gh::KIND,
-    &gcp::KIND,
-    &aws::KIND,
-    &azure::KIND,
-    &vault::KIND,
-    &ssm::KIND,
+pub const REGISTRY: &[&Backend] = &[
+    &gh::BACKEND,
+    &gcp::BACKEND,
+    &aws::BACKEND,
+    &azure::BACKEND,
+    &vault::BACKEND,
+    &ssm::BACKEND,
 ];
 
 /// The target named on the command line.
-pub fn find(name: &str) -> Option<&'static Kind> {
+pub fn find(name: &str) -> Option<&'static Backend> {
     REGISTRY.iter().copied().find(|k| k.name == name)
 }
 
 /// The target a routing flag (without `--`) belongs to.
-pub fn owning_flag(flag: &str) -> Option<&'static Kind> {
-    REGISTRY
-        .iter()
-        .copied()
-        .find(|k| k.settings.iter().any(|s| s.flag == flag))
+pub fn owning_flag(flag: &str) -> Option<&'static Backend> {
+    routing_flag(flag).map(|(backend, _)| backend)
+}
+
+/// The target and setting of a routing flag (without `--`).
+pub fn routing_flag(flag: &str) -> Option<(&'static Backend, &'static Setting)> {
+    REGISTRY.iter().copied().find_map(|backend| {
+        backend
+            .settings
+            .iter()
+            .find(|s| s.flag == flag)
+            .map(|s| (backend, s))
+    })
 }
 
 /// The target names as a list for messages: `gh, gcp, …, vault or ssm`.
@@ -54,9 +62,13 @@ pub fn names_for_humans() -> String {
 }
 
 /// What a target is before its routing is known.
-pub struct Kind {
+pub struct Backend {
     /// Named on the command line; also the `sync.<name>` block of the config file.
     pub name: &'static str,
+    /// What it is, for `--help`'s list of targets.
+    pub title: &'static str,
+    /// The routing flags of `--help`'s example (`vsync sync dev <name> <example>`).
+    pub example: &'static str,
     /// The vendor CLI that must be on PATH.
     pub bin: &'static str,
     /// Routing settings, in the order they are resolved and prompted for.
@@ -69,7 +81,7 @@ pub struct Kind {
     pub open: fn(&Settings, &Open<'_>) -> Box<dyn Target>,
 }
 
-impl Kind {
+impl Backend {
     /// What two keys must agree on to be one secret on this target; `compare_names` orders
     /// by it without building it.
     #[cfg(test)]
@@ -100,14 +112,14 @@ impl Kind {
     }
 }
 
-impl PartialEq for Kind {
-    fn eq(&self, other: &Kind) -> bool {
+impl PartialEq for Backend {
+    fn eq(&self, other: &Backend) -> bool {
         self.name == other.name
     }
 }
-impl Eq for Kind {}
+impl Eq for Backend {}
 
-impl std::fmt::Debug for Kind {
+impl std::fmt::Debug for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name)
     }
@@ -123,6 +135,10 @@ pub struct Setting {
     /// TTY prompt text.
     pub prompt: &'static str,
     pub required: bool,
+    /// The value's placeholder in `--help` (`OWNER/NAME`).
+    pub value: &'static str,
+    /// An optional setting's lines in `--help`: `(value, what it does)`, one per value shown.
+    pub help: &'static [(&'static str, &'static str)],
 }
 
 /// The resolved values of one target's settings.
@@ -148,22 +164,52 @@ impl Settings {
     }
 }
 
-/// A banner with `, name=value` added for each detail that is set (a routing's optional
-/// settings), so that a banner without them stays as it was.
-pub fn banner_with(head: String, details: &[(&str, Option<&str>)]) -> String {
-    details
-        .iter()
-        .filter_map(|(name, value)| Some((name, (*value)?)))
-        .fold(head, |line, (name, value)| {
-            format!("{line}, {name}={value}")
-        })
-}
-
 /// `prefix` + `key`: the name under which aws and ssm store a key.
 pub fn prefixed<'k>(prefix: Option<&str>, key: &'k str) -> Cow<'k, str> {
     match prefix {
         Some(p) => Cow::Owned(format!("{p}{key}")),
         None => Cow::Borrowed(key),
+    }
+}
+
+/// Where a target's secrets go: the service, and the routing that picks the place in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// `AWS Secrets Manager`.
+    pub service: &'static str,
+    /// `(name, value)` in the order shown: `region=…, prefix=…`.
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl Location {
+    /// An AWS service's: its region, and the prefix when there is one.
+    pub fn regional(service: &'static str, region: &str, prefix: Option<&str>) -> Location {
+        Location {
+            service,
+            fields: vec![("region", region.to_string())],
+        }
+        .with(&[("prefix", prefix)])
+    }
+
+    /// Adds `name=value` for each detail that is set (a routing's optional settings), so
+    /// that a location without them reads as it did.
+    pub fn with(mut self, details: &[(&'static str, Option<&str>)]) -> Location {
+        for (name, value) in details {
+            if let Some(value) = value {
+                self.fields.push((name, value.to_string()));
+            }
+        }
+        self
+    }
+
+    /// `region=eu-west-1, prefix=api/`: the banner after its `:`, and `--json`'s `scope`.
+    pub fn fields_text(&self) -> String {
+        let shown: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        shown.join(", ")
     }
 }
 
@@ -225,10 +271,20 @@ pub fn could_be_key(rest: &str) -> bool {
 
 /// A target with its routing resolved: what pre-flight, the plan and the push engine use.
 pub trait Target: Sync {
-    fn kind(&self) -> &'static Kind;
+    fn backend(&self) -> &'static Backend;
+
+    /// Where the secrets go.
+    fn location(&self) -> Location;
 
     /// The `Syncing N secrets to …` line.
-    fn banner(&self, n: usize) -> String;
+    fn banner(&self, n: usize) -> String {
+        let place = self.location();
+        format!(
+            "Syncing {n} secrets to {}: {}",
+            place.service,
+            place.fields_text()
+        )
+    }
 
     /// The name a key is stored under (aws and ssm add their prefix; azure may map `_`).
     fn secret_name<'k>(&self, key: &'k str) -> Cow<'k, str> {
@@ -246,7 +302,7 @@ pub trait Target: Sync {
 
     /// The largest value, in bytes, this routing stores (ssm's tier raises it).
     fn value_limit(&self) -> usize {
-        self.kind().values.max_bytes
+        self.backend().values.max_bytes
     }
 
     /// What lifts the value limit, for pre-flight's error; `None` when nothing does.
@@ -841,6 +897,29 @@ fn has_number(text: &str, code: &str) -> bool {
 }
 
 /// Checks that none of `user` (names and routing values from the env file, config or flags)
+/// The target `name` opened with the routing flags `flags` (without `--`) and `x` for every
+/// other required setting, for the env `dev` and the repo `r`: for tests outside the targets
+/// that need a target and not its fields.
+#[cfg(test)]
+pub fn opened(name: &str, flags: &[(&str, &str)]) -> Box<dyn Target> {
+    let backend = find(name).expect("a target of the registry");
+    let mut settings = Settings::default();
+    for setting in backend.settings {
+        let given = flags.iter().find(|(f, _)| *f == setting.flag);
+        match given {
+            Some((_, v)) => settings.set(setting, v.to_string()),
+            None if setting.required => settings.set(setting, "x".to_string()),
+            None => {}
+        }
+    }
+    let open = Open {
+        env: "dev",
+        repo: "r",
+        owner: None,
+    };
+    (backend.open)(&settings, &open)
+}
+
 /// stands alone before `--` in `cmd`, where a vendor CLI could read it as an option, and that
 /// each still reaches the command, joined to a flag with `=` or after `--`.
 #[cfg(test)]
@@ -870,8 +949,8 @@ mod tests {
 
     #[test]
     fn every_target_is_found_by_its_name_and_unknown_names_are_not() {
-        for &kind in REGISTRY {
-            assert_eq!(find(kind.name), Some(kind));
+        for &backend in REGISTRY {
+            assert_eq!(find(backend.name), Some(backend));
         }
         assert_eq!(find("all"), None);
         assert_eq!(find("GH"), None);
@@ -881,9 +960,9 @@ mod tests {
 
     #[test]
     fn every_target_opens_as_itself_from_its_settings() {
-        for &kind in REGISTRY {
+        for &backend in REGISTRY {
             let mut settings = Settings::default();
-            for setting in kind.settings {
+            for setting in backend.settings {
                 settings.set(setting, "x".into());
             }
             let open = Open {
@@ -891,8 +970,8 @@ mod tests {
                 repo: "r",
                 owner: Some("r"),
             };
-            let target = (kind.open)(&settings, &open);
-            assert_eq!(target.kind(), kind);
+            let target = (backend.open)(&settings, &open);
+            assert_eq!(target.backend(), backend);
             assert!(target.banner(3).starts_with("Syncing 3 secrets to "));
         }
     }
@@ -907,8 +986,8 @@ mod tests {
         flags.sort();
         flags.dedup();
         assert_eq!(flags.len(), n);
-        assert_eq!(owning_flag("aws-region"), Some(&aws::KIND));
-        assert_eq!(owning_flag("vault-path"), Some(&vault::KIND));
+        assert_eq!(owning_flag("aws-region"), Some(&aws::BACKEND));
+        assert_eq!(owning_flag("vault-path"), Some(&vault::BACKEND));
         assert_eq!(owning_flag("workers"), None);
     }
 

@@ -17,14 +17,16 @@
 
 use super::aws::aws_cmd;
 use super::{
-    CRLF_TRANSLATED, Deletes, Failure, Kind, Op, PerKey, ReadBack, ReadCall, ReadFailure, Reads,
-    Scope, Setting, Target, ValueRules, VendorCmd, Writes, could_be_key, looks_transient,
-    universal_newlines,
+    Backend, CRLF_TRANSLATED, Deletes, Failure, Location, Op, PerKey, ReadBack, ReadCall,
+    ReadFailure, Reads, Scope, Setting, Target, ValueRules, VendorCmd, Writes, could_be_key,
+    looks_transient, universal_newlines,
 };
 use std::borrow::Cow;
 
-pub const KIND: Kind = Kind {
+pub const BACKEND: Backend = Backend {
     name: "ssm",
+    title: "AWS SSM Parameter Store, SecureString",
+    example: "--ssm-region=eu-west-1 --ssm-prefix=/api/dev/",
     bin: "aws",
     settings: &[REGION, PREFIX, KMS_KEY, TIER],
     values: &VALUES,
@@ -44,6 +46,8 @@ const REGION: Setting = Setting {
     flag: "ssm-region",
     prompt: "AWS region for SSM Parameter Store",
     required: true,
+    value: "REGION",
+    help: &[],
 };
 
 const PREFIX: Setting = Setting {
@@ -51,6 +55,8 @@ const PREFIX: Setting = Setting {
     flag: "ssm-prefix",
     prompt: "SSM parameter name prefix (e.g. /myapp/dev/)",
     required: false,
+    value: "/PATH/",
+    help: &[("/PATH/", "prepended to every parameter name")],
 };
 
 const KMS_KEY: Setting = Setting {
@@ -58,6 +64,8 @@ const KMS_KEY: Setting = Setting {
     flag: "ssm-kms-key",
     prompt: "KMS key (id, ARN or alias) for the SecureString parameters",
     required: false,
+    value: "KEY",
+    help: &[("KEY", "KMS key id, ARN or alias/NAME of every parameter")],
 };
 
 const TIER: Setting = Setting {
@@ -65,6 +73,11 @@ const TIER: Setting = Setting {
     flag: "ssm-tier",
     prompt: "SSM parameter tier (standard, advanced or intelligent-tiering)",
     required: false,
+    value: "TIER",
+    help: &[(
+        "TIER",
+        "standard (up to 4096 bytes), advanced or intelligent-tiering (8192)",
+    )],
 };
 
 /// Standard-tier parameters hold 1 to 4096 characters, advanced (and intelligent-tiering,
@@ -137,29 +150,27 @@ impl Ssm {
 }
 
 impl Target for Ssm {
-    fn kind(&self) -> &'static Kind {
-        &KIND
+    fn backend(&self) -> &'static Backend {
+        &BACKEND
     }
 
-    fn banner(&self, n: usize) -> String {
-        super::banner_with(
-            format!(
-                "Syncing {n} secrets to AWS SSM Parameter Store: region={}",
-                self.region
-            ),
-            &[
-                ("prefix", self.prefix.as_deref()),
-                ("kms-key", self.kms_key.as_deref()),
-                ("tier", self.tier().map(Tier::api_name)),
-            ],
+    fn location(&self) -> Location {
+        Location::regional(
+            "AWS SSM Parameter Store",
+            &self.region,
+            self.prefix.as_deref(),
         )
+        .with(&[
+            ("kms-key", self.kms_key.as_deref()),
+            ("tier", self.tier().map(Tier::api_name)),
+        ])
     }
 
     fn setting_problem(&self) -> Option<String> {
         if let Some(word) = self.tier.as_deref().filter(|w| Tier::parse(w).is_none()) {
             return Some(format!(
                 "--ssm-tier: \"{}\" is not a tier; use standard, advanced or intelligent-tiering",
-                crate::report::shown_key(word)
+                crate::term::shown_key(word)
             ));
         }
         super::aws::kms_key_problem("ssm-kms-key", self.kms_key.as_deref()?)
@@ -547,7 +558,7 @@ mod tests {
         );
         assert_eq!(set(None, Some("advanced")).value_limit_hint(), None);
         assert_eq!(
-            KIND.value_limit(),
+            BACKEND.value_limit(),
             8192,
             "a referenced file is read up to the largest"
         );

@@ -9,13 +9,15 @@
 //! made in between fails the write instead of being lost. KV v1 has no versions to check.
 
 use super::{
-    Bulk, Failure, Keeps, Kind, ReadBack, ReadCall, ReadFailure, Reads, Scope, Setting, Stored,
-    Target, ValueRules, VendorCmd, Writes, looks_transient,
+    Backend, Bulk, Failure, Keeps, Location, ReadBack, ReadCall, ReadFailure, Reads, Scope,
+    Setting, Stored, Target, ValueRules, VendorCmd, Writes, looks_transient,
 };
 use crate::task::SecretTask;
 
-pub const KIND: Kind = Kind {
+pub const BACKEND: Backend = Backend {
     name: "vault",
+    title: "HashiCorp Vault KV v2, one atomic write",
+    example: "--vault-addr=https://vault:8200 --vault-mount=secret --vault-path=api/dev",
     bin: "vault",
     settings: &[ADDR, MOUNT, PATH],
     values: &VALUES,
@@ -34,6 +36,8 @@ const ADDR: Setting = Setting {
     flag: "vault-addr",
     prompt: "Vault address (e.g. https://vault.example.com:8200)",
     required: true,
+    value: "URL",
+    help: &[],
 };
 
 const MOUNT: Setting = Setting {
@@ -41,6 +45,8 @@ const MOUNT: Setting = Setting {
     flag: "vault-mount",
     prompt: "Vault KV mount (e.g. secret)",
     required: true,
+    value: "MOUNT",
+    help: &[],
 };
 
 const PATH: Setting = Setting {
@@ -48,6 +54,8 @@ const PATH: Setting = Setting {
     flag: "vault-path",
     prompt: "Vault secret path (e.g. myapp/dev)",
     required: true,
+    value: "PATH",
+    help: &[],
 };
 
 /// Values travel as JSON strings, so they must be text. Vault has no per-value limit of its
@@ -68,15 +76,19 @@ pub struct Vault {
 }
 
 impl Target for Vault {
-    fn kind(&self) -> &'static Kind {
-        &KIND
+    fn backend(&self) -> &'static Backend {
+        &BACKEND
     }
 
-    fn banner(&self, n: usize) -> String {
-        format!(
-            "Syncing {n} secrets to HashiCorp Vault: addr={}, mount={}, path={}",
-            self.addr, self.mount, self.path
-        )
+    fn location(&self) -> Location {
+        Location {
+            service: "HashiCorp Vault",
+            fields: vec![
+                ("addr", self.addr.clone()),
+                ("mount", self.mount.clone()),
+                ("path", self.path.clone()),
+            ],
+        }
     }
 
     fn name_problem(&self, name: &str) -> Option<String> {
@@ -303,7 +315,7 @@ pub fn document_keeping(
 /// its `preserve_order` feature, always gave this document). Values are UTF-8 by then
 /// (pre-flight rejects others); a stray invalid byte would be replaced rather than panic.
 ///
-/// Written straight from the tasks into a buffer sized for the whole object, rather than
+/// KeyWrite straight from the tasks into a buffer sized for the whole object, rather than
 /// through a `Map` holding a copy of every key and value: at 10,000 keys those copies and the
 /// buffer's doublings were the peak of a vault run.
 pub fn document(tasks: &[SecretTask]) -> Vec<u8> {
@@ -436,7 +448,8 @@ mod tests {
         );
     }
 
-    /// The document as it was built before it was streamed: through a `serde_json::Map`.
+    /// The same document built the plain way, through a `serde_json::Map`: what the streamed
+    /// one must equal.
     fn document_via_map(tasks: &[SecretTask]) -> Vec<u8> {
         let map: serde_json::Map<String, serde_json::Value> = tasks
             .iter()

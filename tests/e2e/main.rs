@@ -13,6 +13,7 @@ mod fake_vendor;
 mod hardening_argv;
 mod hardening_input;
 mod hardening_output;
+mod json_every_path;
 mod know_target;
 mod no_leaks;
 mod preflight;

@@ -1,4 +1,5 @@
-//! The README's runnable code blocks, for the tests that keep its commands true.
+//! The runnable code blocks of README.md and docs/*.md, for the tests that keep their
+//! commands true.
 //!
 //! A fenced block whose info string is `sh` plus a tag (```` ```sh demo ````,
 //! ```` ```sh install ````) is a script the tests run: all of its lines in one `bash`, with
@@ -19,9 +20,11 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// One tagged block: where it starts in README.md (1-based line of the fence) and its text.
+/// One tagged block: its file (relative to the repo root), where it starts there (1-based
+/// line of the fence) and its text.
 #[derive(Debug, Clone)]
 pub struct Block {
+    pub file: String,
     pub line: usize,
     pub script: String,
 }
@@ -44,6 +47,7 @@ pub fn blocks(text: &str, tag: &str) -> Vec<Block> {
                 if trimmed.starts_with("```") && trimmed.trim_end() == "```" {
                     if *tagged {
                         found.push(Block {
+                            file: String::new(),
                             line: *start,
                             script: std::mem::take(body),
                         });
@@ -59,20 +63,39 @@ pub fn blocks(text: &str, tag: &str) -> Vec<Block> {
     found
 }
 
-/// The README's blocks with `tag`. When there are none (or no README): `None` after printing
-/// `SKIP`, or a failure when `CI` is set — CI must never pass by running nothing.
-pub fn tagged_blocks_or_skip(tag: &str) -> Option<Vec<Block>> {
-    let path = root().join("README.md");
-    let found = std::fs::read_to_string(&path)
-        .map(|text| blocks(&text, tag))
+/// README.md and every docs/*.md, in that order (docs by name).
+pub fn documents() -> Vec<String> {
+    let mut docs: Vec<String> = std::fs::read_dir(root().join("docs"))
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|name| name.ends_with(".md"))
+                .map(|name| format!("docs/{name}"))
+                .collect()
+        })
         .unwrap_or_default();
+    docs.sort();
+    docs.insert(0, "README.md".to_string());
+    docs
+}
+
+/// The blocks with `tag` in README.md and docs/*.md. When there are none: `None` after
+/// printing `SKIP`, or a failure when `CI` is set — CI must never pass by running nothing.
+pub fn tagged_blocks_or_skip(tag: &str) -> Option<Vec<Block>> {
+    let mut found = Vec::new();
+    for file in documents() {
+        let text = std::fs::read_to_string(root().join(&file)).unwrap_or_default();
+        found.extend(blocks(&text, tag).into_iter().map(|b| Block {
+            file: file.clone(),
+            ..b
+        }));
+    }
     if !found.is_empty() {
         return Some(found);
     }
     let why = format!(
-        "{} has no ```sh {tag} code block: tag the README's {tag} commands that way so a \
-         test runs them",
-        path.display()
+        "neither README.md nor docs/*.md has a ```sh {tag} code block: tag the {tag} \
+         commands that way so a test runs them"
     );
     assert!(std::env::var_os("CI").is_none(), "{why} (CI is set)");
     println!("SKIP: {why}");
@@ -97,12 +120,13 @@ impl Ran {
     }
 }
 
-/// Runs `script` with `bash` (after `set -eo pipefail`) in `cwd`, with the test's environment
+/// Runs `script` with `bash` (after `set -eo pipefail`, and `ulimit -c 0` so that nothing
+/// it starts can leave a core file in the tree) in `cwd`, with the test's environment
 /// plus `env`; killed, and the test failed, after `limit`.
 pub fn run_script(script: &str, cwd: &Path, env: &[(&str, &str)], limit: Duration) -> Ran {
     let mut child = Command::new("bash")
         .arg("-c")
-        .arg(format!("set -eo pipefail\n{script}"))
+        .arg(format!("set -eo pipefail\nulimit -c 0\n{script}"))
         .current_dir(cwd)
         .envs(env.iter().copied())
         .stdin(Stdio::null())

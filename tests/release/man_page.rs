@@ -1,5 +1,5 @@
-//! The man page is generated from the `--help` text (`scripts/man` turns `src/usage.txt` into
-//! roff). These tests run the generator into a temp dir and check that the page is well-formed
+//! The man page is generated from the `--help` text (`scripts/man` turns what `vsync --help`
+//! prints into roff). These tests run the generator into a temp dir and check that the page is well-formed
 //! roff (`groff -ww` silent, `man -l` renders it within 80 columns, when those tools exist)
 //! and that it carries everything the help text says: every flag, every target, every example
 //! command and every exit status.
@@ -9,9 +9,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const USAGE: &str = include_str!("../../src/usage.txt");
+const VSYNC: &str = env!("CARGO_BIN_EXE_vsync");
 /// A fixed date, so two runs of the generator must give the same bytes.
 const EPOCH: &str = "1767225600"; // 2026-01-01
+
+/// What `vsync --help` prints: the source of the page.
+fn help() -> String {
+    let out = Command::new(VSYNC).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -41,6 +48,7 @@ fn generate(dest: &Path) -> Output {
     Command::new(root().join("scripts/man"))
         .arg(dest)
         .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("VSYNC", VSYNC)
         .current_dir(root())
         .output()
         .expect("running scripts/man")
@@ -115,13 +123,13 @@ fn flatten(text: &str) -> String {
 
 fn assert_carries_the_help_text(what: &str, text: &str) {
     let flat = flatten(text);
-    for flag in long_flags(USAGE) {
+    for flag in long_flags(&help()) {
         assert!(flat.contains(&flag), "{what} lacks the flag {flag}");
     }
     for short in ["-h, --help", "-V, --version"] {
         assert!(flat.contains(short), "{what} lacks {short}");
     }
-    for cmd in example_commands(USAGE) {
+    for cmd in example_commands(&help()) {
         assert!(flat.contains(&cmd), "{what} lacks the example `{cmd}`");
     }
     for target in ["gh", "gcp", "aws", "azure", "vault"] {
@@ -146,16 +154,24 @@ fn assert_carries_the_help_text(what: &str, text: &str) {
 }
 
 #[test]
-fn the_help_text_is_the_man_page_source() {
-    // `vsync --help` prints usage.txt; the man page is generated from the same file.
-    let out = Command::new(env!("CARGO_BIN_EXE_vsync"))
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        USAGE.trim_end().to_string() + "\n"
+fn the_help_text_is_the_prose_of_usage_txt_with_its_sections_filled_in() {
+    // `vsync --help` is usage.txt with each `{section}` line replaced by what the flag table
+    // and the targets generate; the man page is generated from that text.
+    let help = help();
+    let prose = std::fs::read_to_string(root().join("src/usage.txt")).unwrap();
+    let mut rest = help.as_str();
+    for line in prose.lines() {
+        if line.starts_with('{') {
+            continue;
+        }
+        let at = rest
+            .find(&format!("{line}\n"))
+            .unwrap_or_else(|| panic!("--help lacks, in order, the line {line:?}"));
+        rest = &rest[at + line.len() + 1..];
+    }
+    assert!(
+        !help.contains("\n{"),
+        "a section was not filled in:\n{help}"
     );
 }
 
@@ -314,6 +330,7 @@ fn the_generator_is_deterministic_and_can_write_to_stdout() {
     let out = Command::new(root().join("scripts/man"))
         .arg("-")
         .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("VSYNC", VSYNC)
         .output()
         .unwrap();
     assert!(out.status.success());

@@ -1,5 +1,5 @@
-//! The README's demo commands work as written: every ```` ```sh demo ```` block runs from the
-//! repo root and exits 0, and so does `fixtures/demo/run.sh` itself, which must land every
+//! The demo commands of the README and docs/ work as written: every ```` ```sh demo ````
+//! block runs from the repo root and exits 0, and so does `fixtures/demo/run.sh` itself, which must land every
 //! demo secret in all five fake backends without a value ever reaching a vendor's argv.
 //!
 //! The install commands (```` ```sh install ````) need the release tarball: `tests/release/dist.rs`
@@ -20,7 +20,8 @@ fn every_sh_demo_block_of_the_readme_exits_0_from_the_repo_root() {
         let ran = crate::readme::run_script(&block.script, &crate::readme::root(), &[], LIMIT);
         assert!(
             ran.status.success(),
-            "README.md line {}: the demo block failed:\n{}\n{}",
+            "{} line {}: the demo block failed:\n{}\n{}",
+            block.file,
             block.line,
             block.script,
             ran.describe()

@@ -512,3 +512,15 @@ fn a_child_inherited_across_exec_is_not_ended_with_the_run() {
     }
     assert!(alive, "the inherited job was ended: state {state:?}");
 }
+
+/// Whatever a test signals, no core file lands in the tree: every process the harness starts
+/// (vsync, the fakes, the shells and what they leave behind) inherits a core limit of 0.
+#[test]
+fn no_process_a_test_starts_can_dump_core() {
+    let _t = Test::new();
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", "ulimit -c"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+}

@@ -8,4 +8,5 @@ mod support;
 
 mod hardening_process;
 mod interrupt;
+mod json_on_interrupt;
 mod prune_prompt;

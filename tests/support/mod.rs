@@ -51,8 +51,28 @@ pub struct Test {
     path: String,
 }
 
+/// Every process a test starts inherits the test's RLIMIT_CORE, so setting it to 0 once
+/// means nothing a test signals (vsync, a fake, a shell, a `sleep` a wrapper left behind)
+/// can write a core file, in the tree or in a temp dir: a core of vsync or a fake holds
+/// values. The tests of vsync's own protection raise the limit for vsync alone.
+pub fn forbid_core_files() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: getrlimit(2)/setrlimit(2) on a struct we own. Only the soft limit is
+        // lowered, so a test may still raise it for a child.
+        unsafe {
+            let mut limit: libc::rlimit = std::mem::zeroed();
+            if libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 {
+                limit.rlim_cur = 0;
+                libc::setrlimit(libc::RLIMIT_CORE, &limit);
+            }
+        }
+    });
+}
+
 impl Test {
     pub fn new() -> Test {
+        forbid_core_files();
         let tmp = tempfile::Builder::new()
             .prefix("vsync-test-")
             .tempdir()
