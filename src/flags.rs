@@ -81,8 +81,9 @@ pub const FLAGS: &[Flag] = &[
         short: None,
         value: Some("NAME"),
         help: &[
-            "config namespace (default: $SECRETS_SYNC_REPO, package.json name,",
-            "or the repo folder's name)",
+            "config namespace and owner in vsync's marks (default:",
+            "$SECRETS_SYNC_REPO, package.json name, or the repo folder's name;",
+            "the marks use the git remote origin first, never a folder's name)",
         ],
         brief: "config namespace",
         group: Group::Options,
@@ -159,8 +160,9 @@ pub const FLAGS: &[Flag] = &[
         value: None,
         help: &[
             "after every write succeeded, delete what is in vsync's scope and no",
-            "longer in the file (gh: the environment; aws/ssm: the prefix, required;",
-            "gcp/azure: secrets vsync labelled; vault: the put already replaces)",
+            "longer in the file (gh: the environment; gcp/azure: secrets marked as",
+            "this repo's and env's; aws: marked and directly under the prefix; ssm:",
+            "directly under a /path/ prefix; vault: the put already replaces)",
         ],
         brief: "delete vsync's secrets the env file no longer defines",
         group: Group::Knowing,
