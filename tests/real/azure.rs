@@ -664,3 +664,38 @@ fn the_fake_az_answers_as_the_real_one_does() {
     .unwrap();
     assert_eq!(fake_tags, real["A-1"].1);
 }
+
+/// A key vsync pruned and the env file defines again: Key Vault keeps the name soft-deleted,
+/// and the deleted secret carries this repo's and env's tags, so the real az shows it
+/// (`show-deleted`), recovers it and writes the new value in one run. `--diff` says so first.
+#[test]
+fn a_pruned_key_added_back_is_recovered_through_the_real_az() {
+    let Some(kv) = Kv::start() else {
+        return;
+    };
+    kv.env_file("KEEP=k-1\nOLD=old-1\n");
+    assert_synced(&kv.sync(&[]), 2);
+    kv.env_file("KEEP=k-1\n");
+    let out = kv.sync(&["--prune"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(kv.deleted(), ["OLD"], "pruned means soft-deleted");
+
+    kv.env_file("KEEP=k-1\nOLD=old-2\n");
+    let out = kv.sync(&["--diff"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        stdout_of(&out).contains("~ OLD (deleted by vsync: will be recovered, then written)"),
+        "{}",
+        show(&out)
+    );
+    let out = kv.sync(&[]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stdout_of(&out).contains("✓ OLD (recovered, then written)"),
+        "{}",
+        show(&out)
+    );
+    assert!(kv.deleted().is_empty(), "{:?}", kv.deleted());
+    assert_eq!(kv.secrets()["OLD"].0, ["old-1", "old-2"]);
+    assert!(!stderr_of(&out).contains("old-"), "{}", show(&out));
+}
