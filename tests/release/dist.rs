@@ -219,23 +219,30 @@ fn each_tarball_holds_one_folder_with_the_binary_man_page_completions_and_docs()
         let mut entries: Vec<&str> = listed.lines().collect();
         entries.sort_unstable();
         let n = name(target);
-        assert_eq!(
-            entries,
-            [
-                format!("{n}/"),
-                format!("{n}/CHANGELOG.md"),
-                format!("{n}/LICENSE"),
-                format!("{n}/README.md"),
-                format!("{n}/completions/"),
-                format!("{n}/completions/_vsync"),
-                format!("{n}/completions/vsync.bash"),
-                format!("{n}/completions/vsync.fish"),
-                format!("{n}/vsync"),
-                format!("{n}/vsync.1"),
-            ]
-        );
+        // The README links into docs/: every page ships, so the links work offline too.
+        let pages = doc_pages();
+        let mut expected: Vec<String> = [
+            "",
+            "CHANGELOG.md",
+            "LICENSE",
+            "README.md",
+            "completions/",
+            "completions/_vsync",
+            "completions/vsync.bash",
+            "completions/vsync.fish",
+            "docs/",
+            "vsync",
+            "vsync.1",
+        ]
+        .iter()
+        .map(|f| format!("{n}/{f}"))
+        .chain(pages.iter().map(|p| format!("{n}/{p}")))
+        .collect();
+        expected.sort_unstable();
+        assert_eq!(entries, expected);
         let (_tmp, top) = unpack(dist, target);
-        for doc in ["README.md", "LICENSE", "CHANGELOG.md"] {
+        let shipped = ["README.md", "LICENSE", "CHANGELOG.md"].map(String::from);
+        for doc in shipped.iter().chain(&pages) {
             assert_eq!(
                 std::fs::read(top.join(doc)).unwrap(),
                 std::fs::read(crate::readme::root().join(doc)).unwrap(),
@@ -514,4 +521,17 @@ fn the_readme_install_steps_work_on_the_tarball() {
             format!("vsync {VERSION} ({}, commit {})\n", host_target(), commit())
         );
     }
+}
+
+/// `docs/NAME.md` for every page of the repo's docs/, sorted.
+fn doc_pages() -> Vec<String> {
+    let mut pages: Vec<String> = std::fs::read_dir(crate::readme::root().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|f| f.ends_with(".md"))
+        .map(|f| format!("docs/{f}"))
+        .collect();
+    pages.sort_unstable();
+    assert!(!pages.is_empty(), "docs/ holds no pages");
+    pages
 }
