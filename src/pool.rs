@@ -170,7 +170,13 @@ fn run_per_key(
                                 names.binary_search(&name.as_ref()).is_ok()
                             }),
                         };
-                        let (pushed, settled) = push_key(per_key, target, task, exists, opts);
+                        let (pushed, settled) =
+                            push_key(per_key, target, task, exists, opts, scrubber);
+                        if settled.calls == 0 {
+                            // The gate refused the first call (interrupt, deadline, a stop
+                            // while this key waited out a pause): not attempted, no line.
+                            continue;
+                        }
                         calls[i].store(settled.calls.min(u8::MAX.into()) as u8, Ordering::Relaxed);
                         if settled.throttles > 0 {
                             let mut throttles = throttles.lock().expect("no worker panics");
@@ -234,6 +240,8 @@ fn run_per_key(
         first.into_iter().for_each(join);
     });
     let mut failures = failures.into_inner().expect("no worker panics");
+    // Sorted by task, last first: looked up by binary search, then taken from the end.
+    failures.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(*i));
     // KeyWrite, and listed as lacking the marks: add them.
     if let Some(unmarked) = unmarked.get() {
         let to_mark: Vec<&SecretTask> = tasks
@@ -241,7 +249,11 @@ fn run_per_key(
             .enumerate()
             .filter(|(i, t)| {
                 calls[*i].load(Ordering::Relaxed) > 0
-                    && !failures.iter().any(|(f, _)| f == i)
+                    && failures
+                        .binary_search_by_key(&std::cmp::Reverse(*i), |(f, _)| {
+                            std::cmp::Reverse(*f)
+                        })
+                        .is_err()
                     && unmarked
                         .binary_search(&target.secret_name(&t.key).as_ref())
                         .is_ok()
@@ -254,9 +266,10 @@ fn run_per_key(
     drop(unmarked);
     drop(existing);
     drop(listed);
-    let recoveries = recoveries.into_inner().expect("no worker panics");
-    failures.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(*i));
-    let throttles = throttles.into_inner().expect("no worker panics");
+    let mut recoveries = recoveries.into_inner().expect("no worker panics");
+    recoveries.sort_unstable();
+    let mut throttles = throttles.into_inner().expect("no worker panics");
+    throttles.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(*i));
     let not_written = not_written_note(opts);
     calls
         .into_iter()
@@ -276,16 +289,16 @@ fn run_per_key(
                 WriteStatus::NotAttempted => not_written.clone(),
                 _ => error,
             };
-            let throttles = throttles
-                .iter()
-                .find(|(t, _)| *t == i)
-                .map_or(0, |(_, n)| *n);
+            let throttles = match throttles.last() {
+                Some((t, _)) if *t == i => throttles.pop().map_or(0, |(_, n)| n),
+                _ => 0,
+            };
             KeyWrite {
                 status,
                 attempts,
                 error,
                 throttles,
-                recovered: recoveries.contains(&i),
+                recovered: recoveries.binary_search(&i).is_ok(),
             }
         })
         .collect()
@@ -387,6 +400,7 @@ fn push_key(
     task: &SecretTask,
     exists: Option<bool>,
     opts: &RunOpts,
+    scrubber: &Scrubber<'_>,
 ) -> (Result<(), Fail>, Settled) {
     let op = Cell::new(target.first_op(exists));
     let mut switches = 0;
@@ -396,10 +410,13 @@ fn push_key(
     let recovered_at: Cell<Option<Instant>> = Cell::new(None);
     let recovery_failed: RefCell<Option<Fail>> = RefCell::new(None);
     let mut waits = 0;
+    // The op of the last call that ran (a switch changes `op` before the next call).
+    let last_op = Cell::new(op.get());
     let mut settled = settle(
         opts,
-        &Scrubber::new(&[]),
+        scrubber,
         || {
+            last_op.set(op.get());
             let out = run_call(&target.push_cmd(&task.key, op.get()), &task.value, opts);
             let failure = (!out.success())
                 .then(|| classify(&out, |stderr, code| target.classify(stderr, code)));
@@ -463,24 +480,23 @@ fn push_key(
     let Some(out) = settled.out.take().filter(|_| settled.failure.is_some()) else {
         return (Ok(()), settled);
     };
+    let ran = last_op.get();
     let mut label = target
-        .push_cmd(&task.key, op.get())
-        .label(target.label_words(op.get()));
-    if settled.switching && settled.refused == Some(Refused::Interrupted) {
+        .push_cmd(&task.key, ran)
+        .label(target.label_words(ran));
+    let interrupted = settled.refused == Some(Refused::Interrupted);
+    if interrupted && ran != op.get() {
         // The switch would be a new vendor call, and nothing new starts after an interrupt:
         // the key fails with what the last call said.
-        let (last, next) = match op.get() {
-            Op::Create => (Op::Update, "create"),
-            _ => (Op::Create, "update"),
+        let next = match op.get() {
+            Op::Create => "create",
+            _ => "update",
         };
-        label = format!(
-            "{} (no {next} attempted: interrupted)",
-            target
-                .push_cmd(&task.key, last)
-                .label(target.label_words(last))
-        );
+        label = format!("{label} (no {next} attempted: interrupted)");
     } else if settled.failure == Some(Failure::Deleted) && signals::stop_requested() {
         label = format!("{label} (no recovery attempted: interrupted)");
+    } else if interrupted && settled.recovered {
+        label = format!("{label} (not written again after the recovery: interrupted)");
     }
     (Err(Fail::Call(label, out)), settled)
 }

@@ -340,10 +340,11 @@ impl<'a> RunReport<'a> {
     pub fn ended(&self) -> Ended {
         if self.interrupted {
             Ended::Interrupted
+        } else if self.deadline_reached && !self.all_stored() {
+            // Before `error`: the deadline is why a later step (the prune) could not run.
+            Ended::Deadline
         } else if self.error.is_some() {
             Ended::Error
-        } else if self.deadline_reached && !self.all_stored() {
-            Ended::Deadline
         } else {
             Ended::Done
         }
@@ -549,6 +550,10 @@ mod tests {
         assert_eq!(stopped.ended(), Ended::Interrupted);
         let mut late = report(Mode::Sync, &*aws, &t, &[Created, NotAttempted], &[]);
         late.deadline_reached = true;
+        assert_eq!(late.ended(), Ended::Deadline);
+        // The prune that the deadline kept from running says why it did not: still the
+        // deadline, which is what ended the run.
+        late.fail("not pruning: not every secret was synced".into());
         assert_eq!(late.ended(), Ended::Deadline);
     }
 

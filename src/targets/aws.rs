@@ -454,8 +454,10 @@ impl PerKey for Aws {
         parse_listing(stdout).into_iter().map(|s| s.name).collect()
     }
 
+    /// Only a run that knows its repository marks what it writes: marks spelt from a
+    /// folder name would take another repository's secrets out of its `--prune`.
     fn marks(&self) -> bool {
-        true
+        self.owner_known
     }
 
     fn parse_unmarked<'a>(&self, stdout: &'a str) -> Vec<&'a str> {
@@ -1071,6 +1073,7 @@ mod tests {
             ..routing(Some("app/"))
         };
         assert!(matches!(unknown.scope(), Scope::Unknown(why) if why.contains("--repo")));
+        assert!(!unknown.marks() && routing(Some("app/")).marks());
         let mine = r#"[{"Key":"managed-by","Value":"vsync"},{"Key":"vsync-repo","Value":"api"},{"Key":"vsync-env","Value":"dev"}]"#;
         let theirs = r#"[{"Key":"managed-by","Value":"vsync"},{"Key":"vsync-repo","Value":"web"},{"Key":"vsync-env","Value":"dev"}]"#;
         let listing = format!(

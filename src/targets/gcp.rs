@@ -380,8 +380,10 @@ impl PerKey for Gcp {
             .collect()
     }
 
+    /// Only a run that knows its repository marks what it writes: marks spelt from a
+    /// folder name would take another repository's secrets out of its `--prune`.
     fn marks(&self) -> bool {
-        true
+        self.owner_known
     }
 
     fn parse_unmarked<'a>(&self, stdout: &'a str) -> Vec<&'a str> {
@@ -707,7 +709,15 @@ mod tests {
         assert!(matches!(
             Gcp { owner_known: false, ..routing() }.scope(),
             Scope::Unknown(why) if why.contains("--repo")
-        ));
+        )); // Nor does it re-label others' secrets with marks spelt from a folder name.
+        assert!(r.marks());
+        assert!(
+            !Gcp {
+                owner_known: false,
+                ..routing()
+            }
+            .marks()
+        );
     }
 
     #[test]
